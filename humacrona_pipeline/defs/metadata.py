@@ -1,0 +1,39 @@
+"""Metadata every asset attaches: row count, column schema and a short preview with bank accounts masked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dagster as dg
+import pandas as pd
+
+from ..core.bank_accounts import mask
+
+PREVIEW_ROWS = 5
+
+
+def column_schema(df: pd.DataFrame) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in df.dtypes.items()])
+
+
+def masked(df: pd.DataFrame, masked_columns: Iterable[str]) -> pd.DataFrame:
+    out = df.copy()
+    for column in masked_columns:
+        if column in out.columns:
+            out[column] = out[column].map(lambda v: mask(v) if isinstance(v, str) and v else v)
+    return out
+
+
+def markdown_preview(df: pd.DataFrame, masked_columns: Iterable[str], rows: int = PREVIEW_ROWS) -> str:
+    head = masked(df.head(rows), masked_columns).fillna("")
+    if head.empty:
+        return "_no rows_"
+    return head.to_markdown(index=False)
+
+
+def table_metadata(df: pd.DataFrame, masked_columns: Iterable[str]) -> dict:
+    return {
+        "dagster/row_count": len(df),
+        "dagster/column_schema": column_schema(df),
+        "preview": dg.MetadataValue.md(markdown_preview(df, masked_columns)),
+    }

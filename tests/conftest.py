@@ -1,0 +1,39 @@
+"""Fixtures shared across the suite: running sandboxes reached over real HTTP on ephemeral ports."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def reference_dir() -> Path:
+    """Huma's and Crona's reference documents live in ../shared/reference, never in this repo."""
+    path = Path(os.environ.get("HUMACRONA_REFERENCE_DIR") or REPO_ROOT.parent / "shared" / "reference")
+    if not path.is_dir():
+        pytest.fail(f"reference material not found at {path}; set HUMACRONA_REFERENCE_DIR", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sandboxes():
+    """Both sandboxes seeded with 60 people (seed 7), served on ephemeral ports for the whole session.
+
+    Read-only tests share it; a test that writes starts its own."""
+    from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+
+    with start_sandboxes(SandboxOptions(employees=60, seed=7, huma_port=0, crona_port=0)) as running:
+        yield running
+
+
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch):
+    """A throw-away Dagster instance directory for tests that launch runs."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home

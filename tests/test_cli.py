@@ -1,0 +1,152 @@
+"""The `humacrona` command as a user runs it: sandbox serving (with persistence) and the demo."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from humacrona_pipeline.sandbox.seed import generate
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _humacrona() -> list[str]:
+    exe = shutil.which("humacrona")
+    assert exe, "the `humacrona` console script is not installed (pyproject [project.scripts])"
+    return [exe]
+
+
+class SandboxProcess:
+    """`humacrona sandbox` in a subprocess; parses the environment lines it prints."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen(
+            [*_humacrona(), "sandbox", "--huma-port", "0", "--crona-port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.env: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            if line == "READY":
+                return
+            if "=" in line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                self.env[key] = value
+        self.stop()
+        raise AssertionError("sandbox did not print READY:\n" + "\n".join(self.lines))
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def _huma_token(env: dict) -> str:
+    r = httpx.post(
+        env["HUMA_BASE_URL"] + "/auth/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": env["HUMA_CLIENT_ID"], "client_secret": env["HUMA_CLIENT_SECRET"]},
+    )
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
+def _crona_token(env: dict) -> str:
+    r = httpx.post(env["CRONA_BASE_URL"] + "/api/v1/auth/token", json={"aktiveringskod": env["CRONA_ACTIVATION_CODE"]})
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
+def test_sandbox_prints_the_environment_that_points_the_pipeline_at_it():
+    sandbox = SandboxProcess("--employees", "12", "--seed", "3")
+    try:
+        assert set(sandbox.env) == {
+            "HUMA_BASE_URL", "HUMA_CLIENT_ID", "HUMA_CLIENT_SECRET", "CRONA_BASE_URL", "CRONA_ACTIVATION_CODE"
+        }
+        assert sandbox.env["HUMA_BASE_URL"].startswith("http://127.0.0.1:")
+        seeded = generate(12, seed=3)
+        token = _huma_token(sandbox.env)
+        users = httpx.get(sandbox.env["HUMA_BASE_URL"] + "/users", params={"limit": 50},
+                          headers={"Authorization": f"Bearer {token}"}).json()
+        assert users["total"] == len(seeded.huma_users)
+        token = _crona_token(sandbox.env)
+        page = httpx.get(sandbox.env["CRONA_BASE_URL"] + "/api/v1/anstallda", params={"antal": 200},
+                         headers={"Authorization": f"Bearer {token}"}).json()
+        assert page["totalt"] == len(seeded.crona_employees)
+    finally:
+        assert sandbox.stop() == 0
+
+
+def test_sandbox_custom_credentials_are_enforced():
+    sandbox = SandboxProcess("--employees", "3", "--huma-client-id", "11111111-1111-4111-8111-111111111111",
+                             "--huma-client-secret", "22222222-2222-4222-8222-222222222222",
+                             "--crona-activation-code", "MY-OWN-CODE")
+    try:
+        assert sandbox.env["CRONA_ACTIVATION_CODE"] == "MY-OWN-CODE"
+        _huma_token(sandbox.env)
+        _crona_token(sandbox.env)
+        wrong = httpx.post(sandbox.env["CRONA_BASE_URL"] + "/api/v1/auth/token", json={"aktiveringskod": "CRONA-SANDBOX-7K4M-2Q9X"})
+        assert wrong.status_code == 401
+    finally:
+        sandbox.stop()
+
+
+def test_sandbox_state_persists_across_restarts_with_a_data_dir(tmp_path):
+    data_dir = tmp_path / "state"
+    first = SandboxProcess("--employees", "10", "--data-dir", str(data_dir))
+    try:
+        env = first.env
+        token = _crona_token(env)
+        headers = {"Authorization": f"Bearer {token}"}
+        employees = httpx.get(env["CRONA_BASE_URL"] + "/api/v1/anstallda", params={"antal": 200}, headers=headers).json()
+        anstnr = employees["anstallda"][0]["AnstNr"]
+        r = httpx.patch(f"{env['CRONA_BASE_URL']}/api/v1/anstallda/{anstnr}", json={"Befattning": "Persisted title"}, headers=headers)
+        assert r.status_code == 200, r.text
+    finally:
+        first.stop()
+
+    second = SandboxProcess("--employees", "999", "--data-dir", str(data_dir))  # --employees ignored: state exists
+    try:
+        assert any(line.startswith("# resumed state") for line in second.lines), second.lines
+        env = second.env
+        headers = {"Authorization": f"Bearer {_crona_token(env)}"}
+        again = httpx.get(env["CRONA_BASE_URL"] + "/api/v1/anstallda", params={"antal": 200}, headers=headers).json()
+        assert again["totalt"] == employees["totalt"]
+        one = httpx.get(f"{env['CRONA_BASE_URL']}/api/v1/anstallda/{anstnr}", headers=headers).json()
+        assert one["Befattning"] == "Persisted title"
+    finally:
+        second.stop()
+
+
+def test_demo_extracts_both_systems_and_prints_row_counts(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    result = subprocess.run(
+        [*_humacrona(), "demo", "--employees", "25", "--seed", "5"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    seeded = generate(25, seed=5)
+    out = result.stdout
+    assert f"huma_users_raw)      {len(seeded.huma_users):>7}" in out, out
+    assert f"crona_employees_raw) {len(seeded.crona_employees):>7}" in out, out
+    # Secrets are never printed by the demo.
+    assert "CRONA-SANDBOX" not in out and "client_secret" not in out.lower()
