@@ -1,0 +1,492 @@
+"""The Huma sandbox: a local emulator of Huma's Open API 1.53.2 (the part humacrona uses), over HTTP.
+
+It follows the published OpenAPI document: the same paths, status codes and body shapes (200 on
+create, ``{value, editable}`` wrapped detail fields, InvalidFieldFormatResponse / InvalidTokenResponse /
+NotFoundErrorResponse / StandardServerErrorResponse errors), and enforces the rules Huma enforces
+(unique work email, phone and employment ID, ISO country codes, at most 50 users per page, ...).
+``huma_rules`` documents the field rules and every choice the document leaves open; ``huma_state``
+holds the records and indexes; ``huma_render`` the response shapes.
+
+Endpoints: ``POST /auth/oauth/token``; ``GET/POST /users``; ``GET/PATCH /users/{id}``;
+``GET/POST /users/{userId}/positions``; ``GET/PATCH/DELETE /users/{userId}/positions/{id}``;
+``GET/POST /job-titles``; ``GET/PATCH /job-titles/{id}``; ``GET /groups``; ``GET /groups/{id}``.
+Admin endpoints under ``/_sandbox`` need no token and are never faulted.
+
+Further choices:
+- The token endpoint takes client credentials as a form or as JSON (or HTTP Basic, as OAuth2 allows).
+  A missing or other ``grant_type`` is a 400 with ``fields: ["grant_type"]``; missing or wrong
+  credentials a 401 ``invalid_client``. Every other endpoint answers 401 ``invalid_token`` without a
+  valid bearer token, saying when the token has expired.
+- An unknown route answers 404 NotFoundErrorResponse with ``interpolations.type`` ``"Route"``; a known
+  route with the wrong method answers 405 in the StandardServerErrorResponse shape.
+- ``GET /users`` pages in insertion order (``orderDirection=DESC`` reverses it) and supports the
+  filters ``search`` (name or email substring), ``id``, ``excludeId``, ``jobTitle``, ``team``,
+  ``location``, ``company``, ``supervisor``, ``isSupervisor`` and ``isActive``; the permission and
+  recursive-hierarchy filters answer 400 ``field:unsupported`` rather than being ignored.
+- Job-title names are unique (ignoring case and spacing): a duplicate answers 400 ``field:not-unique``
+  with ``fields: ["name"]``, so a sync can map a title name to exactly one id.
+- Positions are listed newest contract start first; without ``limit`` a user's positions all come in
+  one page. ``me`` in a user path names the API's service user, which is not an employee (404).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import huma_render as render
+from .faults import FaultConfig, FaultInjector
+from .huma_rules import (
+    INVALID_FORMAT,
+    REQUIRED,
+    UNSUPPORTED,
+    FieldProblem,
+    InvalidFields,
+    parse_job_title_create,
+    parse_job_title_update,
+    parse_position_create,
+    parse_position_update,
+    parse_user_details_input,
+    parse_user_input,
+)
+from .huma_state import GROUPS, JOB_TITLES, POSITIONS, USERS, HumaDirectory, NotFound
+from .store import Store
+from .tokens import TokenIssuer, TokenState, bearer_token
+
+DEFAULT_HUMA_CLIENT_ID = "3f6c2a8e-5b1d-4e7a-9c0f-2d4b6e8a1c3f"
+DEFAULT_HUMA_CLIENT_SECRET = "9b2e7d4c-1a6f-4c3b-8e5d-0f7a9c2b4d6e"
+DEFAULT_ORGANIZATION_ID = "7d1e4b2a-9c3f-4e8d-a5b6-1f2e3d4c5b6a"
+SERVICE_USER_ID = "5e3a9d1c-7b2f-4c8e-9a6d-3b1f0e2c4d5a"
+"""The Open API key's own user: the ``userId`` of every token, and what the alias ``me`` names."""
+
+USERS_PAGE_MAX = 50
+GROUPS_PAGE_MAX = 25
+_INT32_MAX = 2**31 - 1
+_INTEGER = re.compile(r"^-?\d+$")
+
+
+@dataclass
+class HumaSandboxSettings:
+    client_id: str = DEFAULT_HUMA_CLIENT_ID
+    client_secret: str = DEFAULT_HUMA_CLIENT_SECRET
+    token_lifetime_s: float = 3600.0
+    organization_id: str = DEFAULT_ORGANIZATION_ID
+    company_name: str = "Nordljus Tech AB"
+
+
+class ApiError(Exception):
+    """An answer other than 400/404 that a handler gives up with (401, 405, ...)."""
+
+    def __init__(self, status: int, body: dict, headers: dict | None = None):
+        self.status, self.body, self.headers = status, body, headers
+        super().__init__(f"{status}: {body}")
+
+
+def _json_response(body, status: int = 200, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class _Query:
+    """Query parameters checked against the operation's declared schema; problems are collected."""
+
+    def __init__(self, request: Request):
+        self.params = request.query_params
+        self.problems: list[FieldProblem] = []
+        self.filters: dict = {}
+
+    def _bad(self, name: str, message: str, code: str = INVALID_FORMAT) -> None:
+        self.problems.append(FieldProblem(name, code, message))
+
+    def integer(self, name: str, default: int | None, maximum: int = _INT32_MAX) -> int | None:
+        raw = self.params.get(name)
+        if raw is None:
+            return default
+        if not _INTEGER.match(raw.strip()):
+            self._bad(name, f"{name} must be an integer")
+            return default
+        value = int(raw)
+        if not 0 <= value <= maximum:
+            self._bad(name, f"{name} must be between 0 and {maximum}")
+            return default
+        return value
+
+    def text(self, name: str) -> str | None:
+        value = self.params.get(name)
+        if value is not None:
+            self.filters[name] = value
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str | None:
+        value = self.params.get(name)
+        if value is not None and value not in choices:
+            self._bad(name, f"{name} must be one of {', '.join(choices)}")
+            return None
+        return value
+
+    def boolean(self, name: str) -> bool | None:
+        value = self.params.get(name)
+        if value is None:
+            return None
+        if value.lower() not in ("true", "false"):
+            self._bad(name, f"{name} must be true or false")
+            return None
+        self.filters[name] = value.lower() == "true"
+        return value.lower() == "true"
+
+    def array(self, name: str, *, uuids: bool = False, choices: tuple[str, ...] = (), max_items: int | None = 25,
+              me: bool = False) -> list[str] | None:
+        """A repeated parameter (``id=a&id=b``); comma-separated values are split, as Spring does."""
+        raw = [part.strip() for value in self.params.getlist(name) for part in value.split(",") if part.strip()]
+        if not raw:
+            return None
+        if max_items is not None and len(raw) > max_items:
+            self._bad(name, f"{name} takes at most {max_items} values")
+            return None
+        out = []
+        for value in raw:
+            if me and value == "me":
+                value = SERVICE_USER_ID
+            elif uuids:
+                try:
+                    value = str(uuid.UUID(value))
+                except ValueError:
+                    self._bad(name, f"{name} values must be UUIDs")
+                    return None
+            elif choices and value not in choices:
+                self._bad(name, f"{name} values must be among {', '.join(choices)}")
+                return None
+            out.append(value)
+        self.filters[name] = out
+        return out
+
+    def refuse(self, *names: str) -> None:
+        for name in names:
+            if name in self.params:
+                self._bad(name, f"the sandbox does not support the {name} filter", UNSUPPORTED)
+
+    def done(self) -> None:
+        if self.problems:
+            raise InvalidFields(self.problems)
+
+
+class HumaSandbox:
+    def __init__(self, store: Store, settings: HumaSandboxSettings | None = None, faults: FaultConfig | None = None):
+        self.store = store
+        self.settings = settings or HumaSandboxSettings()
+        self.faults = faults
+        self.tokens = TokenIssuer(self.settings.token_lifetime_s)
+        self.directory = HumaDirectory(store)
+        self.request_counts: Counter[str] = Counter()
+        api = [
+            ("POST", "/auth/oauth/token", self._token, False),
+            ("GET", "/users", self._list_users, True),
+            ("POST", "/users", self._create_user, True),
+            ("GET", "/users/{id}", self._get_user, True),
+            ("PATCH", "/users/{id}", self._patch_user, True),
+            ("GET", "/users/{userId}/positions", self._list_positions, True),
+            ("POST", "/users/{userId}/positions", self._create_position, True),
+            ("GET", "/users/{userId}/positions/{id}", self._get_position, True),
+            ("PATCH", "/users/{userId}/positions/{id}", self._patch_position, True),
+            ("DELETE", "/users/{userId}/positions/{id}", self._delete_position, True),
+            ("GET", "/job-titles", self._list_job_titles, True),
+            ("POST", "/job-titles", self._create_job_title, True),
+            ("GET", "/job-titles/{id}", self._get_job_title, True),
+            ("PATCH", "/job-titles/{id}", self._patch_job_title, True),
+            ("GET", "/groups", self._list_groups, True),
+            ("GET", "/groups/{id}", self._get_group, True),
+        ]
+        self.api_operations: list[tuple[str, str]] = [(method, template) for method, template, _, _ in api]
+        routes = [self._route(method, template, handler, auth) for method, template, handler, auth in api]
+        routes += self.admin_routes()
+        starlette = Starlette(
+            routes=routes,
+            exception_handlers={HTTPException: self._http_exception, Exception: self._unexpected},
+        )
+        self.app = FaultInjector(starlette, faults, error_body=render.server_error) if faults else starlette
+
+    # ------------------------------------------------------------ public helpers
+
+    def load_seed(self, users: list[dict]) -> None:
+        """Bulk-load generated users (with their positions) into the organisation's company group."""
+        self.directory.load_seed(users, self.company_group_id())
+
+    def company_group_id(self) -> str:
+        """The organisation's company group (every seeded user is a member), created if missing."""
+        return self.directory.ensure_company_group(self.settings.company_name, self.settings.organization_id)
+
+    def admin_routes(self) -> list[Route]:
+        """Routes under /_sandbox: no token, never faulted, not counted."""
+        return [
+            Route("/_sandbox/expire-tokens", self._expire_tokens, methods=["POST"]),
+            Route("/_sandbox/stats", self._stats, methods=["GET"]),
+        ]
+
+    # ------------------------------------------------------------ plumbing
+
+    def _route(self, method: str, template: str, handler, auth: bool) -> Route:
+        key = f"{method} {template}"
+
+        async def endpoint(request: Request) -> Response:
+            self.request_counts[key] += 1
+            try:
+                if auth:
+                    self._authenticate(request)
+                return await handler(request)
+            except InvalidFields as exc:
+                return _json_response(render.invalid_fields(exc), 400)
+            except NotFound as exc:
+                return _json_response(render.not_found(exc.kind, exc.object_id), 404)
+            except ApiError as exc:
+                return _json_response(exc.body, exc.status, exc.headers)
+
+        return Route(template, endpoint, methods=[method])
+
+    def _authenticate(self, request: Request) -> None:
+        token = bearer_token(request.headers)
+        state = self.tokens.check(token) if token else None
+        if state is TokenState.VALID:
+            return
+        if state is None:
+            description = "Full authentication is required: send Authorization: Bearer <access_token>"
+        elif state is TokenState.EXPIRED:
+            description = "Access token expired"
+        else:
+            description = "Invalid access token"
+        header = f'Bearer error="invalid_token", error_description="{description}"'
+        raise ApiError(401, render.invalid_token("invalid_token", description), {"WWW-Authenticate": header})
+
+    @staticmethod
+    def _decode_json(raw: bytes):
+        if not raw.strip():
+            raise InvalidFields.one("body", REQUIRED, "a JSON request body is required")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidFields.one("body", INVALID_FORMAT, f"malformed JSON request body: {exc}") from None
+
+    async def _body(self, request: Request):
+        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type != "application/json" and not content_type.endswith("+json"):
+            raise InvalidFields.one("body", INVALID_FORMAT, f"Content-Type must be application/json, got {content_type}")
+        return self._decode_json(await request.body())
+
+    async def _http_exception(self, request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return _json_response(render.not_found("Route", f"{request.method} {request.url.path}"), 404)
+        message = f"{request.method} is not supported on {request.url.path}" if exc.status_code == 405 else exc.detail
+        return _json_response(render.server_error(exc.status_code, request.url.path, message), exc.status_code,
+                              dict(exc.headers or {}))
+
+    async def _unexpected(self, request: Request, exc: Exception) -> Response:
+        return _json_response(render.server_error(500, request.url.path, "Unexpected error in the Huma sandbox"), 500)
+
+    @staticmethod
+    def _uuid_path(request: Request, name: str = "id") -> str:
+        value = request.path_params[name]
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise InvalidFields.one(name, INVALID_FORMAT, f"{name} must be a UUID") from None
+
+    @staticmethod
+    def _user_path(request: Request, name: str) -> str:
+        value = request.path_params[name]
+        return SERVICE_USER_ID if value == "me" else value
+
+    # ------------------------------------------------------------ authentication
+
+    async def _token(self, request: Request) -> Response:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        raw = await request.body()
+        if content_type == "application/x-www-form-urlencoded":
+            form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        elif content_type in ("", "application/json") or content_type.endswith("+json"):
+            form = self._decode_json(raw)
+            if not isinstance(form, dict):
+                raise InvalidFields.one("body", INVALID_FORMAT, "the request body must be a JSON object")
+        else:
+            raise InvalidFields.one("body", INVALID_FORMAT,
+                                    "send application/x-www-form-urlencoded or application/json")
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise InvalidFields.one("grant_type", REQUIRED, "grant_type is required")
+        if grant_type != "client_credentials":
+            raise InvalidFields.one("grant_type", INVALID_FORMAT,
+                                    f"unsupported grant_type {grant_type!r}: Open API keys use client_credentials")
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        basic = self._basic_credentials(request)
+        if basic and client_id is None and client_secret is None:
+            client_id, client_secret = basic
+        if not (isinstance(client_id, str) and isinstance(client_secret, str)
+                and hmac.compare_digest(client_id.encode(), self.settings.client_id.encode())
+                and hmac.compare_digest(client_secret.encode(), self.settings.client_secret.encode())):
+            raise ApiError(401, render.invalid_token("invalid_client", "Bad client credentials"))
+        body = {
+            "access_token": self.tokens.issue(),
+            "token_type": "Bearer",
+            "expires_in": self.tokens.expires_in,
+            "organizationId": self.settings.organization_id,
+            "userId": SERVICE_USER_ID,
+        }
+        return _json_response(body, headers={"Cache-Control": "no-store"})
+
+    @staticmethod
+    def _basic_credentials(request: Request) -> tuple[str, str] | None:
+        scheme, _, value = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            client_id, sep, secret = base64.b64decode(value.strip()).decode().partition(":")
+        except ValueError:
+            return None
+        return (client_id, secret) if sep else None
+
+    # ------------------------------------------------------------ users
+
+    async def _list_users(self, request: Request) -> Response:
+        q = _Query(request)
+        limit = q.integer("limit", 25, USERS_PAGE_MAX)
+        offset = q.integer("offset", 0)
+        search = q.text("search")
+        ids = q.array("id", me=True)
+        exclude_ids = q.array("excludeId", me=True)
+        job_titles = q.array("jobTitle", uuids=True)
+        group_filters = [g for g in (q.array(name, uuids=True) for name in ("company", "team", "location")) if g]
+        supervisor = q.text("supervisor")
+        is_supervisor = q.boolean("isSupervisor")
+        active = q.boolean("isActive")
+        direction = q.choice("orderDirection", ("ASC", "DESC"))
+        q.refuse("notRecursivelySupervisorOf", "notRecursivelySubordinateOf", "permission")
+        q.done()
+        users = self.directory.search_users(
+            search=search, ids=ids, exclude_ids=exclude_ids, job_title_ids=job_titles, group_ids=group_filters,
+            active=active, supervisor=SERVICE_USER_ID if supervisor == "me" else supervisor,
+            is_supervisor=is_supervisor, descending=direction == "DESC",
+        )
+        items = [render.user_item(self.directory, u) for u in users[offset:offset + limit]]
+        return _json_response(render.page(items, len(users), q.filters, {"limit": limit, "offset": offset}))
+
+    async def _create_user(self, request: Request) -> Response:
+        values = parse_user_input(await self._body(request))
+        self.company_group_id()
+        doc = self.directory.create_user(values)
+        return _json_response(render.user_item(self.directory, doc))
+
+    async def _get_user(self, request: Request) -> Response:
+        doc = self.directory.user(self._user_path(request, "id"))
+        return _json_response(render.user_details(self.directory, doc))
+
+    async def _patch_user(self, request: Request) -> Response:
+        user_id = self._user_path(request, "id")
+        self.directory.user(user_id)
+        changes = parse_user_details_input(await self._body(request))
+        doc = self.directory.update_user(user_id, changes)
+        return _json_response(render.user_details(self.directory, doc))
+
+    # ------------------------------------------------------------ positions
+
+    async def _list_positions(self, request: Request) -> Response:
+        user_id = self._user_path(request, "userId")
+        q = _Query(request)
+        limit = q.integer("limit", None)
+        offset = q.integer("offset", 0)
+        q.done()
+        self.directory.user(user_id)
+        positions = self.directory.positions_of(user_id)
+        window = positions[offset:] if limit is None else positions[offset:offset + limit]
+        items = [render.position_summary(self.directory, p) for p in window]
+        meta = {"offset": offset, **({"limit": limit} if limit is not None else {})}
+        return _json_response(render.page(items, len(positions), {"userId": user_id}, meta))
+
+    async def _create_position(self, request: Request) -> Response:
+        user_id = self._user_path(request, "userId")
+        self.directory.user(user_id)
+        values = parse_position_create(await self._body(request))
+        doc = self.directory.create_position(user_id, values)
+        return _json_response(render.position(self.directory, doc))
+
+    async def _get_position(self, request: Request) -> Response:
+        position_id = self._uuid_path(request)
+        doc = self.directory.position(self._user_path(request, "userId"), position_id)
+        return _json_response(render.position(self.directory, doc))
+
+    async def _patch_position(self, request: Request) -> Response:
+        user_id, position_id = self._user_path(request, "userId"), self._uuid_path(request)
+        self.directory.position(user_id, position_id)
+        changes = parse_position_update(await self._body(request))
+        doc = self.directory.update_position(user_id, position_id, changes)
+        return _json_response(render.position(self.directory, doc))
+
+    async def _delete_position(self, request: Request) -> Response:
+        user_id, position_id = self._user_path(request, "userId"), self._uuid_path(request)
+        self.directory.delete_position(user_id, position_id)
+        return Response(status_code=200)
+
+    # ------------------------------------------------------------ job titles
+
+    async def _list_job_titles(self, request: Request) -> Response:
+        titles = self.directory.find_job_titles(request.query_params.get("search"))
+        return _json_response([render.job_title_summary(t) for t in titles])
+
+    async def _create_job_title(self, request: Request) -> Response:
+        doc = self.directory.create_job_title(parse_job_title_create(await self._body(request)))
+        return _json_response(render.job_title(doc))
+
+    async def _get_job_title(self, request: Request) -> Response:
+        return _json_response(render.job_title(self.directory.job_title(self._uuid_path(request))))
+
+    async def _patch_job_title(self, request: Request) -> Response:
+        title_id = self._uuid_path(request)
+        self.directory.job_title(title_id)
+        doc = self.directory.update_job_title(title_id, parse_job_title_update(await self._body(request)))
+        return _json_response(render.job_title(doc))
+
+    # ------------------------------------------------------------ groups
+
+    async def _list_groups(self, request: Request) -> Response:
+        q = _Query(request)
+        limit = q.integer("limit", 10, GROUPS_PAGE_MAX)
+        offset = q.integer("offset", 0)
+        types = q.array("type", choices=("team", "location", "company"), max_items=None)
+        search = q.text("search")
+        direction = q.choice("orderDirection", ("ASC", "DESC"))
+        q.done()
+        self.company_group_id()
+        groups = self.directory.find_groups(types, search)
+        if direction == "DESC":
+            groups = groups[::-1]
+        items = [render.group(g) for g in groups[offset:offset + limit]]
+        return _json_response(render.page(items, len(groups), q.filters, {"limit": limit, "offset": offset}))
+
+    async def _get_group(self, request: Request) -> Response:
+        group_id = self._uuid_path(request)
+        self.company_group_id()
+        return _json_response(render.group_details(self.directory, self.directory.group(group_id)))
+
+    # ------------------------------------------------------------ admin
+
+    async def _expire_tokens(self, request: Request) -> Response:
+        self.tokens.expire_all()
+        return _json_response({"expired": True})
+
+    async def _stats(self, request: Request) -> Response:
+        return _json_response({
+            "users": self.store.count(USERS),
+            "positions": self.store.count(POSITIONS),
+            "jobTitles": self.store.count(JOB_TITLES),
+            "groups": self.store.count(GROUPS),
+            "requests": dict(sorted(self.request_counts.items())),
+            "faults": dict(self.faults.counts) if self.faults else {},
+        })
