@@ -31,7 +31,7 @@ class BackgroundServer:
         self.port = sock.getsockname()[1]
         self._sock = sock
         config = uvicorn.Config(
-            self.app, log_level=self.log_level, lifespan="off", access_log=False, timeout_graceful_shutdown=2
+            self.app, interface="asgi3", log_level=self.log_level, lifespan="off", access_log=False, timeout_graceful_shutdown=2
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -7,7 +7,9 @@ import sys
 
 import dagster as dg
 
+from humacrona_pipeline.defs.crona.assets import crona_employees_raw
 from humacrona_pipeline.defs.crona.resources import CronaResource
+from humacrona_pipeline.defs.huma.assets import huma_users_raw
 from humacrona_pipeline.defs.huma.resources import HumaResource
 from humacrona_pipeline.definitions import defs
 
@@ -36,8 +38,9 @@ def test_secrets_are_bound_from_the_environment_not_the_code():
     crona = defs.resources["crona"]
     assert isinstance(huma, HumaResource) and isinstance(crona, CronaResource)
     # EnvVar-bound fields stay unresolved in the definitions: no secret is baked into the code location.
-    assert str(huma.client_secret) == "HUMA_CLIENT_SECRET"
-    assert str(crona.activation_code) == "CRONA_ACTIVATION_CODE"
+    assert isinstance(huma.client_secret, dg.EnvVar) and huma.client_secret.env_var_name == "HUMA_CLIENT_SECRET"
+    assert isinstance(crona.activation_code, dg.EnvVar)
+    assert crona.activation_code.env_var_name == "CRONA_ACTIVATION_CODE"
 
 
 def _resources_for(sandboxes) -> dict:
@@ -54,7 +57,7 @@ def test_extract_job_reads_every_employee_of_both_sandboxes(sandboxes, dagster_h
     job = defs.resolve_job_def("extract_employees")
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [defs.resolve_assets_def("huma_users_raw"), defs.resolve_assets_def("crona_employees_raw")],
+            [huma_users_raw, crona_employees_raw],
             resources=_resources_for(sandboxes),
             instance=instance,
         )
@@ -74,7 +77,7 @@ def test_extract_job_reads_every_employee_of_both_sandboxes(sandboxes, dagster_h
 def test_extract_metadata_has_row_count_schema_and_a_masked_preview(sandboxes):
     with dg.instance_for_test() as instance:
         result = dg.materialize(
-            [defs.resolve_assets_def("huma_users_raw"), defs.resolve_assets_def("crona_employees_raw")],
+            [huma_users_raw, crona_employees_raw],
             resources=_resources_for(sandboxes),
             instance=instance,
         )

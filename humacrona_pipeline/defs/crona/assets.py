@@ -1,7 +1,5 @@
 """Extraction from Crona Lön: every employee (anställd), in Crona's own field names."""
 
-from __future__ import annotations
-
 import asyncio
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """Extraction from Huma: every user with details and current position, in Huma's own field names."""
 
-from __future__ import annotations
-
 import asyncio
 
 import dagster as dg
