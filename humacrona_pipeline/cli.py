@@ -52,7 +52,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         _say(f"2/3  Extracting both employee tables through Dagster (instance {home}) ...")
         job = defs.resolve_job_def("extract_employees")
-        result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
+        result = job.execute_in_process(
+            instance=dg.DagsterInstance.get(),
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            raise_on_error=False,
+        )
         if not result.success:
             for event in result.all_events:
                 if event.is_failure:
