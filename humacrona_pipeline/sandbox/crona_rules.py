@@ -17,26 +17,10 @@ from datetime import date, datetime, timedelta, timezone
 
 from humacrona_pipeline.core import bank_accounts
 from humacrona_pipeline.core.countries import is_alpha2
+from humacrona_pipeline.connectors.crona import CRONA_COLUMNS
 
-CRONA_EMPLOYEE_FIELDS: tuple[str, ...] = (
-    "AnstNr",
-    "FoNamn",
-    "EfNamn",
-    "EpostArb",
-    "EpostPriv",
-    "Adress1",
-    "Adress2",
-    "PostNr",
-    "Ort",
-    "Land",
-    "Mobil",
-    "AnstDatum",
-    "AvgDatum",
-    "UtbetClearNr",
-    "UtbetKontoNr",
-    "Befattning",
-    "Andrad",
-)
+# The contract's field list is spelled once, in the client module; the emulator reads it from there.
+CRONA_EMPLOYEE_FIELDS: tuple[str, ...] = CRONA_COLUMNS
 REQUIRED_FIELDS = ("FoNamn", "EfNamn", "EpostArb")
 READ_ONLY_FIELDS = ("Andrad",)
 WRITABLE_FIELDS = tuple(f for f in CRONA_EMPLOYEE_FIELDS if f not in READ_ONLY_FIELDS)
