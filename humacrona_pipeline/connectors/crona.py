@@ -22,7 +22,7 @@ import httpx
 from .http import (
     AccessToken,
     ApiError,
-    ApiSession,
+    SessionClient,
     AuthenticationError,
     ErrorDetails,
     Page,
@@ -96,9 +96,11 @@ def _timestamp(value: datetime | str) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-class CronaClient:
+class CronaClient(SessionClient):
     """Async client for Crona Lön. Use as `async with CronaClient(...) as crona:`; every method
     raises an `ApiError` subclass from `connectors.http` when Crona refuses or cannot answer."""
+
+    system = SYSTEM
 
     def __init__(
         self,
@@ -115,31 +117,11 @@ class CronaClient:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         self._activation_code = Secret(activation_code)
         self.page_size = page_size
-        self.concurrency = concurrency
-        self.company: dict | None = None  # `foretag` from the token answer: id, namn, orgnr
-        self._session = ApiSession(
-            SYSTEM, base_url, parse_error=parse_crona_error, retry=retry or RetryPolicy(),
-            timeout_s=timeout_s, concurrency=concurrency, transport=transport,
+        super().__init__(
+            base_url, parse_error=parse_crona_error, concurrency=concurrency,
+            timeout_s=timeout_s, retry=retry, transport=transport,
         )
-
-    @property
-    def base_url(self) -> str:
-        return self._session.base_url
-
-    @property
-    def session(self) -> ApiSession:
-        return self._session
-
-    async def __aenter__(self) -> CronaClient:
-        self._session.tokens = TokenManager(self._obtain_token, system=SYSTEM)
-        await self._session.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self._session.__aexit__(*exc)
-
-    def __repr__(self) -> str:
-        return f"CronaClient(base_url={self.base_url!r}, concurrency={self.concurrency})"
+        self.company: dict | None = None  # `foretag` from the token answer: id, namn, orgnr
 
     async def _obtain_token(self, previous: AccessToken | None) -> AccessToken:
         if previous is not None and previous.refresh_token:

@@ -21,7 +21,7 @@ import httpx
 
 from .http import (
     AccessToken,
-    ApiSession,
+    SessionClient,
     AuthenticationError,
     ErrorDetails,
     NotFoundError,
@@ -109,9 +109,11 @@ def _segment(value: str) -> str:
     return quote(str(value), safe="")
 
 
-class HumaClient:
+class HumaClient(SessionClient):
     """Async client for Huma's Open API. Use as `async with HumaClient(...) as huma:`; every method
     raises an `ApiError` subclass from `connectors.http` when Huma refuses or cannot answer."""
+
+    system = SYSTEM
 
     def __init__(
         self,
@@ -126,30 +128,10 @@ class HumaClient:
     ):
         self._client_id = Secret(client_id)
         self._client_secret = Secret(client_secret)
-        self.concurrency = concurrency
-        self._session = ApiSession(
-            SYSTEM, base_url, parse_error=parse_huma_error, retry=retry or RetryPolicy(),
-            timeout_s=timeout_s, concurrency=concurrency, transport=transport,
+        super().__init__(
+            base_url, parse_error=parse_huma_error, concurrency=concurrency,
+            timeout_s=timeout_s, retry=retry, transport=transport,
         )
-
-    @property
-    def base_url(self) -> str:
-        return self._session.base_url
-
-    @property
-    def session(self) -> ApiSession:
-        return self._session
-
-    async def __aenter__(self) -> HumaClient:
-        self._session.tokens = TokenManager(self._obtain_token, system=SYSTEM)
-        await self._session.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc) -> None:
-        await self._session.__aexit__(*exc)
-
-    def __repr__(self) -> str:
-        return f"HumaClient(base_url={self.base_url!r}, concurrency={self.concurrency})"
 
     async def _obtain_token(self, previous: AccessToken | None) -> AccessToken:
         form = {
