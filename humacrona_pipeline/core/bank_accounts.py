@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import mul
 
 __all__ = [
     "BANKS",
@@ -168,8 +170,25 @@ class BankAccountCheck:
 # --- check digits ---------------------------------------------------------------------------------
 
 
+# Byte tables for the check-digit sums: an ASCII digit's value, and the digit sum of twice its value.
+_DIGIT_VALUE = bytes.maketrans(b"0123456789", bytes(range(10)))
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
+# Mod 11 weights from the right: 1..10, then 1 again (enough for any account; longer input takes the loop).
+_MOD11_WEIGHTS = tuple(i % 10 + 1 for i in range(64))
+
+
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _luhn_sum(digits: str) -> int:
-    """Luhn sum with the rightmost digit weighted 1, the next 2, and so on (digit sums of products)."""
+    """Luhn sum with the rightmost digit weighted 1, the next 2, and so on (digit sums of products).
+
+    ASCII digits take the byte-table route (about three times faster than int() per digit); the loop stays
+    for anything else so the result never depends on the route."""
+    if _ascii_digits(digits):
+        reverse = digits.encode()[::-1]
+        return sum(reverse[::2].translate(_DIGIT_VALUE)) + sum(reverse[1::2].translate(_LUHN_DOUBLED))
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = int(ch) * (2 if i % 2 else 1)
@@ -188,6 +207,8 @@ def _luhn_digit(body: str) -> str:
 
 def _mod11_sum(digits: str) -> int:
     """Weights 1, 2, ..., 10 from the right, starting over at 1 for an eleventh digit (Bankgirot)."""
+    if len(digits) <= len(_MOD11_WEIGHTS) and _ascii_digits(digits):
+        return sum(map(mul, digits.encode()[::-1].translate(_DIGIT_VALUE), _MOD11_WEIGHTS))
     return sum(int(ch) * (i % 10 + 1) for i, ch in enumerate(reversed(digits)))
 
 
@@ -225,7 +246,25 @@ _DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": 
 
 
 def _clean(value: object) -> str:
-    return "" if value is None else str(value).translate(_DASHES).strip()
+    if value is None:
+        return ""
+    text = str(value)
+    # The dashes to replace are all non-ASCII; most input is ASCII and needs no translation.
+    return (text if text.isascii() else text.translate(_DASHES)).strip()
+
+
+def _index_banks(banks: tuple[Bank, ...]) -> tuple[Bank | None, ...]:
+    """The bank for every 4-digit clearing number 0000-9999, so a lookup is one index, not a scan of every
+    range (reconciling 100 000 employees looks up 200 000 clearing numbers). The first listed range wins,
+    as it did in the scan."""
+    table: list[Bank | None] = [None] * 10_000
+    for bank in reversed(banks):
+        for number in range(max(bank.clearing_from, 0), min(bank.clearing_to, 9_999) + 1):
+            table[number] = bank
+    return tuple(table)
+
+
+_BANK_BY_CLEARING = _index_banks(BANKS)
 
 
 def bank_for_clearing(clearing: str | int) -> Bank | None:
@@ -237,8 +276,7 @@ def bank_for_clearing(clearing: str | int) -> Bank | None:
         digits = digits[:4]
     if len(digits) != 4:
         return None
-    number = int(digits)
-    return next((b for b in BANKS if b.contains(number)), None)
+    return _BANK_BY_CLEARING[int(digits)]
 
 
 def swedbank_clearing(four_digits: str) -> str:
@@ -255,14 +293,23 @@ def _invalid(reason: str, *, clearing: str | None = None, account: str | None = 
 
 
 def _resolve_clearing(digits: str) -> tuple[Bank | None, str | None, str | None]:
-    """(bank, normalised clearing, reason-if-invalid) for the digits of a clearing number."""
+    """(bank, normalised clearing, reason-if-invalid) for the digits (0-9 only) of a clearing number.
+
+    The answers for 4- and 5-digit input are cached: they are immutable, and a company's accounts share
+    a few thousand clearing numbers at most (Swedbank's check digit need not be recomputed each time)."""
+    if len(digits) in (4, 5):
+        return _resolve_clearing_cached(digits)
+    return _resolve_clearing_uncached(digits)
+
+
+def _resolve_clearing_uncached(digits: str) -> tuple[Bank | None, str | None, str | None]:
     if len(digits) == 5:
         if digits[0] != "8":
             return None, None, (
                 "a 5-digit clearing number must start with 8 (only Swedbank's 8xxx-x clearing numbers"
                 " have a fifth digit)"
             )
-        bank = bank_for_clearing(digits[:4])
+        bank = _BANK_BY_CLEARING[int(digits[:4])]
         expected = _luhn_digit(digits[:4])
         if digits[4] != expected:
             return bank, None, (
@@ -274,12 +321,16 @@ def _resolve_clearing(digits: str) -> tuple[Bank | None, str | None, str | None]
         return None, None, f"clearing number must have 4 digits (5 for Swedbank's 8xxx-x), got {len(digits)}"
     if int(digits) < 1000:
         return None, None, f"clearing number {digits} is below 1000"
-    bank = bank_for_clearing(digits)
+    bank = _BANK_BY_CLEARING[int(digits)]
     if bank is None:
         return None, None, f"clearing number {digits} belongs to no bank"
     if bank.five_digit_clearing:
         digits = swedbank_clearing(digits)
     return bank, digits, None
+
+
+# 4- and 5-digit strings only (110 000 at most); the bound keeps hostile input from growing it further.
+_resolve_clearing_cached = lru_cache(maxsize=16_384)(_resolve_clearing_uncached)
 
 
 def validate(clearing: str, account: str) -> BankAccountCheck:
@@ -293,9 +344,12 @@ def validate(clearing: str, account: str) -> BankAccountCheck:
         return _invalid("no bank account")
     if not clearing_text:
         return _invalid("clearing number is missing")
-    if not _ALLOWED_PART.match(clearing_text):
-        return _invalid("clearing number may only contain digits, spaces, dashes and dots")
-    clearing_digits = _SEPARATORS.sub("", clearing_text)
+    if _ascii_digits(clearing_text):  # as Crona stores it: nothing to check or strip
+        clearing_digits = clearing_text
+    else:
+        if not _ALLOWED_PART.match(clearing_text):
+            return _invalid("clearing number may only contain digits, spaces, dashes and dots")
+        clearing_digits = _SEPARATORS.sub("", clearing_text)
 
     bank, normalised_clearing, reason = _resolve_clearing(clearing_digits)
     if reason is not None:
@@ -304,14 +358,17 @@ def validate(clearing: str, account: str) -> BankAccountCheck:
 
     if not account_text:
         return _invalid("account number is missing", clearing=normalised_clearing, bank=bank)
-    if not _ALLOWED_PART.match(account_text):
-        return _invalid("account number may only contain digits, spaces, dashes and dots",
-                        clearing=normalised_clearing, bank=bank)
-    digits = _SEPARATORS.sub("", account_text)
+    if _ascii_digits(account_text):
+        digits = account_text
+    else:
+        if not _ALLOWED_PART.match(account_text):
+            return _invalid("account number may only contain digits, spaces, dashes and dots",
+                            clearing=normalised_clearing, bank=bank)
+        digits = _SEPARATORS.sub("", account_text)
 
     # "8327 91234567897": the clearing's own check digit typed at the head of the account. Swedbank
     # accounts have at most ten digits, so an eleventh that equals the check digit can only be that.
-    if (bank.five_digit_clearing and len(clearing_digits) == 4 and len(digits) == bank.account_length + 1
+    if (len(clearing_digits) == 4 and bank.five_digit_clearing and len(digits) == bank.account_length + 1
             and digits[0] == normalised_clearing[4]):
         digits = digits[1:]
 
@@ -355,6 +412,8 @@ def parse(text: str | None) -> BankAccountCheck:
     text = _clean(text).strip(" \t\r\n.-")
     if not text:
         return _invalid("no bank account")
+    if _ascii_digits(text):  # a bare run of digits: none of the patterns below can match it
+        return _parse_digit_run(text)
     if not _ALLOWED_TEXT.match(text):
         if _IBAN_LIKE.match(text):
             return _invalid("looks like an IBAN; give the clearing number and the account number instead")

@@ -96,6 +96,7 @@ _HAS_JOB_TITLE = 0.97
 _HAS_END_DATE = 0.08
 _HAS_CARE_OF = 0.02
 _NORWEGIAN = 0.20
+_NORWEGIAN_MOBILE_PREFIXES = ("40", "41", "46", "47", "48", "9", "9", "9", "9")
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,9 @@ class _Generator:
         rng = self.rng
         while True:
             if norwegian:
-                number = f"+47{_pick(rng, '49')}{int(rng.random() * 10**7):07d}"
+                # Norwegian mobile ranges (phonenumbers metadata): 40, 41, 46-48 and 9; 42-44 and 49 are not mobiles.
+                prefix = _pick(rng, _NORWEGIAN_MOBILE_PREFIXES)
+                number = f"+47{prefix}{int(rng.random() * 10 ** (8 - len(prefix))):0{8 - len(prefix)}d}"
             else:
                 number = f"+467{_pick(rng, '02369')}{int(rng.random() * 10**7):07d}"
             if number not in self.phones:

@@ -205,6 +205,19 @@ def test_bank_for_clearing():
         assert bank_for_clearing(missing) is None, missing
 
 
+def test_bank_for_clearing_agrees_with_a_scan_of_every_range():
+    """The precomputed lookup must name, for every clearing number 0000-9999, the range a plain scan finds."""
+    for number in range(10_000):
+        expected = next((b for b in BANKS if b.clearing_from <= number <= b.clearing_to), None)
+        text = f"{number:04d}"
+        assert bank_for_clearing(text) is expected, text
+        assert bank_for_clearing(f"{text[:2]} {text[2:]}") is expected, text
+        if number >= 1000:
+            assert bank_for_clearing(number) is expected, number
+        if text[0] == "8":  # Swedbank's five-digit form: the fifth digit does not change the bank
+            assert bank_for_clearing(text + "5") is expected, text
+
+
 def test_ranges_are_well_formed_and_disjoint():
     seen: dict[int, str] = {}
     for bank in BANKS:

@@ -1,0 +1,121 @@
+"""The eleven synced fields: the one place that says where each lives in Huma and in Crona Lön and which
+rules it obeys. Schemas, mapping, conflicts, plan, reports and write-back all read this table.
+
+Raw column names are the extract assets' columns: Huma's Open API names (nested ones dotted, the
+position being the user's current one) and Crona's own field names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+HUMA = "huma"
+CRONA = "crona"
+SIDES: tuple[str, str] = (HUMA, CRONA)
+SYSTEM_NAMES = {HUMA: "Huma", CRONA: "Crona"}
+
+# Composite values (address) are stored as one string, parts joined by this separator. Text normalisation
+# collapses every whitespace run to one space, so no part can contain it.
+PART_SEPARATOR = "\n"
+
+
+def other_side(side: str) -> str:
+    return CRONA if side == HUMA else HUMA
+
+
+class Kind(str, Enum):
+    """How a field's values are normalised and validated."""
+
+    IDENTIFIER = "identifier"
+    TEXT = "text"
+    EMAIL = "email"
+    PHONE = "phone"
+    DATE = "date"
+    ADDRESS = "address"
+    BANK_ACCOUNT = "bank_account"
+
+
+class HumaLocation(str, Enum):
+    """Where the value lives in Huma, which decides the call that writes it."""
+
+    USER = "user details"
+    HOME_ADDRESS = "home address"
+    BANK_ACCOUNT = "bank account"
+    POSITION = "current position"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # canonical name, used in every table
+    label: str  # what people read
+    kind: Kind
+    huma_location: HumaLocation
+    huma_columns: tuple[str, ...]  # raw Huma columns, in part order for composite values
+    crona_columns: tuple[str, ...]  # raw Crona columns, in part order
+    required_in_huma: bool = False  # Huma cannot hold a user without it
+    required_in_crona: bool = False  # Crona cannot hold an employee without it
+    unique_in_huma: bool = False
+    unique_in_crona: bool = False
+    immutable_in_crona: bool = False  # never updated in Crona once set
+    match_key: bool = False
+    masked: bool = False  # shown as its last four digits everywhere but the write itself
+
+    def required_in(self, side: str) -> bool:
+        return self.required_in_huma if side == HUMA else self.required_in_crona
+
+    def columns(self, side: str) -> tuple[str, ...]:
+        return self.huma_columns if side == HUMA else self.crona_columns
+
+    @property
+    def unique_anywhere(self) -> bool:
+        """Duplicates are looked for on both sides: a value unique in one system must be unique to go there."""
+        return self.unique_in_huma or self.unique_in_crona
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("employment_id", "employment ID", Kind.IDENTIFIER, HumaLocation.USER,
+          ("employmentId",), ("AnstNr",),
+          required_in_crona=True, unique_in_huma=True, unique_in_crona=True, immutable_in_crona=True),
+    Field("given_name", "given name", Kind.TEXT, HumaLocation.USER, ("givenName",), ("FoNamn",),
+          required_in_huma=True, required_in_crona=True),
+    Field("family_name", "family name", Kind.TEXT, HumaLocation.USER, ("familyName",), ("EfNamn",),
+          required_in_huma=True, required_in_crona=True),
+    Field("work_email", "work email", Kind.EMAIL, HumaLocation.USER, ("email",), ("EpostArb",),
+          required_in_huma=True, required_in_crona=True, unique_in_huma=True, match_key=True),
+    Field("address", "address", Kind.ADDRESS, HumaLocation.HOME_ADDRESS,
+          ("homeAddress.line1", "homeAddress.postalCode", "homeAddress.city", "homeAddress.country"),
+          ("Adress1", "PostNr", "Ort", "Land")),
+    Field("phone", "mobile phone", Kind.PHONE, HumaLocation.USER, ("phone",), ("Mobil",), unique_in_huma=True),
+    Field("start_date", "employment start date", Kind.DATE, HumaLocation.POSITION,
+          ("position.contractStartDate",), ("AnstDatum",)),
+    Field("end_date", "employment end date", Kind.DATE, HumaLocation.POSITION,
+          ("position.contractEndDate",), ("AvgDatum",)),
+    Field("bank_account", "salary bank account", Kind.BANK_ACCOUNT, HumaLocation.BANK_ACCOUNT,
+          ("bankAccount.number",), ("UtbetClearNr", "UtbetKontoNr"), masked=True),
+    Field("private_email", "private email", Kind.EMAIL, HumaLocation.USER, ("privateEmail",), ("EpostPriv",)),
+    Field("job_title", "job title", Kind.TEXT, HumaLocation.POSITION, ("position.title",), ("Befattning",)),
+)
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
+BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
+MATCH_KEY: Field = next(f for f in FIELDS if f.match_key)
+# The address parts, in the order of `huma_columns`/`crona_columns` and of the stored string.
+ADDRESS_PARTS: tuple[str, ...] = ("line1", "postal_code", "city", "country")
+# The column naming a record on each side: Huma's user id, Crona's AnstNr (also the employment ID field).
+RECORD_ID_COLUMN = {HUMA: "id", CRONA: BY_NAME["employment_id"].crona_columns[0]}
+
+
+def field(name: str) -> Field:
+    """The field called ``name``; a clear error for a name that is not synced (policy files are typed by people)."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown field {name!r}; the synced fields are: {', '.join(FIELD_NAMES)}") from None
+
+
+def raw_columns(side: str) -> tuple[str, ...]:
+    """Every raw column the field table reads on one side (the record id first)."""
+    columns = [RECORD_ID_COLUMN[side]]
+    for f in FIELDS:
+        columns.extend(c for c in f.columns(side) if c not in columns)
+    return tuple(columns)

@@ -1,0 +1,162 @@
+"""Normalisers: one written form per value, so values that differ only in how they are written compare equal.
+
+A normaliser never judges a value: what it cannot read it returns cleaned but otherwise unchanged, and
+the validators (`core.validators`, run through the pandera schemas) reject it with a reason. Every
+normaliser is idempotent (normalising twice equals normalising once) and maps blank to None."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+from functools import lru_cache
+
+from . import bank_accounts, phones
+from .countries import is_alpha2, to_alpha2
+from .fields import ADDRESS_PARTS, PART_SEPARATOR
+
+DEFAULT_REGION = "SE"
+_SPACE = re.compile(r"\s+")
+_SE_POSTAL = re.compile(r"^(\d{3}) ?(\d{2})$")
+_BASIC_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def text(value: object) -> str | None:
+    """Trimmed, Unicode NFC, inner whitespace collapsed to one space; blank or missing is None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        if value != value:  # NaN from pandas
+            return None
+        value = str(value)
+    if value.isascii():
+        cleaned = " ".join(value.split())
+    else:
+        cleaned = " ".join(unicodedata.normalize("NFC", value).split())
+    return cleaned or None
+
+
+def email(value: object) -> str | None:
+    """Trimmed and lower-cased: addresses compare without regard to letter case."""
+    cleaned = text(value)
+    return cleaned.lower() if cleaned is not None else None
+
+
+def iso_date(value: object) -> str | None:
+    """YYYY-MM-DD. Also reads a date-time ("2024-01-31T00:00:00Z") and the basic form 20240131."""
+    cleaned = text(value)
+    if cleaned is None:
+        return None
+    if len(cleaned) == 10:
+        return cleaned
+    match = _DATE_TIME.match(cleaned) or None
+    if match:
+        return match.group(1)
+    match = _BASIC_DATE.match(cleaned)
+    if match:
+        candidate = "-".join(match.groups())
+        try:
+            date.fromisoformat(candidate)
+        except ValueError:
+            return cleaned
+        return candidate
+    return cleaned
+
+
+def country(value: object, *, map_names: bool = False) -> str | None:
+    """An ISO 3166-1 alpha-2 code in capitals ("se" -> "SE"). A country name ("Sverige") is kept as written
+    unless ``map_names``; then a name `countries.to_alpha2` knows becomes its code."""
+    cleaned = text(value)
+    if cleaned is None:
+        return None
+    if len(cleaned) == 2 and is_alpha2(cleaned.upper()):
+        return cleaned.upper()
+    if map_names:
+        return to_alpha2(cleaned) or cleaned
+    return cleaned
+
+
+def postal_code(value: object, country_code: str | None) -> str | None:
+    """Swedish postal codes as Posten writes them ("114 55"); others upper-cased with spaces collapsed."""
+    cleaned = text(value)
+    if cleaned is None:
+        return None
+    if country_code in (None, "SE"):
+        match = _SE_POSTAL.match(cleaned)
+        if match:
+            return f"{match.group(1)} {match.group(2)}"
+    return cleaned.upper()
+
+
+def address(line1: object, postal: object, city: object, country_value: object, *,
+            map_country_names: bool = False) -> str | None:
+    """The address as one comparable string (parts in `ADDRESS_PARTS` order); None when every part is blank."""
+    code = country(country_value, map_names=map_country_names)
+    parts = (text(line1), postal_code(postal, code if code and len(code) == 2 else None), text(city), code)
+    if all(p is None for p in parts):
+        return None
+    return PART_SEPARATOR.join(p or "" for p in parts)
+
+
+def address_parts(value: str | None) -> dict[str, str | None]:
+    """The parts of a stored address (`ADDRESS_PARTS` keys), blank parts as None."""
+    if value is None:
+        return dict.fromkeys(ADDRESS_PARTS)
+    pieces = value.split(PART_SEPARATOR)
+    pieces += [""] * (len(ADDRESS_PARTS) - len(pieces))
+    return {name: (piece or None) for name, piece in zip(ADDRESS_PARTS, pieces)}
+
+
+def phone(value: object, region: str | None) -> str | None:
+    """E.164 ("+46701234567"); the region (the address's country, else Sweden) reads national numbers."""
+    cleaned = text(value)
+    if cleaned is None:
+        return None
+    return phones.normalise_phone(cleaned, region or DEFAULT_REGION)
+
+
+def phone_region(country_value: object) -> str:
+    """The region national phone numbers are read in: the address's country, by name too, else Sweden."""
+    if not isinstance(country_value, str):
+        return DEFAULT_REGION
+    if len(country_value) == 2 and country_value.isupper():
+        return country_value
+    return _region_of(country_value)
+
+
+@lru_cache(maxsize=1024)
+def _region_of(country_value: str) -> str:
+    return to_alpha2(country_value) or DEFAULT_REGION
+
+
+def bank_account_value(check: bank_accounts.BankAccountCheck) -> str:
+    """The stored form of a valid account: clearing number (5 digits for Swedbank 8xxx-x), a space, the
+    account zero-padded to the bank's length. Full number: only `display` may show it, masked."""
+    return f"{check.clearing} {check.account}"
+
+
+def bank_account_text(value: object) -> str | None:
+    """An account typed as one string (Huma's `bankAccount.number`), in the stored form when it is valid."""
+    cleaned = text(value)
+    if cleaned is None:
+        return None
+    check = bank_accounts.parse(cleaned)
+    return bank_account_value(check) if check.valid else cleaned
+
+
+def bank_account_parts(clearing: object, account: object) -> str | None:
+    """An account held as clearing number and account number (Crona), in the stored form when it is valid."""
+    clearing_text, account_text = text(clearing), text(account)
+    if clearing_text is None and account_text is None:
+        return None
+    check = bank_accounts.validate(clearing_text or "", account_text or "")
+    if check.valid:
+        return bank_account_value(check)
+    return f"{clearing_text or ''} {account_text or ''}".strip()
+
+
+def bank_account_split(value: str) -> tuple[str, str]:
+    """(clearing, account) of a stored account, as Crona holds them."""
+    clearing, _, account = value.partition(" ")
+    return clearing, account

@@ -1,0 +1,283 @@
+"""The sync plan: every write the policy asks for, and everything that will not be written, with the reason.
+
+Rules that hold whatever the policy says: AnstNr is never updated in Crona; nothing quarantined (invalid)
+goes anywhere; a phone or employment ID another Huma user holds (or is about to get) is not given to a
+second one; a Crona address without an ISO country is not sent to Huma (it is quarantined); an employee
+missing a field the target requires is not created; dates never end before they start. A changed salary
+account for an existing Crona employee is `held` unless the policy approves it for that employee."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .canonical import CanonicalTable
+from .fields import BY_NAME, CRONA, FIELDS, HUMA, MATCH_KEY, SYSTEM_NAMES, other_side
+from .policy import FILL, FOLLOW_WINNER, LEAVE, Policy
+from .reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_CRONA, MISSING_IN_HUMA, UNMATCHED, \
+    Reconciliation
+from .schemas import RECORD_ID
+
+CREATE, UPDATE, HELD = "create", "update", "held"
+ACTIONS = (CREATE, UPDATE, HELD)
+PLAN_COLUMNS = ("target", "action", "employee", "record_id", "field", "current_value", "new_value", "rule")
+NOT_PLANNED_COLUMNS = ("employee", "target", "field", "reason")
+BANK_HOLD_RULE = "hold_bank_account_changes"
+
+
+@dataclass
+class SyncPlan:
+    """``operations`` (`PLAN_COLUMNS`): one row per write. ``not_planned`` (`NOT_PLANNED_COLUMNS`): every
+    conflict, one-sided or unmatched employee that gets no write, and why. Values are full (the writer needs
+    them): show them through `core.display`."""
+
+    operations: pd.DataFrame
+    not_planned: pd.DataFrame
+    matched_employees: int
+
+    def updated_employees(self) -> int:
+        ops = self.operations
+        return ops.loc[ops["action"].isin((UPDATE, HELD)), "employee"].nunique()
+
+    def created_employees(self) -> int:
+        ops = self.operations
+        return ops.loc[ops["action"] == CREATE, ["target", "employee"]].drop_duplicates().shape[0]
+
+    def update_share(self) -> float:
+        return self.updated_employees() / self.matched_employees if self.matched_employees else 0.0
+
+    def guard_violations(self, policy: Policy) -> list[str]:
+        """What exceeds the policy's guards (empty when within them)."""
+        problems = []
+        if self.update_share() > policy.max_update_share:
+            problems.append(
+                f"{self.updated_employees()} of {self.matched_employees} matched employees would be updated"
+                f" ({self.update_share():.1%}), more than max_update_share {policy.max_update_share:.1%}")
+        if self.created_employees() > policy.max_creates:
+            problems.append(f"{self.created_employees()} employees would be created, more than max_creates"
+                            f" {policy.max_creates}")
+        return problems
+
+
+class _Planner:
+    def __init__(self, rec: Reconciliation, policy: Policy) -> None:
+        self.rec = rec
+        self.policy = policy
+        self.ops: list[dict] = []
+        self.skipped: list[dict] = []
+        self.tables = {HUMA: rec.huma, CRONA: rec.crona}
+        # Values of fields unique in Huma that a Huma user holds or a planned write gives to someone.
+        self.claimed = {f.name: _holders(rec.huma.frame, f.name) for f in FIELDS if f.unique_in_huma}
+
+    # -- recording -------------------------------------------------------------------------------------
+
+    def op(self, target: str, action: str, employee: str, record_id: object, field_name: str, current: object,
+           new: object, rule: str) -> None:
+        self.ops.append({"target": target, "action": action, "employee": employee, "record_id": record_id,
+                         "field": field_name, "current_value": current, "new_value": new, "rule": rule})
+
+    def skip(self, employee: object, target: str | None, field_name: str | None, reason: str) -> None:
+        self.skipped.append({"employee": employee, "target": target, "field": field_name, "reason": reason})
+
+    def claim(self, target: str, field_name: str, value: object, owner: str) -> str | None:
+        """Reserve a Huma-unique value for ``owner``; the reason it cannot be, else None."""
+        if target != HUMA or field_name not in self.claimed or value is None:
+            return None
+        holder = self.claimed[field_name].get(value)
+        if holder is not None and holder != owner:
+            return f"{BY_NAME[field_name].label} {value} is already held by, or planned for, Huma user {holder}"
+        self.claimed[field_name][value] = owner
+        return None
+
+    # -- updates of matched employees -------------------------------------------------------------------
+
+    def update(self, row, target: str, rule: str, *, clear: bool = False) -> None:
+        f = BY_NAME[row.field]
+        source_value = None if clear else (row.huma_value if target == CRONA else row.crona_value)
+        current = row.crona_value if target == CRONA else row.huma_value
+        record_id = row.crona_id if target == CRONA else row.huma_id
+        allowed = row.to_crona if target == CRONA else row.to_huma
+        if not clear and not allowed:
+            why = row.why_not_to_crona if target == CRONA else row.why_not_to_huma
+            self.skip(row.employee, target, row.field, why or f"the value may not go to {SYSTEM_NAMES[target]}")
+            return
+        if clear:
+            if f.required_in(target) or (target == CRONA and f.immutable_in_crona):
+                self.skip(row.employee, target, row.field,
+                          f"{SYSTEM_NAMES[target]} cannot hold an employee without a {f.label}")
+                return
+        owner = row.huma_id
+        problem = self.claim(target, row.field, source_value, owner)
+        if problem:
+            self.skip(row.employee, target, row.field, problem)
+            return
+        action = UPDATE
+        if (target == CRONA and f.name == "bank_account" and current is not None
+                and self.policy.hold_bank_account_changes and not self.policy.bank_change_approved(row.employee)):
+            action, rule = HELD, f"{rule}; {BANK_HOLD_RULE}"
+        self.op(target, action, row.employee, record_id, row.field, current, source_value, rule)
+
+    def conflict(self, row) -> None:
+        winner, rule = self.policy.winner(row.employee, row.field)
+        if winner == "skip":
+            self.skip(row.employee, None, row.field, f"{rule}: skip (no side wins)")
+            return
+        self.update(row, other_side(winner), rule)
+
+    def missing(self, row) -> None:
+        has = CRONA if row.kind == MISSING_IN_HUMA else HUMA
+        lacks = other_side(has)
+        rule = self.policy.missing_values
+        if rule == LEAVE:
+            self.skip(row.employee, lacks, row.field, "missing_values: leave")
+            return
+        if rule == FILL:
+            self.update(row, lacks, "missing_values: fill")
+            return
+        assert rule == FOLLOW_WINNER
+        winner, winner_rule = self.policy.winner(row.employee, row.field)
+        if winner == "skip":
+            self.skip(row.employee, None, row.field, f"{winner_rule}: skip (no side wins)")
+        elif winner == has:
+            self.update(row, lacks, f"missing_values: follow_winner; {winner_rule}")
+        elif self.policy.never_clear:
+            self.skip(row.employee, has, row.field,
+                      f"never_clear: {SYSTEM_NAMES[lacks]} has no {BY_NAME[row.field].label} and"
+                      f" {SYSTEM_NAMES[has]}'s is not cleared")
+        else:
+            self.update(row, has, f"missing_values: follow_winner; {winner_rule}", clear=True)
+
+    # -- one-sided employees ----------------------------------------------------------------------------
+
+    def create(self, match_row, source: CanonicalTable, target: str) -> None:
+        email = match_row.employee
+        can = match_row.can_create_in_crona if target == CRONA else match_row.can_create_in_huma
+        wanted, rule = self.policy.creates(target, email)
+        if not wanted:
+            self.skip(email, target, None, f"{rule}: not created in {SYSTEM_NAMES[target]}")
+            return
+        if not can:
+            self.skip(email, target, None, match_row.reason or f"cannot be created in {SYSTEM_NAMES[target]}")
+            return
+        record_id = match_row.huma_id if source.side == HUMA else match_row.crona_id
+        index = source.frame.index[source.frame[RECORD_ID] == record_id][0]
+        values = source.frame.loc[index]
+        quarantined = self.quarantine[source.side].loc[index]
+        reasons = self.quarantine_reasons[source.side]
+        owner = f"new:{email}"
+        planned = []
+        for f in FIELDS:
+            value = values[f.name]
+            if value is None:
+                continue
+            if quarantined[f.name]:
+                self.skip(email, target, f.name, f"left out of the new {SYSTEM_NAMES[target]} employee: "
+                          f"{reasons.get((record_id, f.name), 'quarantined')}")
+                continue
+            problem = self.claim(target, f.name, value, owner)
+            if problem:
+                if f.required_in(target):
+                    self.skip(email, target, None, f"not created: {problem}")
+                    for name in planned:
+                        self.claimed[name].pop(values[name], None)
+                    return
+                self.skip(email, target, f.name, f"left out of the new {SYSTEM_NAMES[target]} employee: {problem}")
+                continue
+            if f.name in self.claimed:
+                planned.append(f.name)
+            self.op(target, CREATE, email, None, f.name, None, value, rule)
+
+    # -- the whole plan ---------------------------------------------------------------------------------
+
+    def run(self) -> SyncPlan:
+        rec = self.rec
+        self.quarantine = {HUMA: rec.huma.quarantined(), CRONA: rec.crona.quarantined()}
+        self.quarantine_reasons = {side: {(r, f): reason for r, f, reason in zip(
+            t.quarantine["record_id"], t.quarantine["field"], t.quarantine["reason"])}
+            for side, t in self.tables.items()}
+        for row in rec.conflicts.itertuples(index=False):
+            if row.kind == CONFLICT:
+                self.conflict(row)
+            else:
+                self.missing(row)
+        for row in rec.matches.itertuples(index=False):
+            if row.status == HUMA_ONLY:
+                self.create(row, rec.huma, CRONA)
+            elif row.status == CRONA_ONLY:
+                self.create(row, rec.crona, HUMA)
+            elif row.status == UNMATCHED:
+                self.skip(row.employee, None, None, row.reason)
+        self.dates_in_order()
+        operations = pd.DataFrame(self.ops, columns=list(PLAN_COLUMNS))
+        not_planned = pd.DataFrame(self.skipped, columns=list(NOT_PLANNED_COLUMNS))
+        matched = int((rec.matches["status"] == MATCHED).sum())
+        return SyncPlan(operations, not_planned, matched)
+
+    def dates_in_order(self) -> None:
+        """Drop planned date writes that would leave an employee's end date before the start date."""
+        dated = [i for i, op in enumerate(self.ops) if op["field"] in ("start_date", "end_date")]
+        if not dated:
+            return
+        current = {}
+        for side, table in self.tables.items():
+            frame = table.frame
+            current[side] = dict(zip(frame[RECORD_ID], zip(frame["start_date"], frame["end_date"])))
+        final: dict[tuple, dict] = {}
+        for i in dated:
+            op = self.ops[i]
+            key = (op["target"], op["employee"])
+            if key not in final:
+                start, end = current[op["target"]].get(op["record_id"], (None, None)) \
+                    if op["action"] != CREATE else (None, None)
+                final[key] = {"start_date": start, "end_date": end, "ops": []}
+            final[key][op["field"]] = op["new_value"]
+            final[key]["ops"].append(i)
+        drop = set()
+        for (target, employee), state in final.items():
+            start, end = state["start_date"], state["end_date"]
+            if start is not None and end is not None and end < start:
+                drop.update(state["ops"])
+                self.skip(employee, target, "end_date",
+                          f"the planned dates would end the employment ({end}) before it starts ({start})"
+                          f" in {SYSTEM_NAMES[target]}")
+        if drop:
+            self.ops = [op for i, op in enumerate(self.ops) if i not in drop]
+
+
+def _holders(frame: pd.DataFrame, column: str) -> dict:
+    held = frame[[column, RECORD_ID]].dropna(subset=[column])
+    return dict(zip(held[column].to_numpy()[::-1], held[RECORD_ID].to_numpy()[::-1]))
+
+
+def plan(rec: Reconciliation, policy: Policy) -> SyncPlan:
+    """The plan for one reconciliation under one policy. Pure: nothing is written."""
+    return _Planner(rec, policy).run()
+
+
+def apply_to_tables(rec: Reconciliation, sync_plan: SyncPlan, *, include_held: bool = False
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two canonical frames as they will be once the plan's writes have succeeded (a dry run's "after").
+
+    Created employees get the new record id `new:<email>` in Huma and their employment ID in Crona."""
+    frames = {HUMA: rec.huma.frame.copy(), CRONA: rec.crona.frame.copy()}
+    ops = sync_plan.operations
+    if not include_held:
+        ops = ops[ops["action"] != HELD]
+    for target, frame in frames.items():
+        position = pd.Series(frame.index, index=frame[RECORD_ID])
+        updates = ops[(ops["target"] == target) & (ops["action"] != CREATE)]
+        for row in updates.itertuples(index=False):
+            frame.at[position[row.record_id], row.field] = row.new_value
+        creates = ops[(ops["target"] == target) & (ops["action"] == CREATE)]
+        new_rows = []
+        for employee, group in creates.groupby("employee", sort=False):
+            record = dict.fromkeys(frame.columns)
+            record.update(zip(group["field"], group["new_value"]))
+            record[MATCH_KEY.name] = employee
+            record[RECORD_ID] = record["employment_id"] if target == CRONA else f"new:{employee}"
+            new_rows.append(record)
+        if new_rows:
+            frames[target] = pd.concat([frame, pd.DataFrame(new_rows, columns=frame.columns, dtype=object)],
+                                       ignore_index=True)
+    return frames[HUMA], frames[CRONA]
