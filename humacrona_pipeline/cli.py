@@ -34,6 +34,52 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_POLICY_FILE = PROJECT_ROOT / "policy.example.yaml"
+
+
+def demo_policy():
+    """The example policy with approve_mass_change on: the seed's discrepancies touch about a quarter of the
+    employees, above the 0.2 guard, which is what a first sync looks like."""
+    from dataclasses import replace
+
+    from .core.policy import Policy, load_policy
+    from .defs.policy import SyncPolicy
+
+    base = load_policy(DEMO_POLICY_FILE) if DEMO_POLICY_FILE.exists() else Policy()
+    return SyncPolicy.from_policy(replace(base, approve_mass_change=True))
+
+
+def _counted(values) -> str:
+    """Labels with their counts, most frequent first ("matched 56, huma_only 2"); "none" when empty."""
+    counts = values.value_counts()
+    return ", ".join(f"{label} {n}" for label, n in counts.items()) or "none"
+
+
+def _print_plan_summary(result) -> None:
+    """Counts only: no value (and so no bank account) is printed."""
+    huma = result.output_for_node("huma_employees")
+    crona = result.output_for_node("crona_employees")
+    matches = result.output_for_node("employee_matches")
+    conflicts = result.output_for_node("employee_conflicts")
+    plan = result.output_for_node("sync_plan")
+    counts = {
+        node: result.asset_materializations_for_node(node)[0].metadata["dagster/row_count"].value
+        for node in ("huma_users_raw", "crona_employees_raw")
+    }
+    ops = plan.operations
+    _say("3/3  What a sync with the demo policy would do (nothing was written):")
+    _say(f"     Huma  (huma_users_raw)      {counts['huma_users_raw']:>7}")
+    _say(f"     Crona (crona_employees_raw) {counts['crona_employees_raw']:>7}")
+    _say(f"     Quarantined values  Huma {len(huma.quarantine)}, Crona {len(crona.quarantine)}")
+    _say(f"     Matches             {_counted(matches['status'])}")
+    _say(f"     Conflicts           {_counted(conflicts['kind'])}")
+    _say(f"     Plan operations     {_counted(ops['target'] + ' ' + ops['action'])}")
+    _say(f"     Not planned         {len(plan.not_planned)}")
+    for evaluation in result.get_asset_check_evaluations():
+        verdict = "passed" if evaluation.passed else f"failed ({evaluation.severity.value})"
+        _say(f"     check {evaluation.check_name:<24} {verdict}: {evaluation.description or ''}")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .sandbox.runner import SandboxOptions, start_sandboxes
 
@@ -48,10 +94,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         import dagster as dg
 
-        from .definitions import defs
+        from .definitions import build_defs, defs
 
-        _say(f"2/3  Extracting both employee tables through Dagster (instance {home}) ...")
-        job = defs.resolve_job_def("extract_employees")
+        _say(f"2/3  Planning the sync through Dagster: job plan_sync, policy {DEMO_POLICY_FILE.name} with"
+             f" approve_mass_change (instance {home}) ...")
+        demo_defs = build_defs({**defs.resources, "policy": demo_policy()})
+        job = demo_defs.resolve_job_def("plan_sync")
         result = job.execute_in_process(
             instance=dg.DagsterInstance.get(),
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
@@ -61,14 +109,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             for event in result.all_events:
                 if event.is_failure:
                     _say(f"     FAILED {event.step_key or ''}: {event.message}")
+            for evaluation in result.get_asset_check_evaluations():
+                if not evaluation.passed:
+                    _say(f"     check {evaluation.check_name} failed: {evaluation.description}")
             return 1
-        counts = {
-            node: result.asset_materializations_for_node(node)[0].metadata["dagster/row_count"].value
-            for node in ("huma_users_raw", "crona_employees_raw")
-        }
-        _say("3/3  Rows extracted per system:")
-        _say(f"     Huma  (huma_users_raw)      {counts['huma_users_raw']:>7}")
-        _say(f"     Crona (crona_employees_raw) {counts['crona_employees_raw']:>7}")
+        _print_plan_summary(result)
         _say(f"Done in {time.monotonic() - started:.1f} s (run {result.run_id}).")
     return 0
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
 
+from .defs.canonical.assets import crona_employees, huma_employees
+from .defs.canonical.checks import crona_employees_schema, huma_employees_schema
 from .defs.crona.assets import crona_employees_raw
 from .defs.crona.resources import crona_resource_from_env
 from .defs.huma.assets import huma_users_raw
 from .defs.huma.resources import huma_resource_from_env
+from .defs.policy import policy_resource_from_env
+from .defs.reconcile.assets import employee_conflicts, employee_matches, sync_plan
+from .defs.reconcile.checks import plan_within_guards
+from .defs.reconcile.jobs import plan_sync_job
 
 extract_job = dg.define_asset_job(
     "extract_employees",
@@ -15,8 +23,20 @@ extract_job = dg.define_asset_job(
     description="Read every employee from Huma and Crona Lön; writes nothing.",
 )
 
-defs = dg.Definitions(
-    assets=[huma_users_raw, crona_employees_raw],
-    jobs=[extract_job],
-    resources={"huma": huma_resource_from_env(), "crona": crona_resource_from_env()},
-)
+ASSETS = [huma_users_raw, crona_employees_raw, huma_employees, crona_employees, employee_matches,
+          employee_conflicts, sync_plan]
+ASSET_CHECKS = [huma_employees_schema, crona_employees_schema, plan_within_guards]
+JOBS = [extract_job, plan_sync_job]
+
+
+def build_defs(resources: Mapping[str, object]) -> dg.Definitions:
+    """The code location with the given resources (`huma`, `crona`, `policy`): the demo and the tests bind
+    sandbox connections or another policy this way instead of patching anything."""
+    return dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS, jobs=JOBS, resources=dict(resources))
+
+
+defs = build_defs({
+    "huma": huma_resource_from_env(),
+    "crona": crona_resource_from_env(),
+    "policy": policy_resource_from_env(),
+})

@@ -137,7 +137,7 @@ def test_sandbox_state_persists_across_restarts_with_a_data_dir(tmp_path):
         second.stop()
 
 
-def test_demo_extracts_both_systems_and_prints_row_counts(tmp_path):
+def test_demo_plans_the_sync_and_prints_a_summary_without_values(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
     result = subprocess.run(
         [*_humacrona(), "demo", "--employees", "25", "--seed", "5"],
@@ -146,7 +146,20 @@ def test_demo_extracts_both_systems_and_prints_row_counts(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     seeded = generate(25, seed=5)
     out = result.stdout
+    assert "plan_sync" in out
     assert f"huma_users_raw)      {len(seeded.huma_users):>7}" in out, out
     assert f"crona_employees_raw) {len(seeded.crona_employees):>7}" in out, out
-    # Secrets are never printed by the demo.
-    assert "CRONA-SANDBOX" not in out and "client_secret" not in out.lower()
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("     ") and line.split()}
+    for kind in ("huma_only", "crona_only"):
+        planted = sum(d.kind == kind for d in seeded.discrepancies)
+        assert planted and f"{kind} {planted}" in lines["Matches"], out
+    assert "missing_in_huma" in lines["Conflicts"] and "update" in lines["Plan"], out
+    assert lines["Not"].split()[-1].isdigit() and "Quarantined" in lines, out
+    assert "plan_within_guards" in out
+    # Secrets and bank accounts are never printed by the demo, not even in Dagster's log lines.
+    everything = out + result.stderr
+    assert "CRONA-SANDBOX" not in everything and "client_secret" not in everything.lower()
+    for e in seeded.crona_employees:
+        if e["UtbetKontoNr"]:
+            assert e["UtbetClearNr"] + e["UtbetKontoNr"] not in everything
+            assert f"{e['UtbetClearNr']} {e['UtbetKontoNr']}" not in everything

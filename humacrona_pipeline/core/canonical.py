@@ -38,6 +38,10 @@ class CanonicalTable:
     schema_errors: list[str]
     mapped_countries: int = 0
 
+    def __repr__(self) -> str:  # never the values: they include full bank accounts
+        return (f"CanonicalTable(side={self.side!r}, rows={len(self.frame)}, quarantined={len(self.quarantine)},"
+                f" schema_errors={len(self.schema_errors)}, mapped_countries={self.mapped_countries})")
+
     @property
     def system(self) -> str:
         return SYSTEM_NAMES[self.side]

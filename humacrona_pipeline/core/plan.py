@@ -22,7 +22,14 @@ from .schemas import RECORD_ID
 CREATE, UPDATE, HELD = "create", "update", "held"
 ACTIONS = (CREATE, UPDATE, HELD)
 PLAN_COLUMNS = ("target", "action", "employee", "record_id", "field", "current_value", "new_value", "rule")
-NOT_PLANNED_COLUMNS = ("employee", "target", "field", "reason")
+NOT_PLANNED_COLUMNS = ("employee", "target", "field", "category", "reason")
+# Why something is not planned, coarsely (for counting; `reason` says it exactly):
+POLICY_DECISION = "policy decision"  # skip, leave, never_clear, not selected for creation
+NOT_ALLOWED = "not allowed"  # invalid (quarantined) value, or a rule of the target system
+NOT_CREATABLE = "cannot be created"  # a one-sided employee the target cannot hold
+LEFT_OUT = "left out of a create"  # one value of an employee that is created without it
+NOT_MATCHED = "not matched"  # a record that could not be matched by work email
+SKIP_CATEGORIES = (POLICY_DECISION, NOT_ALLOWED, NOT_CREATABLE, LEFT_OUT, NOT_MATCHED)
 BANK_HOLD_RULE = "hold_bank_account_changes"
 
 
@@ -35,6 +42,10 @@ class SyncPlan:
     operations: pd.DataFrame
     not_planned: pd.DataFrame
     matched_employees: int
+
+    def __repr__(self) -> str:  # never the values: they include full bank accounts
+        return (f"SyncPlan(operations={len(self.operations)}, not_planned={len(self.not_planned)},"
+                f" matched_employees={self.matched_employees})")
 
     def updated_employees(self) -> int:
         ops = self.operations
@@ -77,8 +88,10 @@ class _Planner:
         self.ops.append({"target": target, "action": action, "employee": employee, "record_id": record_id,
                          "field": field_name, "current_value": current, "new_value": new, "rule": rule})
 
-    def skip(self, employee: object, target: str | None, field_name: str | None, reason: str) -> None:
-        self.skipped.append({"employee": employee, "target": target, "field": field_name, "reason": reason})
+    def skip(self, employee: object, target: str | None, field_name: str | None, reason: str,
+             category: str = NOT_ALLOWED) -> None:
+        self.skipped.append({"employee": employee, "target": target, "field": field_name, "category": category,
+                             "reason": reason})
 
     def claim(self, target: str, field_name: str, value: object, owner: str) -> str | None:
         """Reserve a Huma-unique value for ``owner``; the reason it cannot be, else None."""
@@ -121,7 +134,7 @@ class _Planner:
     def conflict(self, row) -> None:
         winner, rule = self.policy.winner(row.employee, row.field)
         if winner == "skip":
-            self.skip(row.employee, None, row.field, f"{rule}: skip (no side wins)")
+            self.skip(row.employee, None, row.field, f"{rule}: skip (no side wins)", POLICY_DECISION)
             return
         self.update(row, other_side(winner), rule)
 
@@ -130,7 +143,7 @@ class _Planner:
         lacks = other_side(has)
         rule = self.policy.missing_values
         if rule == LEAVE:
-            self.skip(row.employee, lacks, row.field, "missing_values: leave")
+            self.skip(row.employee, lacks, row.field, "missing_values: leave", POLICY_DECISION)
             return
         if rule == FILL:
             self.update(row, lacks, "missing_values: fill")
@@ -138,13 +151,13 @@ class _Planner:
         assert rule == FOLLOW_WINNER
         winner, winner_rule = self.policy.winner(row.employee, row.field)
         if winner == "skip":
-            self.skip(row.employee, None, row.field, f"{winner_rule}: skip (no side wins)")
+            self.skip(row.employee, None, row.field, f"{winner_rule}: skip (no side wins)", POLICY_DECISION)
         elif winner == has:
             self.update(row, lacks, f"missing_values: follow_winner; {winner_rule}")
         elif self.policy.never_clear:
             self.skip(row.employee, has, row.field,
                       f"never_clear: {SYSTEM_NAMES[lacks]} has no {BY_NAME[row.field].label} and"
-                      f" {SYSTEM_NAMES[has]}'s is not cleared")
+                      f" {SYSTEM_NAMES[has]}'s is not cleared", POLICY_DECISION)
         else:
             self.update(row, has, f"missing_values: follow_winner; {winner_rule}", clear=True)
 
@@ -155,10 +168,11 @@ class _Planner:
         can = match_row.can_create_in_crona if target == CRONA else match_row.can_create_in_huma
         wanted, rule = self.policy.creates(target, email)
         if not wanted:
-            self.skip(email, target, None, f"{rule}: not created in {SYSTEM_NAMES[target]}")
+            self.skip(email, target, None, f"{rule}: not created in {SYSTEM_NAMES[target]}", POLICY_DECISION)
             return
         if not can:
-            self.skip(email, target, None, match_row.reason or f"cannot be created in {SYSTEM_NAMES[target]}")
+            self.skip(email, target, None, match_row.reason or f"cannot be created in {SYSTEM_NAMES[target]}",
+                      NOT_CREATABLE)
             return
         record_id = match_row.huma_id if source.side == HUMA else match_row.crona_id
         index = source.frame.index[source.frame[RECORD_ID] == record_id][0]
@@ -173,16 +187,17 @@ class _Planner:
                 continue
             if quarantined[f.name]:
                 self.skip(email, target, f.name, f"left out of the new {SYSTEM_NAMES[target]} employee: "
-                          f"{reasons.get((record_id, f.name), 'quarantined')}")
+                          f"{reasons.get((record_id, f.name), 'quarantined')}", LEFT_OUT)
                 continue
             problem = self.claim(target, f.name, value, owner)
             if problem:
                 if f.required_in(target):
-                    self.skip(email, target, None, f"not created: {problem}")
+                    self.skip(email, target, None, f"not created: {problem}", NOT_CREATABLE)
                     for name in planned:
                         self.claimed[name].pop(values[name], None)
                     return
-                self.skip(email, target, f.name, f"left out of the new {SYSTEM_NAMES[target]} employee: {problem}")
+                self.skip(email, target, f.name, f"left out of the new {SYSTEM_NAMES[target]} employee: {problem}",
+                          LEFT_OUT)
                 continue
             if f.name in self.claimed:
                 planned.append(f.name)
@@ -207,7 +222,7 @@ class _Planner:
             elif row.status == CRONA_ONLY:
                 self.create(row, rec.crona, HUMA)
             elif row.status == UNMATCHED:
-                self.skip(row.employee, None, None, row.reason)
+                self.skip(row.employee, None, None, row.reason, NOT_MATCHED)
         self.dates_in_order()
         operations = pd.DataFrame(self.ops, columns=list(PLAN_COLUMNS))
         not_planned = pd.DataFrame(self.skipped, columns=list(NOT_PLANNED_COLUMNS))

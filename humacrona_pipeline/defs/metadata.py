@@ -37,3 +37,36 @@ def table_metadata(df: pd.DataFrame, masked_columns: Iterable[str]) -> dict:
         "dagster/column_schema": column_schema(df),
         "preview": dg.MetadataValue.md(markdown_preview(df, masked_columns)),
     }
+
+
+# --- tables shown as Markdown (canonical and reconcile assets, their checks) ------------------------
+
+TABLE_ROWS = 20
+
+
+def markdown_table(df: pd.DataFrame, rows: int = TABLE_ROWS) -> str:
+    """The first ``rows`` rows as Markdown. Values must already be display values (`core.display`)."""
+    if df.empty:
+        return "_no rows_"
+    text = df.head(rows).astype(object).where(df.head(rows).notna(), "").to_markdown(index=False)
+    if len(df) > rows:
+        text += f"\n\n_first {rows} of {len(df)} rows_"
+    return text
+
+
+def counts(df: pd.DataFrame, by: Iterable[str]) -> pd.DataFrame:
+    """Rows per combination of ``by`` (blank shown as "-"), most frequent first."""
+    by = list(by)
+    if df.empty:
+        return pd.DataFrame(columns=[*by, "rows"])
+    keys = df[by].astype(object).where(df[by].notna(), "-")
+    out = keys.groupby(by, sort=True).size().reset_index(name="rows")
+    return out.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def counts_md(df: pd.DataFrame, by: Iterable[str]) -> dg.MetadataValue:
+    return dg.MetadataValue.md(markdown_table(counts(df, by), rows=100))
+
+
+def frame_shape_metadata(df: pd.DataFrame) -> dict:
+    return {"dagster/row_count": len(df), "dagster/column_schema": column_schema(df)}
