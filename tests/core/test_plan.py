@@ -24,7 +24,7 @@ def test_default_policy_only_fills_gaps():
     rec, p = make([person(1, job_title="Lönechef", private_email=None)], [person(1)])
     assert ops(p) == {("huma", "update", E1, "private_email", "anna1@gmail.com")}
     skipped = p.not_planned.set_index("field").loc["job_title"]
-    assert "skip" in skipped["reason"]
+    assert "skip" in skipped["reason"] and skipped["category"] == "policy decision"
 
 
 def test_winners_choose_the_direction_and_the_rule_is_recorded():
@@ -60,6 +60,7 @@ def test_nothing_invalid_goes_to_crona():
     _, p = make([person(1, bank_account="6789 123456788")], [person(1)], default_winner="huma")
     assert p.operations.empty
     assert "check digit" in p.not_planned.iloc[0]["reason"]
+    assert p.not_planned.iloc[0]["category"] == "not allowed"
 
 
 def test_a_phone_is_never_planned_for_two_huma_users():
