@@ -110,10 +110,13 @@ def address_parts(value: str | None) -> dict[str, str | None]:
 
 def phone(value: object, region: str | None) -> str | None:
     """E.164 ("+46701234567"); the region (the address's country, else Sweden) reads national numbers."""
-    cleaned = text(value)
-    if cleaned is None:
-        return None
-    return phones.normalise_phone(cleaned, region or DEFAULT_REGION)
+    if not isinstance(value, str):
+        value = text(value)  # None, NaN or a number typed into a text column
+        if value is None:
+            return None
+    if phones.is_known_e164(value):  # already E.164 and seen valid (typically: the other system's number)
+        return value
+    return phones.normalise_phone(value, region or DEFAULT_REGION)
 
 
 def phone_region(country_value: object) -> str:
@@ -130,19 +133,42 @@ def _region_of(country_value: str) -> str:
     return to_alpha2(country_value) or DEFAULT_REGION
 
 
+class _KnownAccounts(set):
+    """Stored forms this module has produced from valid accounts, so validating a column that was just
+    normalised is a set lookup. Bounded: emptied when it grows past `_KNOWN_LIMIT`."""
+
+    def cache_clear(self) -> None:
+        self.clear()
+
+
+_KNOWN_LIMIT = 1 << 20
+_known_accounts = _KnownAccounts()
+
+
+def is_known_valid_account(value: str) -> bool:
+    """True when ``value`` is the stored form of an account this module found valid."""
+    return value in _known_accounts
+
+
 def bank_account_value(check: bank_accounts.BankAccountCheck) -> str:
     """The stored form of a valid account: clearing number (5 digits for Swedbank 8xxx-x), a space, the
     account zero-padded to the bank's length. Full number: only `display` may show it, masked."""
-    return f"{check.clearing} {check.account}"
+    value = f"{check.clearing} {check.account}"
+    if check.valid:
+        if len(_known_accounts) >= _KNOWN_LIMIT:
+            _known_accounts.clear()
+        _known_accounts.add(value)
+    return value
 
 
 def bank_account_text(value: object) -> str | None:
     """An account typed as one string (Huma's `bankAccount.number`), in the stored form when it is valid."""
-    cleaned = text(value)
-    if cleaned is None:
-        return None
-    check = bank_accounts.parse(cleaned)
-    return bank_account_value(check) if check.valid else cleaned
+    if not isinstance(value, str) or not value.strip():
+        value = text(value)  # None, NaN or a number
+        if value is None:
+            return None
+    check = bank_accounts.parse(value)  # parse cleans what it reads; only a rejected value needs text()
+    return bank_account_value(check) if check.valid else text(value)
 
 
 def bank_account_parts(clearing: object, account: object) -> str | None:
@@ -150,6 +176,12 @@ def bank_account_parts(clearing: object, account: object) -> str | None:
     clearing_text, account_text = text(clearing), text(account)
     if clearing_text is None and account_text is None:
         return None
+    if clearing_text is None or account_text is None:
+        # The whole number typed into one of the two columns: read it the way a typed account is read.
+        return bank_account_text(clearing_text or account_text)
+    stored = f"{clearing_text} {account_text}"
+    if stored in _known_accounts:  # already the stored form of an account found valid (the other system's)
+        return stored
     check = bank_accounts.validate(clearing_text or "", account_text or "")
     if check.valid:
         return bank_account_value(check)

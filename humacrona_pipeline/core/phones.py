@@ -23,7 +23,7 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, SUPPORTED_REGIONS, NumberParseException, PhoneMetadata
 
-__all__ = ["DEFAULT_REGION", "is_valid_e164", "normalise_phone"]
+__all__ = ["DEFAULT_REGION", "is_known_e164", "is_valid_e164", "normalise_phone"]
 
 DEFAULT_REGION = "SE"
 
@@ -317,6 +317,28 @@ def _trim(text: str) -> str:
     return " ".join(text.split())
 
 
+class _KnownValid(set):
+    """E.164 numbers this module has produced, all valid by construction, so validating a column that was
+    just normalised is a set lookup. Bounded: emptied when it grows past `_KNOWN_LIMIT`."""
+
+    def add_bounded(self, value: str) -> None:
+        if len(self) >= _KNOWN_LIMIT:
+            self.clear()
+        self.add(value)
+
+    def cache_clear(self) -> None:
+        self.clear()
+
+
+_KNOWN_LIMIT = 1 << 20
+_known_valid = _KnownValid()
+
+
+def is_known_e164(value: str) -> bool:
+    """True when ``value`` is an E.164 number this module produced (so valid, and its own normal form)."""
+    return value in _known_valid
+
+
 def normalise_phone(text: str | None, region: str | None = DEFAULT_REGION) -> str | None:
     """The number in E.164 ("+46701234567") when phonenumbers reads it as a valid number, else the input
     trimmed (NFC, whitespace collapsed to single spaces) so that a validator rejects it and a report shows
@@ -336,12 +358,17 @@ def normalise_phone(text: str | None, region: str | None = DEFAULT_REGION) -> st
         e164 = _fast(trimmed, code)
     except _Slow:
         e164 = _slow(trimmed, code)
-    return trimmed if e164 is None else e164
+    if e164 is None:
+        return trimmed
+    _known_valid.add_bounded(e164)
+    return e164
 
 
 def is_valid_e164(value: str) -> bool:
     """True exactly when ``value`` is E.164 text ("+" and digits, nothing else) that phonenumbers finds
     valid: ``phonenumbers.is_valid_number(phonenumbers.parse(value))``."""
+    if value in _known_valid:
+        return True
     if not isinstance(value, str) or value[:1] != "+" or value[1:2] == "0":
         return False
     digits = value[1:]

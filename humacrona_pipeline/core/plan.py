@@ -126,10 +126,12 @@ class _Planner:
             self.skip(row.employee, target, row.field, problem)
             return
         action = UPDATE
-        if (target == CRONA and f.name == "bank_account" and current is not None
-                and self.policy.hold_bank_account_changes and not self.policy.bank_change_approved(row.employee)):
+        if target == CRONA and f.name == "bank_account" and current is not None and self.holds_bank_change(row.employee):
             action, rule = HELD, f"{rule}; {BANK_HOLD_RULE}"
         self.op(target, action, row.employee, record_id, row.field, current, source_value, rule)
+
+    def holds_bank_change(self, email: str) -> bool:
+        return self.policy.hold_bank_account_changes and not self.policy.bank_change_approved(email)
 
     def conflict(self, row) -> None:
         winner, rule = self.policy.winner(row.employee, row.field)
@@ -175,12 +177,14 @@ class _Planner:
                       NOT_CREATABLE)
             return
         record_id = match_row.huma_id if source.side == HUMA else match_row.crona_id
-        index = source.frame.index[source.frame[RECORD_ID] == record_id][0]
+        index = self.position[source.side][record_id]
         values = source.frame.loc[index]
         quarantined = self.quarantine[source.side].loc[index]
         reasons = self.quarantine_reasons[source.side]
         owner = f"new:{email}"
-        planned = []
+        creates: list[tuple] = []
+        clears: list[tuple] = []
+        claimed: list[str] = []
         for f in FIELDS:
             value = values[f.name]
             if value is None:
@@ -188,25 +192,44 @@ class _Planner:
             if quarantined[f.name]:
                 self.skip(email, target, f.name, f"left out of the new {SYSTEM_NAMES[target]} employee: "
                           f"{reasons.get((record_id, f.name), 'quarantined')}", LEFT_OUT)
+                clear_rule = self.clears_left_out(email, f, source.side, target)
+                if clear_rule:
+                    action = UPDATE
+                    if source.side == CRONA and f.name == "bank_account" and self.holds_bank_change(email):
+                        action, clear_rule = HELD, f"{clear_rule}; {BANK_HOLD_RULE}"
+                    clears.append((source.side, action, email, record_id, f.name, value, None, clear_rule))
                 continue
             problem = self.claim(target, f.name, value, owner)
             if problem:
                 if f.required_in(target):
                     self.skip(email, target, None, f"not created: {problem}", NOT_CREATABLE)
-                    for name in planned:
+                    for name in claimed:  # nothing of this employee is planned: release what it reserved
                         self.claimed[name].pop(values[name], None)
                     return
                 self.skip(email, target, f.name, f"left out of the new {SYSTEM_NAMES[target]} employee: {problem}",
                           LEFT_OUT)
                 continue
             if f.name in self.claimed:
-                planned.append(f.name)
-            self.op(target, CREATE, email, None, f.name, None, value, rule)
+                claimed.append(f.name)
+            creates.append((target, CREATE, email, None, f.name, None, value, rule))
+        for op in creates + clears:
+            self.op(*op)
+
+    def clears_left_out(self, email: str, f, source: str, target: str) -> str | None:
+        """The rule that clears, at the source, a value left out of a created employee, as the same policy
+        would on the next run once both sides hold the employee (None when it would not)."""
+        if self.policy.missing_values != FOLLOW_WINNER or self.policy.never_clear:
+            return None
+        winner, winner_rule = self.policy.winner(email, f.name)
+        if winner != target or f.required_in(source) or (source == CRONA and f.immutable_in_crona):
+            return None
+        return f"missing_values: follow_winner; {winner_rule}"
 
     # -- the whole plan ---------------------------------------------------------------------------------
 
     def run(self) -> SyncPlan:
         rec = self.rec
+        self.position = {side: dict(zip(t.frame[RECORD_ID], t.frame.index)) for side, t in self.tables.items()}
         self.quarantine = {HUMA: rec.huma.quarantined(), CRONA: rec.crona.quarantined()}
         self.quarantine_reasons = {side: {(r, f): reason for r, f, reason in zip(
             t.quarantine["record_id"], t.quarantine["field"], t.quarantine["reason"])}
@@ -216,7 +239,7 @@ class _Planner:
                 self.conflict(row)
             else:
                 self.missing(row)
-        for row in rec.matches.itertuples(index=False):
+        for row in rec.matches[rec.matches["status"] != MATCHED].itertuples(index=False):
             if row.status == HUMA_ONLY:
                 self.create(row, rec.huma, CRONA)
             elif row.status == CRONA_ONLY:
@@ -236,8 +259,11 @@ class _Planner:
             return
         current = {}
         for side, table in self.tables.items():
-            frame = table.frame
-            current[side] = dict(zip(frame[RECORD_ID], zip(frame["start_date"], frame["end_date"])))
+            wanted = list({self.ops[i]["record_id"] for i in dated
+                           if self.ops[i]["target"] == side and self.ops[i]["action"] != CREATE})
+            at = pd.Index(table.frame[RECORD_ID].to_numpy()).get_indexer(wanted)
+            starts, ends = table.frame["start_date"].to_numpy()[at], table.frame["end_date"].to_numpy()[at]
+            current[side] = dict(zip(wanted, zip(starts, ends)))
         final: dict[tuple, dict] = {}
         for i in dated:
             op = self.ops[i]

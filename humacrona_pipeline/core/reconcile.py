@@ -66,15 +66,23 @@ def match(huma: CanonicalTable, crona: CanonicalTable) -> pd.DataFrame:
 
     h = hf.loc[h_ok & ~hf[key].isin(c_blocked), [RECORD_ID, key, "employment_id"]]
     c = cf.loc[c_ok & ~cf[key].isin(h_blocked), [RECORD_ID, key, "employment_id"]]
-    pairs = h.merge(c, on=key, how="outer", suffixes=("_h", "_c"), indicator=True)
-    status = np.select([pairs["_merge"] == "both", pairs["_merge"] == "left_only"], [MATCHED, HUMA_ONLY],
-                       CRONA_ONLY)
+    # Syncable work emails are unique per side, so an index lookup matches them (no sort, no merge).
+    at = pd.Index(c[key].to_numpy()).get_indexer(h[key].to_numpy())
+    hit = at >= 0
+    c_left = np.ones(len(c), dtype=bool)
+    c_left[at[hit]] = False
+    h_emp, c_emp = h["employment_id"].to_numpy(), c["employment_id"].to_numpy()
+    paired_emp = c_emp[at[hit]]
+    paired_emp = np.where(pd.isna(paired_emp), h_emp[hit], paired_emp)
+    none_h, none_c = [None] * int((~hit).sum()), [None] * int(c_left.sum())
     matched = pd.DataFrame({
-        "employee": pairs[key],
-        "status": status,
-        "huma_id": pairs[f"{RECORD_ID}_h"],
-        "crona_id": pairs[f"{RECORD_ID}_c"],
-        "employment_id": pairs["employment_id_c"].where(pairs["employment_id_c"].notna(), pairs["employment_id_h"]),
+        "employee": np.concatenate([h[key].to_numpy()[hit], h[key].to_numpy()[~hit], c[key].to_numpy()[c_left]]),
+        "status": [MATCHED] * int(hit.sum()) + [HUMA_ONLY] * len(none_h) + [CRONA_ONLY] * len(none_c),
+        "huma_id": np.concatenate([h[RECORD_ID].to_numpy()[hit], h[RECORD_ID].to_numpy()[~hit],
+                                   np.array(none_c, dtype=object)]),
+        "crona_id": np.concatenate([c[RECORD_ID].to_numpy()[at[hit]], np.array(none_h, dtype=object),
+                                    c[RECORD_ID].to_numpy()[c_left]]),
+        "employment_id": np.concatenate([paired_emp, h_emp[~hit], c_emp[c_left]]),
     })
     matched["can_create_in_huma"] = None
     matched["can_create_in_crona"] = None
@@ -104,56 +112,47 @@ def match(huma: CanonicalTable, crona: CanonicalTable) -> pd.DataFrame:
             })
     out = pd.concat([matched, pd.DataFrame(unmatched, columns=list(MATCH_COLUMNS))], ignore_index=True) \
         if unmatched else matched
-    order = {MATCHED: 0, HUMA_ONLY: 1, CRONA_ONLY: 2, UNMATCHED: 3}
-    out = out.assign(_order=out["status"].map(order)).sort_values(["_order", "employee"], kind="stable")
-    return out.drop(columns="_order").reset_index(drop=True)[list(MATCH_COLUMNS)].astype(object)
+    return out[list(MATCH_COLUMNS)].astype(object)
 
 
-def creation_problems(source: CanonicalTable, target: CanonicalTable, record_index: int) -> list[str]:
-    """Why the source's employee (row ``record_index``) cannot be created in the target system; [] if it can."""
-    row = source.frame.loc[record_index]
-    quarantined = source.quarantined().loc[record_index] if not source.quarantine.empty else None
-    return _creation_problems(row, quarantined, target, _owners(target.frame, "employment_id"))
-
-
-def _creation_problems(row: pd.Series, quarantined: pd.Series | None, target: CanonicalTable,
-                       target_ids: dict) -> list[str]:
-    problems = []
-    for f in FIELDS:
-        if not f.required_in(target.side):
-            continue
-        if row[f.name] is None:
-            problems.append(f"no {f.label}, which {target.system} requires")
-        elif quarantined is not None and quarantined[f.name]:
-            problems.append(f"its {f.label} cannot be synced")
-    employment_id = row["employment_id"]
-    if employment_id is not None and employment_id in target_ids:
-        holder = target.frame.loc[target.frame[RECORD_ID] == target_ids[employment_id], MATCH_KEY.name]
-        email = holder.iloc[0] if len(holder) else "?"
-        problems.append(f"employment ID {employment_id} is already held in {target.system} by {email}")
-    return problems
+def _positions(table: CanonicalTable, record_ids: pd.Series) -> np.ndarray:
+    """Row positions in the table's frame of the given record ids (all of which it holds)."""
+    position = pd.Series(np.arange(len(table.frame)), index=table.frame[RECORD_ID].to_numpy())
+    return position.reindex(record_ids.to_numpy()).to_numpy(dtype=np.int64)
 
 
 def _creatable(matches: pd.DataFrame, huma: CanonicalTable, crona: CanonicalTable) -> None:
-    """Fill `can_create_in_*` and `reason` of the one-sided rows in place."""
+    """Fill `can_create_in_*` and `reason` of the one-sided rows in place: the target must get every field
+    it requires (present and not quarantined), and its employment ID must be free there."""
     for status, source, target, column, id_column in (
             (HUMA_ONLY, huma, crona, "can_create_in_crona", "huma_id"),
             (CRONA_ONLY, crona, huma, "can_create_in_huma", "crona_id")):
-        rows = matches.index[matches["status"] == status]
+        rows = np.flatnonzero((matches["status"] == status).to_numpy())
         if len(rows) == 0:
             continue
-        position = pd.Series(source.frame.index, index=source.frame[RECORD_ID])
+        at = _positions(source, matches[id_column].iloc[rows])
         quarantined = source.quarantined()
-        target_ids = _owners(target.frame, "employment_id")
-        for i in rows:
-            index = position[matches.at[i, id_column]]
-            problems = _creation_problems(source.frame.loc[index], quarantined.loc[index], target, target_ids)
-            matches.at[i, column] = not problems
-            matches.at[i, "reason"] = (f"cannot be created in {target.system}: " + "; ".join(problems)
-                                       if problems else None)
-
-
-# --- conflicts ------------------------------------------------------------------------------------
+        problems: list[list[str]] = [[] for _ in rows]
+        for f in FIELDS:
+            if not f.required_in(target.side):
+                continue
+            values = source.frame[f.name].to_numpy()[at]
+            missing = pd.isna(values)
+            bad = quarantined[f.name].to_numpy()[at] & ~missing
+            for k in np.flatnonzero(missing):
+                problems[k].append(f"no {f.label}, which {target.system} requires")
+            for k in np.flatnonzero(bad):
+                problems[k].append(f"its {f.label} cannot be synced")
+        taken = _owners(target.frame, "employment_id")
+        emails = dict(zip(target.frame[RECORD_ID], target.frame[MATCH_KEY.name]))
+        for k, employment_id in enumerate(source.frame["employment_id"].to_numpy()[at]):
+            holder = taken.get(employment_id) if employment_id is not None else None
+            if holder is not None:
+                problems[k].append(f"employment ID {employment_id} is already held in {target.system} by"
+                                   f" {emails.get(holder, holder)}")
+        matches.loc[matches.index[rows], column] = [not p for p in problems]
+        matches.loc[matches.index[rows], "reason"] = [
+            f"cannot be created in {target.system}: " + "; ".join(p) if p else None for p in problems]
 
 
 def _quarantine_reasons(table: CanonicalTable) -> dict[tuple[str, str], str]:
@@ -165,53 +164,54 @@ def conflicts(huma: CanonicalTable, crona: CanonicalTable, matches: pd.DataFrame
     """The long conflict table (`CONFLICT_COLUMNS`): one row per matched employee and field whose normalised
     values differ or are missing on one side, with whether the value may go to Huma / to Crona and why not."""
     pairs = matches[matches["status"] == MATCHED]
-    h_pos = pd.Series(huma.frame.index, index=huma.frame[RECORD_ID])
-    c_pos = pd.Series(crona.frame.index, index=crona.frame[RECORD_ID])
-    h_index = h_pos.reindex(pairs["huma_id"]).to_numpy()
-    c_index = c_pos.reindex(pairs["crona_id"]).to_numpy()
-    hf = huma.frame.loc[h_index].reset_index(drop=True)
-    cf = crona.frame.loc[c_index].reset_index(drop=True)
-    hq = huma.quarantined().loc[h_index].reset_index(drop=True)
-    cq = crona.quarantined().loc[c_index].reset_index(drop=True)
+    h_at = _positions(huma, pairs["huma_id"])
+    c_at = _positions(crona, pairs["crona_id"])
+    # Only pairs whose fingerprints differ can need attention: compare those field by field.
+    differ = np.flatnonzero(huma.fingerprints()[h_at] != crona.fingerprints()[c_at])
+    pairs, h_at, c_at = pairs.iloc[differ], h_at[differ], c_at[differ]
+    hq, cq = huma.quarantined(), crona.quarantined()
+    h_present, c_present = huma.present()[h_at], crona.present()[c_at]
     employees = pairs["employee"].to_numpy()
     huma_ids = pairs["huma_id"].to_numpy()
     crona_ids = pairs["crona_id"].to_numpy()
     h_reasons, c_reasons = _quarantine_reasons(huma), _quarantine_reasons(crona)
+    huma_emails = None
 
     parts = []
-    for f in FIELDS:
-        hv = hf[f.name].to_numpy(dtype=object)
-        cv = cf[f.name].to_numpy(dtype=object)
-        h_has = pd.notna(hv)
-        c_has = pd.notna(cv)
-        differ = h_has & c_has & (hv != cv)
-        attention = differ | (h_has ^ c_has)
+    for column, f in enumerate(FIELDS):
+        hv = huma.frame[f.name].to_numpy()[h_at]
+        cv = crona.frame[f.name].to_numpy()[c_at]
+        h_has = h_present[:, column]
+        c_has = c_present[:, column]
+        attention = (h_has != c_has) | (h_has & c_has & (hv != cv))
         if not attention.any():
             continue
         rows = np.flatnonzero(attention)
-        kind = np.where(differ[rows], CONFLICT, np.where(h_has[rows], MISSING_IN_CRONA, MISSING_IN_HUMA))
-        to_huma = c_has[rows] & ~cq[f.name].to_numpy()[rows]
-        to_crona = h_has[rows] & ~hq[f.name].to_numpy()[rows]
-        not_huma: list[str | None] = [None if c_has[r] else "Crona has no value" for r in rows]
-        not_crona: list[str | None] = [None if h_has[r] else "Huma has no value" for r in rows]
-        for k, r in enumerate(rows):
-            if c_has[r] and cq.at[r, f.name]:
-                not_huma[k] = c_reasons.get((crona_ids[r], f.name), "Crona's value is quarantined")
-            if h_has[r] and hq.at[r, f.name]:
-                not_crona[k] = h_reasons.get((huma_ids[r], f.name), "Huma's value is quarantined")
+        h_in, c_in = h_has[rows], c_has[rows]
+        h_bad = hq[f.name].to_numpy()[h_at][rows] & h_in
+        c_bad = cq[f.name].to_numpy()[c_at][rows] & c_in
+        kind = np.where(h_in & c_in, CONFLICT, np.where(h_in, MISSING_IN_CRONA, MISSING_IN_HUMA))
+        to_huma = c_in & ~c_bad
+        to_crona = h_in & ~h_bad
+        not_huma = np.where(c_in, None, "Crona has no value").astype(object)
+        not_crona = np.where(h_in, None, "Huma has no value").astype(object)
+        for k in np.flatnonzero(c_bad):
+            not_huma[k] = c_reasons.get((crona_ids[rows[k]], f.name), "Crona's value is quarantined")
+        for k in np.flatnonzero(h_bad):
+            not_crona[k] = h_reasons.get((huma_ids[rows[k]], f.name), "Huma's value is quarantined")
         if f.immutable_in_crona:
-            for k, r in enumerate(rows):
-                if to_crona[k] and c_has[r]:
-                    to_crona[k] = False
-                    not_crona[k] = IMMUTABLE_REASON.format(label=f.label)
+            blocked = to_crona & c_in
+            to_crona = to_crona & ~blocked
+            not_crona[blocked] = IMMUTABLE_REASON.format(label=f.label)
         if f.unique_in_huma and not f.match_key:
             owners = _owners(huma.frame, f.name)
-            for k, r in enumerate(rows):
-                owner = owners.get(cv[r]) if to_huma[k] else None
-                if owner is not None and owner != huma_ids[r]:
+            for k in np.flatnonzero(to_huma):
+                owner = owners.get(cv[rows[k]])
+                if owner is not None and owner != huma_ids[rows[k]]:
+                    if huma_emails is None:
+                        huma_emails = dict(zip(huma.frame[RECORD_ID], huma.frame[MATCH_KEY.name]))
                     to_huma[k] = False
-                    email = huma.frame.loc[h_pos[owner], MATCH_KEY.name]
-                    not_huma[k] = f"{f.label} {cv[r]} is already held by Huma user {email}"
+                    not_huma[k] = f"{f.label} {cv[rows[k]]} is already held by Huma user {huma_emails[owner]}"
         parts.append(pd.DataFrame({
             "employee": employees[rows], "huma_id": huma_ids[rows], "crona_id": crona_ids[rows],
             "field": f.name, "huma_value": hv[rows], "crona_value": cv[rows], "kind": kind,
@@ -232,5 +232,5 @@ def reconcile(huma: CanonicalTable, crona: CanonicalTable) -> Reconciliation:
 
 
 __all__ = ["CONFLICT", "CONFLICT_COLUMNS", "CONFLICT_KINDS", "CRONA_ONLY", "HUMA_ONLY", "MATCHED", "MATCH_COLUMNS",
-           "MISSING_IN_CRONA", "MISSING_IN_HUMA", "Reconciliation", "UNMATCHED", "conflicts", "creation_problems",
+           "MISSING_IN_CRONA", "MISSING_IN_HUMA", "Reconciliation", "UNMATCHED", "conflicts",
            "match", "reconcile"]

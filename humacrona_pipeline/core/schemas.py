@@ -45,10 +45,12 @@ def end_not_before_start(cls, df: pd.DataFrame) -> pd.Series:
 
 
 def _namespace(side: str) -> dict:
-    annotations: dict = {RECORD_ID: Series[str]}
+    # Object columns holding str or None. (Series[str] would have pandera test every cell's type in Python;
+    # the mapping in core.canonical only ever writes str or None.)
+    annotations: dict = {RECORD_ID: Series[object]}
     namespace: dict = {RECORD_ID: pa.Field(nullable=False, unique=True)}
     for f in FIELDS:
-        annotations[f.name] = Series[str]
+        annotations[f.name] = Series[object]
         checks: dict = {}
         if f.kind not in (Kind.TEXT, Kind.IDENTIFIER):
             checks["synced_value"] = {"kind": f.kind.value}

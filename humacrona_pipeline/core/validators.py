@@ -10,12 +10,13 @@ from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 
 from . import bank_accounts, phones
 from .countries import is_alpha2, to_alpha2
-from .fields import Kind
-from .normalise import address_parts, bank_account_split
+from .fields import ADDRESS_PARTS, PART_SEPARATOR, Kind
+from .normalise import address_parts, bank_account_split, bank_account_value, is_known_valid_account
 
 # A practical address check (no network): one @, a dot-separated domain of letters, digits and hyphens.
 EMAIL_PATTERN = (r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -52,6 +53,9 @@ def _phone_problem(value: str) -> str | None:
 
 
 def _address_problem(value: str) -> str | None:
+    pieces = value.split(PART_SEPARATOR)
+    if len(pieces) == len(ADDRESS_PARTS) and all(pieces) and is_alpha2(pieces[-1]):
+        return None  # the common case, without building the parts
     parts = address_parts(value)
     code = parts["country"]
     if code is None:
@@ -68,8 +72,12 @@ def _address_problem(value: str) -> str | None:
 
 
 def _bank_account_problem(value: str) -> str | None:
+    if is_known_valid_account(value):
+        return None
     check = _bank_check(value)
     if check.valid:
+        if not _STORED_ACCOUNT.fullmatch(value) or bank_account_value(check) != value:
+            return "the bank account is not in clearing + account form (normalise it first)"
         return None
     return f"not a valid Swedish bank account: {check.reason}"
 
@@ -116,13 +124,18 @@ def valid(kind: Kind, values: pd.Series) -> pd.Series:
     subject = values[present].astype(str)
     if kind == Kind.EMAIL:
         result[present] = subject.str.fullmatch(EMAIL_PATTERN)
-    elif kind == Kind.DATE:
-        result[present] = subject.map(lambda v: _date_problem(v) is None)
-    elif kind == Kind.PHONE:
-        result[present] = subject.map(phones.is_valid_e164)
+        return result.astype(bool)
+    if kind == Kind.PHONE:
+        test = phones.is_valid_e164
     else:
         check = _PROBLEMS[kind]
-        result[present] = subject.map(lambda v: check(v) is None)
+
+        def test(value: str) -> bool:
+            return check(value) is None
+    # Each distinct value once: dates, addresses and the like repeat across many employees.
+    codes, uniques = pd.factorize(subject)
+    verdicts = np.fromiter((test(u) for u in uniques), dtype=bool, count=len(uniques))
+    result[present] = verdicts[codes]
     return result.astype(bool)
 
 

@@ -1,0 +1,33 @@
+"""The reconciliation benchmark runs end to end on a small company and ends with its JSON summary.
+
+Timings are not checked (they depend on the machine); what is checked is that the script runs, that
+datacompy and our conflict table find the same number of differing values, and that the summary
+carries every key the README and the lead read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KEYS = {"employees", "conflicts_s", "datacompy_s", "reconcile_s", "speedup_vs_datacompy", "reconcile_vs_datacompy",
+        "peak_rss_mb", "conflict_rows", "plan_operations", "not_planned_rows", "datacompy_mismatches", "matched"}
+
+
+def test_reconcile_benchmark_smoke_run():
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "reconcile.py"), "--employees", "300", "--repeat", "1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=240, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert KEYS <= set(summary), sorted(KEYS - set(summary))
+    assert summary["employees"] == 300
+    assert summary["matched"] > 0
+    # The seed plants differences, so both tools find some, and the same number of them.
+    assert summary["conflict_rows"] > 0
+    assert summary["datacompy_mismatches"] == summary["conflict_rows"]
+    assert summary["plan_operations"] + summary["not_planned_rows"] > 0
+    assert any("speedup vs datacompy" in line for line in lines[:-1])
