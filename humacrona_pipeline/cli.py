@@ -1,4 +1,4 @@
-"""The `humacrona` command: sandboxes, the demo and (later) sync, webhook receiver and dev server."""
+"""The `humacrona` command: sandboxes, the demo, sync and the dev server."""
 
 from __future__ import annotations
 
@@ -49,76 +49,99 @@ def demo_policy():
     return SyncPolicy.from_policy(replace(base, approve_mass_change=True))
 
 
-def _counted(values) -> str:
-    """Labels with their counts, most frequent first ("matched 56, huma_only 2"); "none" when empty."""
-    counts = values.value_counts()
-    return ", ".join(f"{label} {n}" for label, n in counts.items()) or "none"
+def _sandbox_resources(sandboxes) -> dict:
+    """Connections to running sandboxes, bound as values (the demo's own; the environment is left alone)."""
+    from .defs.crona.resources import CronaResource
+    from .defs.huma.resources import HumaResource
 
-
-def _print_plan_summary(result) -> None:
-    """Counts only: no value (and so no bank account) is printed."""
-    huma = result.output_for_node("huma_employees")
-    crona = result.output_for_node("crona_employees")
-    matches = result.output_for_node("employee_matches")
-    conflicts = result.output_for_node("employee_conflicts")
-    plan = result.output_for_node("sync_plan")
-    counts = {
-        node: result.asset_materializations_for_node(node)[0].metadata["dagster/row_count"].value
-        for node in ("huma_users_raw", "crona_employees_raw")
+    env = sandboxes.env
+    return {
+        "huma": HumaResource(base_url=env["HUMA_BASE_URL"], client_id=env["HUMA_CLIENT_ID"],
+                             client_secret=env["HUMA_CLIENT_SECRET"]),
+        "crona": CronaResource(base_url=env["CRONA_BASE_URL"], activation_code=env["CRONA_ACTIVATION_CODE"]),
     }
-    ops = plan.operations
-    _say("3/3  What a sync with the demo policy would do (nothing was written):")
-    _say(f"     Huma  (huma_users_raw)      {counts['huma_users_raw']:>7}")
-    _say(f"     Crona (crona_employees_raw) {counts['crona_employees_raw']:>7}")
-    _say(f"     Quarantined values  Huma {len(huma.quarantine)}, Crona {len(crona.quarantine)}")
-    _say(f"     Matches             {_counted(matches['status'])}")
-    _say(f"     Conflicts           {_counted(conflicts['kind'])}")
-    _say(f"     Plan operations     {_counted(ops['target'] + ' ' + ops['action'])}")
-    _say(f"     Not planned         {len(plan.not_planned)}")
-    for evaluation in result.get_asset_check_evaluations():
-        verdict = "passed" if evaluation.passed else f"failed ({evaluation.severity.value})"
-        _say(f"     check {evaluation.check_name:<24} {verdict}: {evaluation.description or ''}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """A full "Synchronize users" on embedded sandboxes: plan, sync, and a second sync that finds nothing to do."""
+    from . import launch
     from .sandbox.runner import SandboxOptions, start_sandboxes
 
     home = ensure_dagster_home()
     started = time.monotonic()
-    _say(f"1/3  Starting the Huma and Crona Lön sandboxes ({args.employees} people, seed {args.seed}) ...")
+    _say(f"1/4  Starting the Huma and Crona Lön sandboxes ({args.employees} people, seed {args.seed}) ...")
     options = SandboxOptions(employees=args.employees, seed=args.seed, huma_port=0, crona_port=0)
     with start_sandboxes(options) as sandboxes:
         _say(f"     Huma  {sandboxes.huma_url}")
         _say(f"     Crona {sandboxes.crona_url}")
-        os.environ.update(sandboxes.env)
+        resources = {**_sandbox_resources(sandboxes), "policy": demo_policy()}
 
-        import dagster as dg
-
-        from .definitions import build_defs, defs
-
-        _say(f"2/3  Planning the sync through Dagster: job plan_sync, policy {DEMO_POLICY_FILE.name} with"
-             f" approve_mass_change (instance {home}) ...")
-        demo_defs = build_defs({**defs.resources, "policy": demo_policy()})
-        job = demo_defs.resolve_job_def("plan_sync")
-        result = job.execute_in_process(
-            instance=dg.DagsterInstance.get(),
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-            raise_on_error=False,
-        )
-        if not result.success:
-            for event in result.all_events:
-                if event.is_failure:
-                    _say(f"     FAILED {event.step_key or ''}: {event.message}")
-            for evaluation in result.get_asset_check_evaluations():
-                if not evaluation.passed:
-                    _say(f"     check {evaluation.check_name} failed: {evaluation.description}")
+        _say(f"2/4  Planning (job plan_sync, policy {DEMO_POLICY_FILE.name} with approve_mass_change, instance"
+             f" {home}); nothing is written ...")
+        planned = launch.run_job("plan_sync", resources)
+        if not planned.success:
+            launch.say_failures(planned, _say)
             return 1
-        _print_plan_summary(result)
-        _say(f"Done in {time.monotonic() - started:.1f} s (run {result.run_id}).")
+        launch.say_plan(planned, _say)
+        launch.say_checks(planned, _say)
+
+        _say("3/4  Synchronising (job sync_users): write both systems, verify, audit, report, email ...")
+        synced = launch.run_job("sync_users", resources)
+        launch.say_sync(synced, _say)
+        if not synced.success:
+            launch.say_failures(synced, _say)
+            return 1
+
+        _say("4/4  Synchronising again right away (job sync_users) ...")
+        again = launch.run_job("sync_users", resources, quiet=True)
+        if not again.success:
+            launch.say_failures(again, _say)
+            return 1
+        left = launch.planned_writes(again)
+        held = int((again.output_for_node("sync_plan").operations["action"] == "held").sum())
+        if left:
+            _say(f"     NOT converged: the second sync still planned {left} writes")
+            launch.say_sync(again, _say)
+            return 1
+        _say(f"     Converged: nothing to apply ({held} held salary-account changes still wait for approval"
+             " in the policy)." if held else "     Converged: nothing to apply.")
+        _say(f"Done in {time.monotonic() - started:.1f} s (runs {synced.run_id}, {again.run_id}).")
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    """"Synchronize users" against the systems the environment names (HUMA_*, CRONA_*), with a policy file."""
+    from . import launch
+    from .defs.policy import SyncPolicy
+
+    ensure_dagster_home()
+    try:
+        policy = SyncPolicy.from_file(args.policy)
+    except ValueError as error:
+        _say(f"humacrona sync: {error}")
+        return 2
+    job = "plan_sync" if args.dry_run else "sync_users"
+    _say(f"Running {job} with policy {args.policy} ...")
+    result = launch.run_job(job, {"policy": policy})
+    if not args.dry_run:
+        launch.say_sync(result, _say)
+    elif result.success:
+        launch.say_plan(result, _say)
+    if not result.success:
+        launch.say_failures(result, _say)
+        return 1
+    launch.say_checks(result, _say)
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from .dev import run_dev
+
+    return run_dev(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .dev import add_arguments as add_dev_arguments
     from .sandbox.runner import add_arguments
 
     parser = argparse.ArgumentParser(prog="humacrona", description="Keep Huma and Crona Lön employees in sync.")
@@ -132,6 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--employees", type=int, default=200)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=cmd_demo)
+
+    sync = sub.add_parser("sync", help="Synchronize users: plan, write both systems, verify, audit, report, email")
+    sync.add_argument("--policy", required=True, type=Path, help="the resolution policy YAML (see policy.example.yaml)")
+    sync.add_argument("--dry-run", action="store_true", help="plan only (job plan_sync); write nothing")
+    sync.set_defaults(func=cmd_sync)
+
+    dev = sub.add_parser("dev", help="serve the sandboxes and the Dagster UI (webserver and daemon) pointed at them")
+    add_dev_arguments(dev)
+    dev.set_defaults(func=cmd_dev)
     return parser
 
 

@@ -6,10 +6,15 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from .defs.apply.assets import crona_writeback, huma_writeback, sync_report
+from .defs.apply.checks import sync_applied_cleanly
+from .defs.apply.jobs import sync_users_job
+from .defs.apply.resources import ledger_resource_from_env
 from .defs.canonical.assets import crona_employees, huma_employees
 from .defs.canonical.checks import crona_employees_schema, huma_employees_schema
 from .defs.crona.assets import crona_employees_raw
 from .defs.crona.resources import crona_resource_from_env
+from .defs.email.resources import email_resource_from_env
 from .defs.huma.assets import huma_users_raw
 from .defs.huma.resources import huma_resource_from_env
 from .defs.policy import policy_resource_from_env
@@ -24,13 +29,13 @@ extract_job = dg.define_asset_job(
 )
 
 ASSETS = [huma_users_raw, crona_employees_raw, huma_employees, crona_employees, employee_matches,
-          employee_conflicts, sync_plan]
-ASSET_CHECKS = [huma_employees_schema, crona_employees_schema, plan_within_guards]
-JOBS = [extract_job, plan_sync_job]
+          employee_conflicts, sync_plan, crona_writeback, huma_writeback, sync_report]
+ASSET_CHECKS = [huma_employees_schema, crona_employees_schema, plan_within_guards, sync_applied_cleanly]
+JOBS = [extract_job, plan_sync_job, sync_users_job]
 
 
 def build_defs(resources: Mapping[str, object]) -> dg.Definitions:
-    """The code location with the given resources (`huma`, `crona`, `policy`): the demo and the tests bind
+    """The code location with the given resources (`huma`, `crona`, `policy`, `ledger`, `email`): the demo and the tests bind
     sandbox connections or another policy this way instead of patching anything."""
     return dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS, jobs=JOBS, resources=dict(resources))
 
@@ -39,4 +44,6 @@ defs = build_defs({
     "huma": huma_resource_from_env(),
     "crona": crona_resource_from_env(),
     "policy": policy_resource_from_env(),
+    "ledger": ledger_resource_from_env(),
+    "email": email_resource_from_env(),
 })

@@ -137,25 +137,30 @@ def test_sandbox_state_persists_across_restarts_with_a_data_dir(tmp_path):
         second.stop()
 
 
-def test_demo_plans_the_sync_and_prints_a_summary_without_values(tmp_path):
+def test_demo_syncs_both_sandboxes_then_finds_nothing_to_do_and_prints_no_values(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
     result = subprocess.run(
         [*_humacrona(), "demo", "--employees", "25", "--seed", "5"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     seeded = generate(25, seed=5)
     out = result.stdout
-    assert "plan_sync" in out
-    assert f"huma_users_raw)      {len(seeded.huma_users):>7}" in out, out
-    assert f"crona_employees_raw) {len(seeded.crona_employees):>7}" in out, out
+    assert "plan_sync" in out and "sync_users" in out
+    assert f"Huma {len(seeded.huma_users)}, Crona {len(seeded.crona_employees)}" in out, out
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("     ") and line.split()}
     for kind in ("huma_only", "crona_only"):
         planted = sum(d.kind == kind for d in seeded.discrepancies)
         assert planted and f"{kind} {planted}" in lines["Matches"], out
     assert "missing_in_huma" in lines["Conflicts"] and "update" in lines["Plan"], out
-    assert lines["Not"].split()[-1].isdigit() and "Quarantined" in lines, out
-    assert "plan_within_guards" in out
+    assert "Quarantined" in lines and "plan_within_guards" in out
+    # The sync wrote both systems and said so; the second one found nothing left.
+    assert "update applied" in lines["Crona"] and "update applied" in lines["Huma"], out
+    assert "failed" not in lines["Crona"] + lines["Huma"], out
+    report = Path(lines["Report"].split(maxsplit=1)[1])
+    assert report.is_file() and report.suffix == ".html"
+    assert "-> " in lines["Email"] and list((tmp_path / "home" / "outbox").glob("*.eml"))
+    assert "Converged: nothing to apply" in out, out
     # Secrets and bank accounts are never printed by the demo, not even in Dagster's log lines.
     everything = out + result.stderr
     assert "CRONA-SANDBOX" not in everything and "client_secret" not in everything.lower()
@@ -163,3 +168,30 @@ def test_demo_plans_the_sync_and_prints_a_summary_without_values(tmp_path):
         if e["UtbetKontoNr"]:
             assert e["UtbetClearNr"] + e["UtbetKontoNr"] not in everything
             assert f"{e['UtbetClearNr']} {e['UtbetKontoNr']}" not in everything
+
+
+def test_sync_refuses_a_misspelt_policy_before_touching_anything(tmp_path):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("default_winer: huma\n")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "HUMA_BASE_URL": "http://127.0.0.1:9",
+           "CRONA_BASE_URL": "http://127.0.0.1:9"}
+    result = subprocess.run([*_humacrona(), "sync", "--policy", str(policy)], capture_output=True, text=True,
+                            timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown policy option(s) default_winer" in result.stdout
+
+
+def test_sync_dry_run_plans_against_a_running_sandbox_and_writes_nothing(tmp_path):
+    sandbox = SandboxProcess("--employees", "20", "--seed", "4")
+    try:
+        policy = tmp_path / "policy.yaml"
+        policy.write_text("default_winner: huma\napprove_mass_change: true\n")
+        env = {**os.environ, **sandbox.env, "DAGSTER_HOME": str(tmp_path / "home")}
+        result = subprocess.run([*_humacrona(), "sync", "--policy", str(policy), "--dry-run"],
+                                capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Plan operations" in result.stdout and "update" in result.stdout
+        stats = httpx.get(sandbox.env["CRONA_BASE_URL"] + "/_sandbox/stats").json()["requests"]
+        assert not [route for route in stats if route.startswith(("PATCH", "POST /api/v1/anstallda"))]
+    finally:
+        sandbox.stop()

@@ -19,12 +19,15 @@ from urllib.parse import quote
 
 import httpx
 
+from ..core import normalise as norm
+from ..core.fields import BY_NAME, Kind
 from .http import (
     AccessToken,
     ApiError,
     SessionClient,
     AuthenticationError,
     ErrorDetails,
+    NotFoundError,
     Page,
     RequestRejectedError,
     RetryPolicy,
@@ -175,9 +178,73 @@ class CronaClient(SessionClient):
         """Change the given fields only; the AnstNr itself cannot change (422 `anstnr_immutable`)."""
         return await self._session.request("PATCH", f"{EMPLOYEES_PATH}/{_segment(anstnr)}", json=body)
 
+    async def find_employee(self, anstnr: str) -> dict | None:
+        """The employee with this AnstNr, or None when Crona has none (404)."""
+        try:
+            return await self.get_employee(anstnr)
+        except NotFoundError:
+            return None
+
     async def fetch_rows(self) -> list[dict]:
         """Every employee as a row of exactly `CRONA_COLUMNS`."""
         return [employee_row(e) for e in await self.list_employees()]
+
+
+# ------------------------------------------------------------------------------------ write bodies
+#
+# Canonical values (core.normalise) -> Crona's columns. Addresses are written to Adress1, PostNr, Ort and
+# Land (Adress2, the c/o line, is not synced and left as it is); a salary account to UtbetClearNr and
+# UtbetKontoNr. None clears every column of the field. The AnstNr is the record's key: it goes into a
+# create only, never into a PATCH body.
+
+REQUIRED_FOR_CREATE: tuple[str, ...] = (KEY_FIELD, "FoNamn", "EfNamn", "EpostArb")
+
+
+def crona_values(field_name: str, value: str | None) -> dict[str, str | None]:
+    """The Crona columns (and their values) that hold one canonical field's value."""
+    f = BY_NAME[field_name]
+    columns = f.crona_columns
+    if value is None:
+        return dict.fromkeys(columns)
+    if f.kind == Kind.ADDRESS:
+        return dict(zip(columns, norm.address_parts(value).values()))
+    if f.kind == Kind.BANK_ACCOUNT:
+        return dict(zip(columns, norm.bank_account_split(value)))
+    return {columns[0]: value}
+
+
+def patch_body(changes: dict[str, str | None]) -> dict:
+    """`PATCH /anstallda/{AnstNr}` body for canonical field -> new value (None clears). The employment
+    ID (AnstNr) cannot be changed in Crona and must not be among the changes."""
+    if "employment_id" in changes:
+        raise ValueError("the AnstNr of an existing Crona employee cannot be changed")
+    body: dict = {}
+    for name, value in changes.items():
+        body.update(crona_values(name, value))
+    return body
+
+
+def create_body(values: dict[str, str | None]) -> dict:
+    """`POST /anstallda` body for a new employee from canonical field -> value; the AnstNr is the
+    employment ID. Raises ValueError naming what Crona requires and the values lack."""
+    body: dict = {}
+    for name, value in values.items():
+        if value is not None:
+            body.update(crona_values(name, value))
+    missing = [c for c in REQUIRED_FOR_CREATE if not body.get(c)]
+    if missing:
+        raise ValueError(f"Crona cannot create an employee without {', '.join(missing)}")
+    return {KEY_FIELD: body.pop(KEY_FIELD), **body}
+
+
+def is_same_employee(employee: dict, work_email: str) -> bool:
+    """Whether a Crona employee is the person with this work email (compared without letter case)."""
+    return norm.email(employee.get("EpostArb")) == norm.email(work_email)
+
+
+def remaining_changes(employee: dict, body: dict) -> dict:
+    """The columns of a write body that the stored employee does not hold yet (the AnstNr left out)."""
+    return {k: v for k, v in body.items() if k != KEY_FIELD and employee.get(k) != v}
 
 
 def extract_crona(client: CronaClient) -> list[dict]:

@@ -19,8 +19,11 @@ from urllib.parse import quote
 
 import httpx
 
+from ..core import normalise as norm
+from ..core.fields import BY_NAME, HumaLocation
 from .http import (
     AccessToken,
+    ApiError,
     SessionClient,
     AuthenticationError,
     ErrorDetails,
@@ -174,6 +177,25 @@ class HumaClient(SessionClient):
         """`PATCH /users/{id}` (`UserDetailsInput`); answers the new `UserDetails`."""
         return await self._session.request("PATCH", f"/users/{_segment(user_id)}", json=body)
 
+    async def find_user_by_email(self, email: str, *, full_scan: bool = False) -> dict | None:
+        """The user (list item) whose work email is ``email`` (compared without letter case), or None.
+
+        The OpenAPI document offers no email filter on `GET /users`, only a free-text ``search``; the
+        search's hits are paged through and compared exactly. With ``full_scan`` every user is listed
+        instead (for when the search is not known to cover emails, e.g. after Huma called an email taken)."""
+        wanted = norm.email(email)
+        if full_scan:
+            users = await self.list_users()
+        else:
+            async def page(index: int, size: int) -> Page:
+                body = await self._session.request(
+                    "GET", "/users", params={"search": email.strip(), "limit": size, "offset": index * size})
+                return Page(list(body.get("items") or ()), body.get("total"))
+
+            users = await collect_pages(page, page_size=USERS_PAGE_SIZE, key=lambda u: u.get("id"),
+                                        workers=self.concurrency, system=SYSTEM, path="/users")
+        return next((u for u in users if norm.email(u.get("email")) == wanted), None)
+
     # --------------------------------------------------------------------------------------- positions
 
     async def list_positions(self, user_id: str) -> list[dict]:
@@ -220,6 +242,23 @@ class HumaClient(SessionClient):
         return await collect_pages(page, page_size=GROUPS_PAGE_SIZE, key=lambda g: g.get("id"),
                                    workers=self.concurrency, system=SYSTEM, path="/groups")
 
+    async def company_group_id(self) -> str:
+        """The group a new user joins when none is configured: the organisation's company group.
+
+        `POST /users` needs at least one group. A Huma organisation normally has one group of type
+        ``company`` (the legal entity) that every employee belongs to; Huma's own Crona integration is
+        set up per group, and a Crona company is one legal entity, so that is the group its employees
+        belong in. With no company group, or several (which legal entity is this Crona company?), there
+        is no safe guess: ValueError, and the caller must name the group."""
+        companies = [g for g in await self.list_groups() if g.get("type") == "company"]
+        if len(companies) == 1:
+            return companies[0]["id"]
+        if not companies:
+            raise ValueError("Huma has no company group for new users to join; configure the group id")
+        names = ", ".join(sorted(str(g.get("name")) for g in companies))
+        raise ValueError(f"Huma has {len(companies)} company groups ({names}); configure the group id new"
+                         " users join")
+
     # ------------------------------------------------------------------------------------- extraction
 
     async def fetch_employees(self) -> list[dict]:
@@ -254,6 +293,157 @@ class HumaClient(SessionClient):
     async def fetch_rows(self) -> list[dict]:
         """Every user flattened into one row (`HUMA_COLUMNS`)."""
         return [flatten_employee(**employee) for employee in await self.fetch_employees()]
+
+
+# ------------------------------------------------------------------------------------ write bodies
+#
+# Canonical values (core.normalise) -> Huma's write bodies. Which call writes a field follows
+# `core.fields.HumaLocation`: user details, home address and bank account go into one
+# `PATCH /users/{id}`; start date, end date and job title into the user's current position.
+
+USER_CALL = "user"
+POSITION_CALL = "position"
+# The fields `POST /users` carries (the rest of a new user is written with PATCH afterwards).
+CREATE_FIELDS: tuple[str, ...] = ("given_name", "family_name", "work_email")
+DEFAULT_CONTRACT_TYPE = "Permanent"  # PositionCreateInput requires one; neither system's sync fields hold it
+# Crona holds only Swedish salary accounts (clearing + account), so an account written to Huma is national SE.
+BANK_ACCOUNT_COUNTRY = "SE"
+_POSITION_KEYS = {"start_date": "contractStartDate", "end_date": "contractEndDate"}
+
+
+def write_call(field_name: str) -> str:
+    """`USER_CALL` or `POSITION_CALL`: the request that writes this canonical field to Huma."""
+    return POSITION_CALL if BY_NAME[field_name].huma_location == HumaLocation.POSITION else USER_CALL
+
+
+def bank_account_input(value: str | None) -> dict | None:
+    """NationalBankAccountInput for a canonical account ("clearing account"); None clears it."""
+    if value is None:
+        return None
+    clearing, account = norm.bank_account_split(value)
+    return {"type": "national", "number": f"{clearing}-{account}", "country": BANK_ACCOUNT_COUNTRY}
+
+
+def address_input(value: str | None, current: dict | None = None) -> dict | None:
+    """AddressUpdateInput (all six keys) for a canonical address; None clears it. ``line2``/``line3`` are
+    not synced: they are kept as the user's current address (``current``, a UserDetails) has them."""
+    if value is None:
+        return None
+    parts = norm.address_parts(value)
+    held = _value((current or {}).get("homeAddress")) or {}
+    return {"line1": parts["line1"], "line2": held.get("line2") or "", "line3": held.get("line3") or "",
+            "postalCode": parts["postal_code"], "city": parts["city"], "country": parts["country"]}
+
+
+def user_details_body(changes: dict[str, str | None], current: dict | None = None) -> dict:
+    """`PATCH /users/{id}` body (UserDetailsInput) for canonical field -> new value (None clears).
+    ``current`` (the user's UserDetails) is needed to keep the address lines that are not synced."""
+    body: dict = {}
+    for name, value in changes.items():
+        f = BY_NAME[name]
+        if f.huma_location == HumaLocation.HOME_ADDRESS:
+            body["homeAddress"] = address_input(value, current)
+        elif f.huma_location == HumaLocation.BANK_ACCOUNT:
+            body["bankAccount"] = bank_account_input(value)
+        elif f.huma_location == HumaLocation.USER:
+            body[f.huma_columns[0]] = value
+        else:
+            raise ValueError(f"{f.label} is written to the position, not to the user details")
+    return body
+
+
+def user_create_body(values: dict[str, str | None], group_id: str) -> dict:
+    """`POST /users` body (UserInput): names, work email and the group; no invitation is sent (a sync
+    must not email people). Raises ValueError naming what Huma requires and the values lack."""
+    missing = [BY_NAME[n].label for n in CREATE_FIELDS if not values.get(n)]
+    if missing:
+        raise ValueError(f"Huma cannot create a user without {', '.join(missing)}")
+    return {"givenName": values["given_name"], "familyName": values["family_name"], "email": values["work_email"],
+            "groups": [group_id], "invite": False}
+
+
+def position_patch_body(changes: dict[str, str | None], title_id: str | None = None) -> dict:
+    """`PATCH /users/{userId}/positions/{id}` body (PositionUpdateInput) for start date, end date and
+    job title (None clears; the title goes as the ``title_id`` it resolved to)."""
+    body: dict = {_POSITION_KEYS[n]: v for n, v in changes.items() if n in _POSITION_KEYS}
+    if "job_title" in changes:
+        body["titleId"] = title_id
+    return body
+
+
+def position_create_body(changes: dict[str, str | None], title_id: str | None,
+                         contract_type: str = DEFAULT_CONTRACT_TYPE) -> dict:
+    """`POST /users/{userId}/positions` body (PositionCreateInput). Huma requires a start date, a
+    contract type and a title: ValueError when the start date or the title is missing."""
+    if not changes.get("start_date") or not title_id:
+        raise ValueError("Huma needs a start date and a job title to create the user's position")
+    body = position_patch_body(changes, title_id)
+    body["titleId"] = title_id
+    body["contractType"] = contract_type
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def is_not_unique(error: ApiError, field_name: str) -> bool:
+    """Whether Huma refused a write because another record already holds ``field_name`` (e.g. "email")."""
+    return error.status == 400 and error.code == "field:not-unique" and field_name in error.fields
+
+
+def _title_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+class JobTitles:
+    """Job-title name -> id for one run: looked up with `GET /job-titles?search=`, created with
+    `POST /job-titles` when missing, and cached, so two employees getting the same new title never
+    create it twice (the second waits for the first's lookup). A create is not repeated blindly: after a
+    failure whose outcome is unknown, or when Huma says the name is taken, the title is looked up again."""
+
+    CREATE_ATTEMPTS = 3
+
+    def __init__(self, client: HumaClient):
+        self._client = client
+        self._tasks: dict[str, asyncio.Task] = {}
+
+    async def id_for(self, name: str) -> str:
+        key = _title_key(name)
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._resolve(" ".join(name.split())))
+            self._tasks[key] = task
+            task.add_done_callback(lambda t, k=key: self._forget_failed(k, t))
+        return await asyncio.shield(task)
+
+    def _forget_failed(self, key: str, task: asyncio.Task) -> None:
+        if (task.cancelled() or task.exception() is not None) and self._tasks.get(key) is task:
+            del self._tasks[key]  # a later employee tries again
+
+    async def find(self, name: str) -> dict | None:
+        """The title called ``name``: the exact name first, else one differing only in case/spacing."""
+        titles = await self._client.list_job_titles(search=name)
+        exact = [t for t in titles if " ".join(str(t.get("name") or "").split()) == name]
+        loose = [t for t in titles if _title_key(str(t.get("name") or "")) == _title_key(name)]
+        found = exact or loose
+        return found[0] if found else None
+
+    async def _resolve(self, name: str) -> str:
+        found = await self.find(name)
+        if found is not None:
+            return found["id"]
+        retry = self._client.session.retry
+        for attempt in range(1, self.CREATE_ATTEMPTS + 1):
+            try:
+                return (await self._client.create_job_title(name))["id"]
+            except ApiError as exc:
+                taken = is_not_unique(exc, "name")
+                if not (taken or exc.outcome_unknown):
+                    raise
+                found = await self.find(name)
+                if found is not None:
+                    return found["id"]
+                if taken or attempt == self.CREATE_ATTEMPTS:
+                    raise
+                await retry.sleep(retry.backoff_s(attempt))
+        raise AssertionError("unreachable")
 
 
 def extract_huma(client: HumaClient) -> list[dict]:

@@ -101,6 +101,9 @@ BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 MATCH_KEY: Field = next(f for f in FIELDS if f.match_key)
 # The address parts, in the order of `huma_columns`/`crona_columns` and of the stored string.
 ADDRESS_PARTS: tuple[str, ...] = ("line1", "postal_code", "city", "country")
+# Huma holds the position fields on a position, and cannot create one without these two values.
+HUMA_POSITION_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.huma_location == HumaLocation.POSITION)
+HUMA_POSITION_NEEDS: tuple[str, ...] = ("start_date", "job_title")
 # The column naming a record on each side: Huma's user id, Crona's AnstNr (also the employment ID field).
 RECORD_ID_COLUMN = {HUMA: "id", CRONA: BY_NAME["employment_id"].crona_columns[0]}
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .canonical import CanonicalTable
-from .fields import BY_NAME, CRONA, FIELDS, HUMA, MATCH_KEY, SYSTEM_NAMES, other_side
+from .fields import (BY_NAME, CRONA, FIELDS, HUMA, HUMA_POSITION_FIELDS, HUMA_POSITION_NEEDS, MATCH_KEY,
+                     SYSTEM_NAMES, other_side)
 from .policy import FILL, FOLLOW_WINNER, LEAVE, Policy
 from .reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_CRONA, MISSING_IN_HUMA, UNMATCHED, \
     Reconciliation
@@ -247,10 +248,46 @@ class _Planner:
             elif row.status == UNMATCHED:
                 self.skip(row.employee, None, None, row.reason, NOT_MATCHED)
         self.dates_in_order()
+        self.positions_complete()
         operations = pd.DataFrame(self.ops, columns=list(PLAN_COLUMNS))
         not_planned = pd.DataFrame(self.skipped, columns=list(NOT_PLANNED_COLUMNS))
         matched = int((rec.matches["status"] == MATCHED).sum())
         return SyncPlan(operations, not_planned, matched)
+
+    def positions_complete(self) -> None:
+        """Drop planned Huma position writes for a user without a position who would still lack a value Huma
+        needs to create one (start date and job title): Huma cannot hold the others without it."""
+        at = [i for i, op in enumerate(self.ops) if op["target"] == HUMA and op["field"] in HUMA_POSITION_FIELDS]
+        if not at:
+            return
+        frame = self.rec.huma.frame
+        index = {record: k for k, record in enumerate(frame[RECORD_ID].to_numpy())}
+        columns = {name: frame[name].to_numpy() for name in HUMA_POSITION_FIELDS}
+        users: dict[str, dict] = {}
+        for i in at:
+            op = self.ops[i]
+            user = users.get(op["employee"])
+            if user is None:
+                k = index.get(op["record_id"]) if op["action"] != CREATE else None
+                current = {name: (None if k is None else columns[name][k]) for name in HUMA_POSITION_FIELDS}
+                user = users[op["employee"]] = {"has_position": any(v is not None for v in current.values()),
+                                                "values": current, "ops": [], "create": op["action"] == CREATE}
+            user["values"][op["field"]] = op["new_value"]
+            user["ops"].append(i)
+        drop = set()
+        for employee, user in users.items():
+            lacking = [BY_NAME[name].label for name in HUMA_POSITION_NEEDS if user["values"][name] is None]
+            if user["has_position"] or not lacking:
+                continue
+            drop.update(user["ops"])
+            reason = (f"Huma keeps it on the user's position, and cannot create a position without a"
+                      f" {' and a '.join(lacking)}")
+            for i in user["ops"]:
+                self.skip(employee, HUMA, self.ops[i]["field"],
+                          f"left out of the new Huma employee: {reason}" if user["create"] else reason,
+                          LEFT_OUT if user["create"] else NOT_ALLOWED)
+        if drop:
+            self.ops = [op for i, op in enumerate(self.ops) if i not in drop]
 
     def dates_in_order(self) -> None:
         """Drop planned date writes that would leave an employee's end date before the start date."""

@@ -19,6 +19,10 @@ Choices the contract leaves open, made here and relied on by the client:
   silently turn an incremental read into a full one. A timestamp without offset is taken as UTC.
 * ``POST /_sandbox/expire-tokens`` expires the access tokens (``?refresh=true`` also the refresh
   tokens), so clients can be tested on a token running out mid-run.
+* ``POST /_sandbox/reject-writes`` ``{"email", "status"?, "message"?, "falt"?}`` makes every write for the
+  employee with that work email (``EpostArb``) fail as Crona refuses data (default 422 ``valideringsfel``,
+  in Crona's error shape); ``DELETE`` (optionally ``{"email"}`` or ``?email=``) stops it. See
+  ``CronaSandbox.reject_writes``. Admin endpoints need no token and are never faulted.
 """
 
 from __future__ import annotations
@@ -123,6 +127,7 @@ class CronaSandbox:
         self._changed: dict[str, datetime | None] = {}  # every AnstNr -> its Andrad: O(1) existence, cheap andradEfter
         self._filtered: dict[datetime, list[str]] = {}  # andradEfter -> matching AnstNr, until the next change
         self._requests: Counter[str] = Counter()
+        self.rejections: dict[str, dict] = {}  # lower-cased EpostArb -> the error every write for it gets
         self._rebuild_index()
         self._api = self._build_app()
         counted = _RequestCounter(self._api, self._requests)
@@ -211,6 +216,60 @@ class CronaSandbox:
                 self._filtered[moment] = keys
             return keys
 
+    # --- refused writes (tests and the demo) -------------------------------------------------------
+
+    def reject_writes(self, email: str, status: int = 422, message: str | None = None,
+                      falt: list[str] | None = None) -> None:
+        """Refuse every write (``POST`` and ``PATCH /anstallda``) for the employee with this work email
+        (``EpostArb``, without letter case) as Crona refuses data: ``status`` (default 422) with Crona's
+        error body ``{"fel": {"kod", "meddelande": message, "falt"}}``. Nothing is written; reads are not
+        affected. Kept in memory only."""
+        if not isinstance(email, str) or "@" not in email:
+            raise ValueError("email must be a work email address")
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599 \
+                or status in (401, 404, 429):
+            raise ValueError("status must be 400-599, other than 401, 404 and 429 (those mean something else)")
+        if falt is not None and not (isinstance(falt, list) and all(isinstance(f, str) for f in falt)):
+            raise ValueError("falt must be a list of field names")
+        if message is not None and not isinstance(message, str):
+            raise ValueError("message must be a string")
+        self.rejections[email.strip().lower()] = {
+            "status": status, "meddelande": message or f"Changes to employee {email.strip()} are refused.",
+            "falt": list(falt or ()),
+        }
+
+    def clear_rejected_writes(self, email: str | None = None) -> None:
+        """Accept writes again: for one employee, or (no email) for everybody."""
+        if email is None:
+            self.rejections.clear()
+        else:
+            self.rejections.pop(email.strip().lower(), None)
+
+    def _rejected(self, *emails: object) -> JSONResponse | None:
+        for email in emails:
+            rule = self.rejections.get(email.strip().lower()) if isinstance(email, str) else None
+            if rule is not None:
+                status = rule["status"]
+                return _error(status, _STATUS_CODES.get(status, ("fel", ""))[0], rule["meddelande"], rule["falt"])
+        return None
+
+    async def _reject_writes(self, request: Request) -> JSONResponse:
+        raw = await request.body()
+        body = await self._json_object(request) if raw.strip() else {}
+        if isinstance(body, JSONResponse):
+            return body
+        if request.method == "DELETE":
+            self.clear_rejected_writes(body.get("email") or request.query_params.get("email"))
+            return JSONResponse({"rejecting": sorted(self.rejections)})
+        unknown = sorted(set(body) - {"email", "status", "message", "falt"})
+        if unknown:
+            return _error(400, "ogiltig_parameter", f"Unknown keys {unknown}.", unknown)
+        try:
+            self.reject_writes(body.get("email"), body.get("status", 422), body.get("message"), body.get("falt"))
+        except ValueError as exc:
+            return _error(400, "ogiltig_parameter", str(exc))
+        return JSONResponse({"rejecting": sorted(self.rejections)})
+
     # --- HTTP ------------------------------------------------------------------------------------
 
     def _build_app(self) -> Starlette:
@@ -223,6 +282,7 @@ class CronaSandbox:
             Route("/api/v1/anstallda/{anstnr:str}", self._patch, methods=["PATCH"]),
             Route("/_sandbox/expire-tokens", self._expire_tokens, methods=["POST"]),
             Route("/_sandbox/stats", self._stats, methods=["GET"]),
+            Route("/_sandbox/reject-writes", self._reject_writes, methods=["POST", "DELETE"]),
         ]
         app = Starlette(routes=routes, exception_handlers={HTTPException: self._http_error, Exception: self._crash})
         app.router.redirect_slashes = False  # a redirect would not be in Crona's error shape
@@ -347,6 +407,8 @@ class CronaSandbox:
             anstnr = body.get("AnstNr")
             if isinstance(anstnr, str) and anstnr in self._changed:
                 return _error(409, "anstnr_finns", f"An employee with AnstNr {anstnr!r} already exists.", ["AnstNr"])
+            if (refused := self._rejected(body.get("EpostArb"))) is not None:
+                return refused
             problems = check_create(body)
             if problems:
                 return _rule_error(problems)
@@ -366,6 +428,8 @@ class CronaSandbox:
             current = self.store.get(COLLECTION, anstnr)
             if current is None:
                 return _not_found(anstnr)
+            if (refused := self._rejected(current.get("EpostArb"), body.get("EpostArb"))) is not None:
+                return refused
             problems = check_patch(anstnr, current, body)
             if problems:
                 return _rule_error(problems)

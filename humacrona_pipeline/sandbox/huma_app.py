@@ -50,6 +50,7 @@ from . import huma_render as render
 from .faults import FaultConfig, FaultInjector
 from .huma_rules import (
     INVALID_FORMAT,
+    INVALID_VALUE,
     REQUIRED,
     UNSUPPORTED,
     FieldProblem,
@@ -60,6 +61,7 @@ from .huma_rules import (
     parse_position_update,
     parse_user_details_input,
     parse_user_input,
+    email_key,
 )
 from .huma_state import GROUPS, JOB_TITLES, POSITIONS, USERS, HumaDirectory, NotFound
 from .store import Store
@@ -189,6 +191,7 @@ class HumaSandbox:
         self.tokens = TokenIssuer(self.settings.token_lifetime_s)
         self.directory = HumaDirectory(store)
         self.request_counts: Counter[str] = Counter()
+        self.rejections: dict[str, dict] = {}  # email key -> the error answer every write for that user gets
         api = [
             ("POST", "/auth/oauth/token", self._token, False),
             ("GET", "/users", self._list_users, True),
@@ -231,7 +234,51 @@ class HumaSandbox:
         return [
             Route("/_sandbox/expire-tokens", self._expire_tokens, methods=["POST"]),
             Route("/_sandbox/stats", self._stats, methods=["GET"]),
+            Route("/_sandbox/reject-writes", self._reject_writes, methods=["POST", "DELETE"]),
         ]
+
+    def reject_writes(self, email: str, status: int = 400, message: str | None = None,
+                      fields: list[str] | None = None) -> None:
+        """Refuse every write for the user with this work email (creating it with ``POST /users``,
+        ``PATCH /users/{id}``, and creating, changing or deleting its positions) the way Huma refuses
+        data: a 4xx answers Huma's 400 body (InvalidFieldFormatResponse, ``errorCode``
+        ``field:invalid-value``, ``errorMessage`` = ``message``, ``fields``); a 5xx the
+        StandardServerErrorResponse. Nothing is written. Reads are not affected. Kept in memory only."""
+        if not isinstance(email, str) or "@" not in email:
+            raise ValueError("email must be a work email address")
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599 \
+                or status in (401, 404, 429):
+            raise ValueError("status must be 400-599, other than 401, 404 and 429 (those mean something else)")
+        if fields is not None and not (isinstance(fields, list) and all(isinstance(f, str) for f in fields)):
+            raise ValueError("fields must be a list of field names")
+        if message is not None and not isinstance(message, str):
+            raise ValueError("message must be a string")
+        self.rejections[email_key(email)] = {
+            "status": status, "message": message or f"The change of user {email.strip()} was refused",
+            "fields": list(fields or ()),
+        }
+
+    def clear_rejected_writes(self, email: str | None = None) -> None:
+        """Accept writes again: for one user, or (no email) for everybody."""
+        if email is None:
+            self.rejections.clear()
+        else:
+            self.rejections.pop(email_key(email), None)
+
+    def _refuse_rejected(self, request: Request, *emails: str | None) -> None:
+        for email in emails:
+            rule = self.rejections.get(email_key(email)) if isinstance(email, str) else None
+            if rule is None:
+                continue
+            status = rule["status"]
+            if status >= 500:
+                body = render.server_error(status, request.url.path, rule["message"])
+            else:
+                body = {"errorCode": INVALID_VALUE, "errorMessage": rule["message"], "fields": rule["fields"]}
+            raise ApiError(status, body)
+
+    def _refuse_rejected_user(self, request: Request, user_id: str) -> None:
+        self._refuse_rejected(request, self.directory.user(user_id).get("email"))
 
     # ------------------------------------------------------------ plumbing
 
@@ -380,6 +427,7 @@ class HumaSandbox:
 
     async def _create_user(self, request: Request) -> Response:
         values = parse_user_input(await self._body(request))
+        self._refuse_rejected(request, values.get("email"))
         self.company_group_id()
         doc = self.directory.create_user(values)
         return _json_response(render.user_item(self.directory, doc))
@@ -390,8 +438,9 @@ class HumaSandbox:
 
     async def _patch_user(self, request: Request) -> Response:
         user_id = self._user_path(request, "id")
-        self.directory.user(user_id)
+        self._refuse_rejected_user(request, user_id)
         changes = parse_user_details_input(await self._body(request))
+        self._refuse_rejected(request, changes.get("email"))
         doc = self.directory.update_user(user_id, changes)
         return _json_response(render.user_details(self.directory, doc))
 
@@ -412,7 +461,7 @@ class HumaSandbox:
 
     async def _create_position(self, request: Request) -> Response:
         user_id = self._user_path(request, "userId")
-        self.directory.user(user_id)
+        self._refuse_rejected_user(request, user_id)
         values = parse_position_create(await self._body(request))
         doc = self.directory.create_position(user_id, values)
         return _json_response(render.position(self.directory, doc))
@@ -425,12 +474,15 @@ class HumaSandbox:
     async def _patch_position(self, request: Request) -> Response:
         user_id, position_id = self._user_path(request, "userId"), self._uuid_path(request)
         self.directory.position(user_id, position_id)
+        self._refuse_rejected_user(request, user_id)
         changes = parse_position_update(await self._body(request))
         doc = self.directory.update_position(user_id, position_id, changes)
         return _json_response(render.position(self.directory, doc))
 
     async def _delete_position(self, request: Request) -> Response:
         user_id, position_id = self._user_path(request, "userId"), self._uuid_path(request)
+        self.directory.position(user_id, position_id)
+        self._refuse_rejected_user(request, user_id)
         self.directory.delete_position(user_id, position_id)
         return Response(status_code=200)
 
@@ -480,6 +532,29 @@ class HumaSandbox:
     async def _expire_tokens(self, request: Request) -> Response:
         self.tokens.expire_all()
         return _json_response({"expired": True})
+
+    async def _reject_writes(self, request: Request) -> Response:
+        """POST {"email", "status"?, "message"?, "fields"?} starts refusing that user's writes;
+        DELETE (optionally {"email"} or ?email=) stops it. Problems answer 400 InvalidFieldFormatResponse."""
+        try:
+            raw = await request.body()
+            body = self._decode_json(raw) if raw.strip() else {}
+            if not isinstance(body, dict):
+                raise InvalidFields.one("body", INVALID_FORMAT, "the request body must be a JSON object")
+            if request.method == "DELETE":
+                self.clear_rejected_writes(body.get("email") or request.query_params.get("email"))
+                return _json_response({"rejecting": sorted(self.rejections)})
+            unknown = sorted(set(body) - {"email", "status", "message", "fields"})
+            if unknown:
+                raise InvalidFields.one(unknown[0], UNSUPPORTED, f"unknown keys {unknown}")
+            try:
+                self.reject_writes(body.get("email"), body.get("status", 400), body.get("message"),
+                                   body.get("fields"))
+            except ValueError as exc:
+                raise InvalidFields.one("body", INVALID_FORMAT, str(exc)) from None
+        except InvalidFields as exc:
+            return _json_response(render.invalid_fields(exc), 400)
+        return _json_response({"rejecting": sorted(self.rejections)})
 
     async def _stats(self, request: Request) -> Response:
         return _json_response({

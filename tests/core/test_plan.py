@@ -139,3 +139,25 @@ def test_applying_the_plan_and_planning_again_gives_an_empty_plan():
     hf, cf = apply_to_tables(rec, first, include_held=True)
     again = plan(reconcile(validate_table(hf, HUMA), validate_table(cf, CRONA)), policy)
     assert again.operations.empty
+
+
+def test_a_huma_position_is_not_planned_without_the_start_date_and_title_huma_needs_to_create_it():
+    from humacrona_pipeline.core.plan import NOT_ALLOWED, plan
+    from humacrona_pipeline.core.policy import Policy
+    from humacrona_pipeline.core.reconcile import reconcile
+
+    # Huma has no position (no dates, no title); Crona has a start date but no job title.
+    huma = table("huma", [person(1, start_date=None, end_date=None, job_title=None)])
+    crona = table("crona", [person(1, job_title=None)])
+    result = plan(reconcile(huma, crona), Policy())
+    ops = result.operations
+    assert ops[(ops["target"] == "huma") & ops["field"].isin(["start_date", "end_date", "job_title"])].empty
+    skipped = result.not_planned[(result.not_planned["target"] == "huma")
+                                 & (result.not_planned["field"] == "start_date")]
+    assert skipped["category"].tolist() == [NOT_ALLOWED]
+    assert "cannot create a position without a job title" in skipped["reason"].item()
+
+    # With the title there too, the whole position is planned.
+    crona = table("crona", [person(1)])
+    ops = plan(reconcile(huma, crona), Policy()).operations
+    assert {"start_date", "job_title"} <= set(ops.loc[ops["target"] == "huma", "field"])

@@ -1,0 +1,125 @@
+"""Apply: write the plan to both systems, verify what was written, record every attempt in the audit ledger,
+and report the outcome (Dagster metadata, an HTML file, an email). The work is `connectors.writeback`'s,
+`state.ledger`'s and `report`'s; these assets run it in order and show what happened."""
+
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from ...connectors.writeback import apply_plan
+from ...core.display import display_frame
+from ...core.fields import CRONA, HUMA, SYSTEM_NAMES
+from ...core.outcomes import FAILED, UNVERIFIED
+from ...core.plan import SyncPlan
+from ...report.email_message import build_email
+from ...report.html import render_text, write_html
+from ...report.summary import build_report
+from ..crona.resources import CronaResource
+from ..email.resources import EmailResource
+from ..huma.resources import HumaResource
+from ..metadata import counts_md, frame_shape_metadata, markdown_table
+from ..policy import SyncPolicy
+from .resources import LedgerResource
+
+REPORT_DIR_ENV = "HUMACRONA_REPORT_DIR"
+
+
+def _write(context: dg.AssetExecutionContext, target: str, client, sync_plan: SyncPlan, policy: SyncPolicy,
+           ledger: LedgerResource, **write_options) -> dg.Output[pd.DataFrame]:
+    rules = policy.policy()
+    violations = sync_plan.guard_violations(rules)
+    if violations and not rules.approve_mass_change:  # the blocking check stops this too; never rely on one guard
+        raise dg.Failure(description="The plan exceeds the policy's guards; nothing was written: "
+                         + "; ".join(violations), allow_retries=False)
+    operations = sync_plan.operations[sync_plan.operations["target"] == target]
+    book = ledger.ledger()
+    run_id = context.run.run_id
+    outcomes = apply_plan(client, target, operations, on_outcome=lambda rows: book.record(run_id, rows),
+                          **write_options)
+    book.mark_verification(run_id, outcomes)
+    by_status = outcomes["status"].value_counts().to_dict()
+    context.log.info(f"{SYSTEM_NAMES[target]}: {len(outcomes)} operations; "
+                     + (", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "nothing to write"))
+    trouble = outcomes[outcomes["status"].isin((FAILED, UNVERIFIED))]
+    return dg.Output(outcomes, metadata={
+        **frame_shape_metadata(outcomes),
+        **{status: int(n) for status, n in by_status.items()},
+        "by_status_and_field": counts_md(outcomes, ["status", "field"]),
+        "failed_or_unverified": dg.MetadataValue.md(markdown_table(
+            display_frame(trouble, ("current_value", "new_value"))[
+                ["employee", "action", "field", "new_value", "status", "error"]])),
+    })
+
+
+@dg.asset(
+    group_name="apply",
+    kinds={"python", "crona"},
+    description="Writes the plan's Crona operations (one PATCH per employee, creates with every required "
+    "field), reads them back to verify, and records every attempt in the audit ledger. One row per operation: "
+    "applied, failed, skipped or unverified.",
+)
+def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, crona: CronaResource,
+                    policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
+    return _write(context, CRONA, crona.client(), sync_plan, policy, ledger)
+
+
+@dg.asset(
+    group_name="apply",
+    kinds={"python", "huma"},
+    description="Writes the plan's Huma operations (user details, home address, bank account, current "
+    "position and job title; creates user, details and position), verifies them and records every attempt in "
+    "the audit ledger. One row per operation: applied, failed, skipped or unverified.",
+)
+def huma_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, huma: HumaResource,
+                   policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
+    return _write(context, HUMA, huma.client(), sync_plan, policy, ledger, huma_group_id=huma.group_id)
+
+
+def report_dir() -> Path:
+    """`HUMACRONA_REPORT_DIR`, else `reports/` under DAGSTER_HOME."""
+    configured = os.environ.get(REPORT_DIR_ENV)
+    base = Path(configured) if configured else Path(os.environ.get("DAGSTER_HOME") or ".dagster_home") / "reports"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def _started_at(context: dg.AssetExecutionContext) -> str:
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    start = record.start_time if record is not None and record.start_time else None
+    moment = datetime.fromtimestamp(start, timezone.utc) if start else datetime.now(timezone.utc)
+    return moment.isoformat(timespec="seconds")
+
+
+@dg.asset(
+    group_name="apply",
+    kinds={"python", "html", "email"},
+    description="The outcome of the sync: counts per system and status, conflicts resolved per field and "
+    "who won, every failed, skipped, held and unverified operation with its reason. Written as an HTML file "
+    "and emailed to the administrator. Bank accounts masked; no secret anywhere.",
+)
+def sync_report(context: dg.AssetExecutionContext, crona_writeback: pd.DataFrame, huma_writeback: pd.DataFrame,
+                employee_conflicts: pd.DataFrame, sync_plan: SyncPlan, policy: SyncPolicy,
+                email: EmailResource) -> dg.Output[dict]:
+    outcomes = pd.concat([crona_writeback, huma_writeback], ignore_index=True)
+    report = build_report(context.run.run_id, outcomes, employee_conflicts, sync_plan.not_planned, policy.policy(),
+                          started_at=_started_at(context),
+                          finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    path = write_html(report, report_dir())
+    message = build_email(report, sender=email.sender, to=email.admin_address, html=path.read_text(encoding="utf-8"),
+                          text=render_text(report))
+    sent_to = email.send(message)
+    context.log.info(f"report {path}; email {message['Subject']!r} -> {sent_to}")
+    summary = {"report_path": str(path), "email": sent_to, "subject": str(message["Subject"]),
+               "statuses": outcomes["status"].value_counts().to_dict(), "converged": bool(report.converged)}
+    return dg.Output(summary, metadata={
+        "summary": dg.MetadataValue.md(report.markdown()),
+        "report": dg.MetadataValue.path(str(path)),
+        "email_subject": str(message["Subject"]),
+        "email_sent_to": sent_to,
+        "failed": int((outcomes["status"] == FAILED).sum()),
+        "unverified": int((outcomes["status"] == UNVERIFIED).sum()),
+    })

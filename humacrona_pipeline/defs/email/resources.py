@@ -1,0 +1,108 @@
+"""Email as a Dagster resource: SMTP with STARTTLS and login when a host is set, else an outbox folder.
+
+Settings arrive through environment variables (`email_resource_from_env`), each only when set, so the code
+location loads on a machine with none of them (mail then goes to ``<DAGSTER_HOME>/outbox`` as ``.eml``
+files). The password is never logged, and the resource's repr does not show it."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import uuid
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from pathlib import Path
+from typing import Optional
+
+import dagster as dg
+from pydantic import Field
+
+from ...state.db import dagster_home
+
+DEFAULT_SENDER = "humacrona@localhost"
+OUTBOX = "outbox"
+ENV_VARIABLES = {
+    "smtp_host": "HUMACRONA_SMTP_HOST",
+    "smtp_port": "HUMACRONA_SMTP_PORT",
+    "smtp_username": "HUMACRONA_SMTP_USERNAME",
+    "smtp_password": "HUMACRONA_SMTP_PASSWORD",
+    "sender": "HUMACRONA_EMAIL_FROM",
+    "admin_address": "HUMACRONA_ADMIN_EMAIL",
+}
+
+
+class EmailResource(dg.ConfigurableResource):
+    """Where sync reports are mailed: an SMTP server (STARTTLS, login) or, without a host, an outbox folder."""
+
+    smtp_host: Optional[str] = Field(default=None, description="SMTP server; unset: write .eml files to outbox_dir.")
+    smtp_port: int = Field(default=587, description="SMTP port (587: submission with STARTTLS).")
+    smtp_username: Optional[str] = Field(default=None, description="Login name; unset: no login.")
+    smtp_password: Optional[str] = Field(default=None, repr=False, description="Login password (never logged).")
+    starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS before login.")
+    ssl_ca_file: Optional[str] = Field(
+        default=None, description="A CA bundle to trust for STARTTLS instead of the system's (a private relay).")
+    timeout_s: float = Field(default=30.0, description="SMTP connection timeout in seconds.")
+    sender: str = Field(default=DEFAULT_SENDER, description="The From address.")
+    admin_address: Optional[str] = Field(default=None, description="Who receives the sync report.")
+    outbox_dir: Optional[str] = Field(default=None, description="Folder for .eml files; unset: <DAGSTER_HOME>/outbox.")
+
+    def __repr__(self) -> str:  # never the password, whatever pydantic or Dagster would print
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in (
+            "smtp_host", "smtp_port", "smtp_username", "starttls", "sender", "admin_address", "outbox_dir"))
+        return f"EmailResource({shown}, smtp_password={'***' if self.smtp_password else None})"
+
+    __str__ = __repr__
+
+    def outbox_path(self) -> Path:
+        return Path(self.outbox_dir) if self.outbox_dir else dagster_home() / OUTBOX
+
+    def send(self, message: EmailMessage) -> str:
+        """Send ``message``; where it went: ``smtp://host:port`` or the path of the written ``.eml`` file."""
+        if self.smtp_host:
+            return self._send_smtp(message)
+        return self._write_outbox(message)
+
+    def _send_smtp(self, message: EmailMessage) -> str:
+        if not any(message.get_all(h) for h in ("To", "Cc", "Bcc")):
+            raise ValueError("the message has no recipient; set HUMACRONA_ADMIN_EMAIL (admin_address)")
+        where = f"smtp://{self.smtp_host}:{self.smtp_port}"
+        with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout_s) as smtp:
+            smtp.ehlo()
+            if self.starttls:
+                context = ssl.create_default_context(cafile=self.ssl_ca_file)
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if self.smtp_username:
+                try:
+                    smtp.login(self.smtp_username, self.smtp_password or "")
+                except smtplib.SMTPAuthenticationError as error:  # the server's answer, never the password
+                    answer = error.smtp_error.decode("utf-8", "replace") if isinstance(error.smtp_error, bytes) \
+                        else str(error.smtp_error)
+                    raise smtplib.SMTPAuthenticationError(
+                        error.smtp_code, f"{where} refused the login of {self.smtp_username}: {answer}") from None
+            smtp.send_message(message)
+        dg.get_dagster_logger().info(f"sent '{message['Subject']}' to {message['To']} via {where}")
+        return where
+
+    def _write_outbox(self, message: EmailMessage) -> str:
+        folder = self.outbox_path()
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
+        tmp = path.with_suffix(".eml.tmp")
+        tmp.write_bytes(message.as_bytes(policy=SMTP_POLICY))
+        os.replace(tmp, path)  # a reader never sees half a message
+        dg.get_dagster_logger().info(f"wrote '{message['Subject']}' for {message['To']} to {path}")
+        return str(path)
+
+
+def email_resource_from_env() -> EmailResource:
+    """The resource bound to `HUMACRONA_SMTP_*`, `HUMACRONA_EMAIL_FROM` and `HUMACRONA_ADMIN_EMAIL`, each only
+    when set (unset: the default; no host: the outbox)."""
+    settings: dict = {}
+    for option, variable in ENV_VARIABLES.items():
+        if os.environ.get(variable, "").strip():
+            settings[option] = dg.EnvVar.int(variable) if option == "smtp_port" else dg.EnvVar(variable)
+    return EmailResource(**settings)

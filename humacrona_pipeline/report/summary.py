@@ -1,0 +1,279 @@
+"""The sync report's data: what a run wrote, resolved, held and could not do, with every value masked.
+
+`build_report` turns the outcome table (`core.outcomes`), the conflicts and the not-planned rows into a
+`SyncReport` of plain, display-ready data (bank accounts as their last four digits, also inside error
+texts); `SyncReport.markdown()` is the Dagster Markdown summary, `report.html` renders the same as HTML and
+plain text. Pure Python: no Dagster, no HTTP."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ..core.display import display_value
+from ..core.fields import BY_NAME, CRONA, FIELD_NAMES, HUMA, SIDES, SYSTEM_NAMES, other_side
+from ..core.outcomes import APPLIED, FAILED, SKIPPED, UNVERIFIED
+from ..core.plan import BANK_HOLD_RULE, CREATE, HELD, SKIP_CATEGORIES, UPDATE
+from ..core.policy import Policy
+from ..core.reconcile import CONFLICT
+from ..state.ledger import scrub
+
+CREATED, UPDATED = "created", "updated"
+# What became of an operation, as the report counts it: an applied create is `created`, an applied update
+# `updated`, a held operation `held` whatever its status; otherwise its status.
+CATEGORIES = (CREATED, UPDATED, HELD, SKIPPED, FAILED, UNVERIFIED)
+# The chart's and the label's statuses: the outcome statuses, with held operations apart from skipped ones.
+CHART_STATUSES = (APPLIED, FAILED, UNVERIFIED, HELD, SKIPPED)
+MARKDOWN_LIST_ROWS = 50
+LIST_COLUMNS = ("system", "employee", "record_id", "field", "action", "current_value", "new_value", "reason")
+
+
+def _present(value: object) -> bool:
+    if value is None:
+        return False
+    try:
+        return not bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def _text(value: object) -> str:
+    return str(value) if _present(value) else ""
+
+
+def approval_snippet(emails: list[str] | tuple[str, ...]) -> str:
+    """The policy YAML that lets these employees' changed salary accounts go to Crona."""
+    lines = ["employees:"]
+    for email in emails:
+        lines += [f"  - email: {email}", "    approve_bank_account_change: true"]
+    return "\n".join(lines)
+
+
+def _category(action: str, status: str) -> str:
+    if action == HELD:
+        return HELD
+    if status == APPLIED:
+        return CREATED if action == CREATE else UPDATED
+    return status
+
+
+def _chart_status(action: str, status: str) -> str:
+    return HELD if action == HELD else status
+
+
+@dataclass
+class SyncReport:
+    """One run's report, display-ready: every value here may be shown (bank accounts are masked)."""
+
+    run_id: str
+    started_at: str
+    finished_at: str
+    dry_run: bool
+    operations: int
+    counts: dict[str, dict[str, int]]  # system name ("Huma", "Crona") -> category (`CATEGORIES`) -> operations
+    status_counts: dict[str, int]  # `CHART_STATUSES` -> operations
+    conflicts: list[dict[str, Any]]  # per field: field, label, conflicts, huma_won, crona_won, unresolved
+    failed: list[dict[str, str]]  # `LIST_COLUMNS` (+ label, rule)
+    skipped: list[dict[str, str]]
+    held: list[dict[str, str]]  # + approval (the policy snippet for a held bank-account change)
+    unverified: list[dict[str, str]]
+    not_planned: dict[str, int]  # category -> rows
+    by_field_status: list[dict[str, Any]]  # field, label, status (`CHART_STATUSES`), operations; none zero
+    policy_summary: list[tuple[str, str]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"SyncReport(run_id={self.run_id!r}, {self.outcome_label})"
+
+    @property
+    def converged(self) -> bool:
+        """Nothing was there to write: both systems already agree as far as the policy allows."""
+        return self.operations == 0
+
+    @property
+    def outcome_label(self) -> str:
+        """The outcome in a few words, e.g. "applied 12, failed 1" ("nothing to write" when converged)."""
+        if self.converged:
+            return "nothing to write"
+        return ", ".join(f"{s} {n}" for s, n in self.status_counts.items() if n)
+
+    @property
+    def held_bank_employees(self) -> list[str]:
+        return sorted({row["employee"] for row in self.held if row["field"] == "bank_account"})
+
+    @property
+    def approval_snippet(self) -> str:
+        """The policy YAML approving every held bank-account change of this run ("" when none is held)."""
+        emails = self.held_bank_employees
+        return approval_snippet(emails) if emails else ""
+
+    @property
+    def title(self) -> str:
+        return f"humacrona sync {self.run_id}" + (" (dry run)" if self.dry_run else "")
+
+    def subject(self) -> str:
+        """An email subject with the outcome counts: "humacrona sync: 12 applied, 1 failed, 0 unverified"."""
+        prefix = "humacrona sync" + (" (dry run)" if self.dry_run else "")
+        if self.converged:
+            return f"{prefix}: in sync, nothing to write"
+        s = self.status_counts
+        text = f"{prefix}: {s[APPLIED]} applied, {s[FAILED]} failed, {s[UNVERIFIED]} unverified"
+        for extra in (HELD, SKIPPED):
+            if s[extra]:
+                text += f", {s[extra]} {extra}"
+        return text
+
+    def lists(self) -> list[tuple[str, list[dict[str, str]]]]:
+        """The operations that need a look, by kind: failed, unverified, held, skipped."""
+        return [(FAILED, self.failed), (UNVERIFIED, self.unverified), (HELD, self.held), (SKIPPED, self.skipped)]
+
+    def markdown(self, list_rows: int = MARKDOWN_LIST_ROWS) -> str:
+        """The Dagster Markdown summary: counts, conflicts resolved, not planned, and the lists of failed,
+        unverified, held and skipped operations (the first ``list_rows`` of each; the HTML has them all)."""
+        out = [f"## {_md(self.title)}", "",
+               f"{_md(self.started_at)} → {_md(self.finished_at)}: **{_md(self.outcome_label)}**"]
+        if self.dry_run:
+            out += ["", "_Dry run: nothing was written to Huma or Crona._"]
+        out += ["", "### Operations by system", "",
+                _md_table(["system", *CATEGORIES], [[s, *(c[k] for k in CATEGORIES)] for s, c in self.counts.items()])]
+        out += ["", "### Conflicts resolved", ""]
+        if self.conflicts:
+            out.append(_md_table(["field", "conflicts", "Huma won", "Crona won", "unresolved"],
+                                 [[c["label"], c["conflicts"], c["huma_won"], c["crona_won"], c["unresolved"]]
+                                  for c in self.conflicts]))
+        else:
+            out.append("_no conflicts_")
+        for kind, rows in self.lists():
+            if not rows:
+                continue
+            out += ["", f"### {kind.capitalize()} ({len(rows)})", "",
+                    _md_table(["system", "employee", "field", "action", "current", "new", "reason"],
+                              [[r["system"], r["employee"], r["label"], r["action"], r["current_value"],
+                                r["new_value"], r["reason"]] for r in rows[:list_rows]])]
+            if len(rows) > list_rows:
+                out += ["", f"_first {list_rows} of {len(rows)}; the HTML report lists them all_"]
+        if self.approval_snippet:
+            out += ["", "Held salary-account changes go to Crona once approved in the policy:", "",
+                    "```yaml", self.approval_snippet, "```"]
+        out += ["", "### Not planned", ""]
+        out.append(_md_table(["category", "rows"], [[k, v] for k, v in self.not_planned.items()])
+                   if self.not_planned else "_nothing_")
+        return "\n".join(out)
+
+
+def _md(value: object) -> str:
+    """A value safe inside a Markdown table cell: one line, no pipes, no HTML."""
+    text = _text(value).replace("\r", " ").replace("\n", " ")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _md_table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_md(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _operation(row: Any) -> dict[str, str]:
+    f = row.field if _present(row.field) else ""
+    reason = scrub(row.error, f) or ""
+    rule = _text(row.rule)
+    if row.action == HELD and not reason:
+        reason = ("a changed salary account of an existing Crona employee is held until the policy approves it"
+                  f" ({BANK_HOLD_RULE})") if f == "bank_account" else f"held ({rule})"
+    item = {
+        "system": SYSTEM_NAMES.get(row.target, _text(row.target)),
+        "employee": _text(row.employee),
+        "record_id": _text(row.record_id) or _text(getattr(row, "created_id", None)),
+        "field": f,
+        "label": BY_NAME[f].label if f in BY_NAME else f,
+        "action": _text(row.action),
+        "current_value": display_value(f, row.current_value),
+        "new_value": display_value(f, row.new_value),
+        "reason": reason or rule,
+        "rule": rule,
+        "approval": "",
+    }
+    if row.action == HELD and f == "bank_account":
+        item["approval"] = approval_snippet([item["employee"]])
+    return item
+
+
+def _policy_summary(policy: Policy) -> list[tuple[str, str]]:
+    def selection(value) -> str:
+        return value if isinstance(value, str) else f"{len(value)} listed"
+
+    winners = ", ".join(f"{k}: {v}" for k, v in sorted(policy.field_winners.items())) or "none"
+    return [
+        ("default_winner", policy.default_winner),
+        ("field_winners", winners),
+        ("employee overrides", str(len(policy.employees))),
+        ("missing_values", policy.missing_values),
+        ("create_in_huma", selection(policy.create_in_huma)),
+        ("create_in_crona", selection(policy.create_in_crona)),
+        ("never_clear", str(policy.never_clear).lower()),
+        ("hold_bank_account_changes", str(policy.hold_bank_account_changes).lower()),
+    ]
+
+
+def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, not_planned: pd.DataFrame,
+                 policy: Policy, *, started_at: str, finished_at: str, dry_run: bool = False) -> SyncReport:
+    """The report of one run from its outcome table (`core.outcomes.OUTCOME_COLUMNS`), the conflict table
+    (`core.reconcile.CONFLICT_COLUMNS`) and the plan's not-planned rows (`core.plan.NOT_PLANNED_COLUMNS`)."""
+    rows = list(outcomes.itertuples(index=False)) if outcomes is not None else []
+    counts = {SYSTEM_NAMES[s]: dict.fromkeys(CATEGORIES, 0) for s in SIDES}
+    status_counts = dict.fromkeys(CHART_STATUSES, 0)
+    by_field_status: Counter = Counter()
+    lists: dict[str, list[dict[str, str]]] = {FAILED: [], SKIPPED: [], HELD: [], UNVERIFIED: []}
+    for row in rows:
+        system = SYSTEM_NAMES.get(row.target, _text(row.target))
+        category = _category(row.action, row.status)
+        counts.setdefault(system, dict.fromkeys(CATEGORIES, 0))
+        counts[system][category] = counts[system].get(category, 0) + 1
+        chart_status = _chart_status(row.action, row.status)
+        status_counts[chart_status] = status_counts.get(chart_status, 0) + 1
+        by_field_status[(_text(row.field), chart_status)] += 1
+        if category in lists:
+            lists[category].append(_operation(row))
+
+    # Conflicts resolved: an applied (or written but unverified) update of a field in conflict; the side
+    # that was not written won.
+    conflict_rows = conflicts[conflicts["kind"] == CONFLICT] if conflicts is not None and len(conflicts) else None
+    in_conflict: set[tuple[str, str]] = set()
+    total: Counter = Counter()
+    if conflict_rows is not None:
+        in_conflict = set(zip(conflict_rows["employee"], conflict_rows["field"]))
+        total.update(conflict_rows["field"])
+    won: Counter = Counter()
+    for row in rows:
+        if row.action == UPDATE and row.status in (APPLIED, UNVERIFIED) and (row.employee, row.field) in in_conflict:
+            won[(row.field, other_side(row.target))] += 1
+    conflict_summary = []
+    for name in sorted(set(total) | {f for f, _ in won}, key=_field_order):
+        huma_won, crona_won = won[(name, HUMA)], won[(name, CRONA)]
+        conflict_summary.append({
+            "field": name, "label": BY_NAME[name].label if name in BY_NAME else name,
+            "conflicts": total[name], "huma_won": huma_won, "crona_won": crona_won,
+            "unresolved": max(total[name] - huma_won - crona_won, 0)})
+
+    not_planned_counts: dict[str, int] = {}
+    if not_planned is not None and len(not_planned):
+        found = Counter(not_planned["category"].fillna("-"))
+        for category in (*SKIP_CATEGORIES, *sorted(set(found) - set(SKIP_CATEGORIES))):
+            if found[category]:
+                not_planned_counts[category] = found[category]
+
+    chart = [{"field": f, "label": BY_NAME[f].label if f in BY_NAME else (f or "-"), "status": s, "operations": n}
+             for (f, s), n in sorted(by_field_status.items(),
+                                     key=lambda kv: (_field_order(kv[0][0]), CHART_STATUSES.index(kv[0][1])
+                                                     if kv[0][1] in CHART_STATUSES else 99))]
+    return SyncReport(
+        run_id=str(run_id), started_at=str(started_at), finished_at=str(finished_at), dry_run=dry_run,
+        operations=len(rows), counts=counts, status_counts=status_counts, conflicts=conflict_summary,
+        failed=lists[FAILED], skipped=lists[SKIPPED], held=lists[HELD], unverified=lists[UNVERIFIED],
+        not_planned=not_planned_counts, by_field_status=chart, policy_summary=_policy_summary(policy))
+
+
+def _field_order(name: str) -> tuple[int, str]:
+    return (FIELD_NAMES.index(name), "") if name in FIELD_NAMES else (len(FIELD_NAMES), name or "")

@@ -1,0 +1,137 @@
+"""The state database: one SQLAlchemy engine per URL and one `MetaData` every state table joins.
+
+`HUMACRONA_STATE_URL` names it (any SQLAlchemy URL, e.g. ``postgresql+psycopg://user@host/humacrona``);
+unset, it is ``sqlite:///<DAGSTER_HOME>/humacrona_state.sqlite``. Several processes write to it at once
+(Dagster run workers, a webhook receiver), so SQLite runs in WAL mode with a busy timeout, and writers
+take the write lock when their transaction begins (`write_transaction`) instead of upgrading a read lock
+halfway, which SQLite answers with "database is locked" without waiting.
+
+A module adds its table by declaring it on `metadata` (``sa.Table("inbox", metadata, ...)``) and reaching the
+database through `engine()`: tables declared since the engine was made are created on the next call."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+STATE_URL_ENV = "HUMACRONA_STATE_URL"
+DAGSTER_HOME_ENV = "DAGSTER_HOME"
+DEFAULT_DAGSTER_HOME = ".dagster_home"
+SQLITE_FILE = "humacrona_state.sqlite"
+BUSY_TIMEOUT_S = 30.0
+_WRITE_OPTION = "humacrona_write"
+
+metadata = sa.MetaData()
+
+_lock = threading.Lock()
+_engines: dict[tuple[int, str], sa.Engine] = {}
+_created: dict[tuple[int, str], set[str]] = {}
+
+
+def dagster_home() -> Path:
+    """``$DAGSTER_HOME``, else ``./.dagster_home``; created when missing."""
+    path = Path(os.environ.get(DAGSTER_HOME_ENV) or DEFAULT_DAGSTER_HOME).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def state_url() -> str:
+    """`HUMACRONA_STATE_URL` when set, else the SQLite file in the Dagster home folder."""
+    url = os.environ.get(STATE_URL_ENV, "").strip()
+    if url:
+        return url
+    return f"sqlite:///{(dagster_home() / SQLITE_FILE).resolve()}"
+
+
+def _is_memory(url: sa.URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def _make_engine(url: str) -> sa.Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    if _is_memory(parsed):  # one shared connection, or every connection would see its own empty database
+        eng = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        eng = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
+    memory = _is_memory(parsed)
+
+    @event.listens_for(eng, "connect")
+    def _connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see `_begin`)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")  # a committed audit row survives a power cut
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(eng, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN")
+
+    return eng
+
+
+def _create_tables(eng: sa.Engine, names: set[str]) -> None:
+    tables = [t for t in metadata.sorted_tables if t.name in names]
+    for attempt in range(2):
+        try:
+            with write_transaction(eng) as conn:
+                for table in tables:
+                    conn.execute(CreateTable(table, if_not_exists=True))
+                    for index in table.indexes:
+                        conn.execute(CreateIndex(index, if_not_exists=True))
+            return
+        except sa.exc.DBAPIError:  # another process created them at the same moment (PostgreSQL catalog race)
+            if attempt:
+                raise
+
+
+def engine(url: str | None = None) -> sa.Engine:
+    """The engine for ``url`` (default `state_url()`), one per URL and process, with every table declared on
+    `metadata` created."""
+    url = url or state_url()
+    key = (os.getpid(), url)  # a forked worker makes its own connections
+    with _lock:
+        eng = _engines.get(key)
+        if eng is None:
+            eng = _engines[key] = _make_engine(url)
+            _created[key] = set()
+        missing = set(metadata.tables) - _created[key]
+        if missing:
+            _create_tables(eng, missing)
+            _created[key] |= missing
+    return eng
+
+
+@contextmanager
+def write_transaction(eng: sa.Engine) -> Iterator[sa.Connection]:
+    """One transaction that writes: committed on success, rolled back on error. On SQLite it holds the write
+    lock from its start (BEGIN IMMEDIATE), so a read-then-write cannot deadlock with another writer."""
+    with eng.connect().execution_options(**{_WRITE_OPTION: True}) as conn:
+        with conn.begin():
+            yield conn
+
+
+def dispose_all() -> None:
+    """Close every pooled connection (tests, and processes that are about to exit)."""
+    with _lock:
+        for eng in _engines.values():
+            eng.dispose()
+        _engines.clear()
+        _created.clear()

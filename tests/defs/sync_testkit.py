@@ -1,0 +1,66 @@
+"""Running `sync_users` / `plan_sync` against sandboxes with resources swapped, and reading both systems back."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, employee_row
+from humacrona_pipeline.core.canonical import build_table
+from humacrona_pipeline.core.fields import CRONA, HUMA
+from humacrona_pipeline.core.policy import Policy
+from humacrona_pipeline.core.reconcile import reconcile
+from humacrona_pipeline.definitions import build_defs
+from humacrona_pipeline.defs.apply.resources import LedgerResource
+from humacrona_pipeline.defs.crona.resources import CronaResource
+from humacrona_pipeline.defs.email.resources import EmailResource
+from humacrona_pipeline.defs.huma.resources import HumaResource
+from humacrona_pipeline.defs.policy import SyncPolicy
+
+
+def resources(sandboxes, policy: Policy, home: Path) -> dict:
+    env = sandboxes.env
+    return {
+        "huma": HumaResource(base_url=env["HUMA_BASE_URL"], client_id=env["HUMA_CLIENT_ID"],
+                             client_secret=env["HUMA_CLIENT_SECRET"]),
+        "crona": CronaResource(base_url=env["CRONA_BASE_URL"], activation_code=env["CRONA_ACTIVATION_CODE"]),
+        "policy": SyncPolicy.from_policy(policy),
+        "ledger": LedgerResource(url=f"sqlite:///{home / 'ledger.sqlite'}"),
+        "email": EmailResource(sender="humacrona@example.org", admin_address="hr-admin@example.org",
+                               outbox_dir=str(home / "outbox")),
+    }
+
+
+def run(job: str, sandboxes, policy: Policy, home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    located = build_defs(resources(sandboxes, policy, home))
+    return located.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
+
+
+def huma_policy(**options) -> Policy:
+    """Huma wins every conflict, gaps are filled, a first sync's mass change is approved."""
+    return replace(Policy(default_winner="huma", approve_mass_change=True), **options)
+
+
+def read_both(sandboxes) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both systems as the extract assets read them, through the real clients."""
+    env = sandboxes.env
+    huma = HumaResource(base_url=env["HUMA_BASE_URL"], client_id=env["HUMA_CLIENT_ID"],
+                        client_secret=env["HUMA_CLIENT_SECRET"]).client()
+    crona = CronaResource(base_url=env["CRONA_BASE_URL"], activation_code=env["CRONA_ACTIVATION_CODE"]).client()
+
+    async def go():
+        async with huma, crona:
+            return await huma.fetch_rows(), await crona.list_employees()
+
+    huma_rows, crona_employees = asyncio.run(go())
+    return pd.DataFrame(huma_rows), pd.DataFrame([employee_row(e) for e in crona_employees],
+                                                 columns=list(CRONA_COLUMNS))
+
+
+def reconcile_both(sandboxes, policy: Policy):
+    huma_raw, crona_raw = read_both(sandboxes)
+    return reconcile(build_table(huma_raw, HUMA, map_country_names=policy.map_country_names),
+                     build_table(crona_raw, CRONA, map_country_names=policy.map_country_names))
