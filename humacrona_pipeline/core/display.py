@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from .bank_accounts import mask
 from .fields import BY_NAME, PART_SEPARATOR, Kind
+
+
+def present(value: object) -> bool:
+    """False for None and pandas' blanks (NaN, NA, NaT); True for any other value."""
+    if value is None:
+        return False
+    try:
+        return not bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or another value pd.isna does not answer with one bool
+        return True
+
+
+# Digit runs (spaces, dashes and dots allowed inside) long enough to be part of an account number.
+_DIGIT_RUN = re.compile(r"\d(?:[\d .\-]*\d)?")
+
+
+def scrub(text: object, field_name: object) -> str | None:
+    """Error text safe to store and show: for a masked field, every digit run of five digits or more (an
+    account number, or part of one, as an API may echo it) reduced to its last four digits."""
+    if not present(text):
+        return None
+    text = str(text)
+    f = BY_NAME.get(field_name) if isinstance(field_name, str) else None
+    if f is None or not f.masked:
+        return text
+
+    def hide(m: re.Match) -> str:
+        digits = re.sub(r"\D", "", m.group(0))
+        return mask(digits) if len(digits) >= 5 else m.group(0)
+
+    return _DIGIT_RUN.sub(hide, text)
 
 
 def display_value(field_name: str, value: object) -> str:

@@ -13,13 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from ..core.display import display_value
+from ..core.display import display_value, present, scrub
 from ..core.fields import BY_NAME, CRONA, FIELD_NAMES, HUMA, SIDES, SYSTEM_NAMES, other_side
 from ..core.outcomes import APPLIED, FAILED, SKIPPED, UNVERIFIED
 from ..core.plan import BANK_HOLD_RULE, CREATE, HELD, SKIP_CATEGORIES, UPDATE
 from ..core.policy import Policy
 from ..core.reconcile import CONFLICT
-from ..state.ledger import scrub
 
 CREATED, UPDATED = "created", "updated"
 # What became of an operation, as the report counts it: an applied create is `created`, an applied update
@@ -31,17 +30,8 @@ MARKDOWN_LIST_ROWS = 50
 LIST_COLUMNS = ("system", "employee", "record_id", "field", "action", "current_value", "new_value", "reason")
 
 
-def _present(value: object) -> bool:
-    if value is None:
-        return False
-    try:
-        return not bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return True
-
-
 def _text(value: object) -> str:
-    return str(value) if _present(value) else ""
+    return str(value) if present(value) else ""
 
 
 def approval_snippet(emails: list[str] | tuple[str, ...]) -> str:
@@ -176,7 +166,7 @@ def _md_table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def _operation(row: Any) -> dict[str, str]:
-    f = row.field if _present(row.field) else ""
+    f = row.field if present(row.field) else ""
     reason = scrub(row.error, f) or ""
     rule = _text(row.rule)
     if row.action == HELD and not reason:

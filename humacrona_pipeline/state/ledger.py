@@ -8,7 +8,6 @@ accounts are stored masked (last four digits), in the values and in any error te
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 
@@ -16,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ..core.bank_accounts import mask
+from ..core.display import present, scrub
 from ..core.fields import BY_NAME
 from ..core.outcomes import STATUSES
 from . import db
@@ -46,21 +46,8 @@ operations_table = sa.Table(
     sa.Index("ix_ledger_operations_at", "at"),
 )
 
-# Digit runs (spaces, dashes and dots allowed inside) long enough to be part of an account number.
-_DIGIT_RUN = re.compile(r"\d(?:[\d .\-]*\d)?")
-
-
-def _present(value: object) -> bool:
-    if value is None:
-        return False
-    try:
-        return not bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return True
-
-
 def _text(value: object) -> str | None:
-    return str(value) if _present(value) else None
+    return str(value) if present(value) else None
 
 
 def _masked_field(field_name: object) -> bool:
@@ -70,25 +57,9 @@ def _masked_field(field_name: object) -> bool:
 
 def stored_value(field_name: object, value: object) -> str | None:
     """A value as the ledger stores it: full text, except a masked field's (bank account): last four digits."""
-    if not _present(value):
+    if not present(value):
         return None
     return mask(str(value)) if _masked_field(field_name) else str(value)
-
-
-def scrub(text: object, field_name: object) -> str | None:
-    """Error text safe to store and show: for a masked field, every digit run of five digits or more (an
-    account number, or part of one, as an API may echo it) reduced to its last four digits."""
-    if not _present(text):
-        return None
-    text = str(text)
-    if not _masked_field(field_name):
-        return text
-
-    def hide(m: re.Match) -> str:
-        digits = re.sub(r"\D", "", m.group(0))
-        return mask(digits) if len(digits) >= 5 else m.group(0)
-
-    return _DIGIT_RUN.sub(hide, text)
 
 
 def _now() -> str:
@@ -97,7 +68,7 @@ def _now() -> str:
 
 def _when(value: object) -> str:
     """The operation's time as UTC ISO text (now when the row has none)."""
-    if not _present(value):
+    if not present(value):
         return _now()
     if isinstance(value, datetime):  # pandas Timestamps too
         if value.tzinfo is None:
