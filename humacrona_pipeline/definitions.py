@@ -34,16 +34,23 @@ ASSET_CHECKS = [huma_employees_schema, crona_employees_schema, plan_within_guard
 JOBS = [extract_job, plan_sync_job, sync_users_job]
 
 
-def build_defs(resources: Mapping[str, object]) -> dg.Definitions:
-    """The code location with the given resources (`huma`, `crona`, `policy`, `ledger`, `email`): the demo and the tests bind
-    sandbox connections or another policy this way instead of patching anything."""
-    return dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS, jobs=JOBS, resources=dict(resources))
+def default_resources() -> dict[str, object]:
+    """Every resource bound to its environment variables (`EnvVar`); nothing is read until a run needs it."""
+    return {
+        "huma": huma_resource_from_env(),
+        "crona": crona_resource_from_env(),
+        "policy": policy_resource_from_env(),
+        "ledger": ledger_resource_from_env(),
+        "email": email_resource_from_env(),
+    }
 
 
-defs = build_defs({
-    "huma": huma_resource_from_env(),
-    "crona": crona_resource_from_env(),
-    "policy": policy_resource_from_env(),
-    "ledger": ledger_resource_from_env(),
-    "email": email_resource_from_env(),
-})
+def build_defs(resources: Mapping[str, object] | None = None) -> dg.Definitions:
+    """The code location; ``resources`` replace the environment-bound ones they name (`huma`, `crona`,
+    `policy`, `ledger`, `email`): the demo and the tests bind sandbox connections or another policy this way
+    instead of patching anything."""
+    return dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS, jobs=JOBS,
+                          resources={**default_resources(), **(resources or {})})
+
+
+defs = build_defs()

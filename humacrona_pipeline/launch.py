@@ -17,9 +17,9 @@ CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 def run_job(name: str, resources: Mapping[str, object], *, quiet: bool = False) -> dg.ExecuteInProcessResult:
     """Run one job of the code location on the current Dagster instance (DAGSTER_HOME), with ``resources``
     replacing the environment-bound ones they name."""
-    from .definitions import build_defs, defs
+    from .definitions import build_defs
 
-    located = build_defs({**defs.resources, **resources})
+    located = build_defs(resources)
     job = located.resolve_job_def(name)
     return job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False,
                                   run_config=None if quiet else CONSOLE_INFO)
