@@ -140,9 +140,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return run_dev(args)
 
 
+def cmd_webhook(args: argparse.Namespace) -> int:
+    from .webhook import serve
+
+    return serve(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .dev import add_arguments as add_dev_arguments
     from .sandbox.runner import add_arguments
+    from .webhook import add_arguments as add_webhook_arguments
 
     parser = argparse.ArgumentParser(prog="humacrona", description="Keep Huma and Crona Lön employees in sync.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -164,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="serve the sandboxes and the Dagster UI (webserver and daemon) pointed at them")
     add_dev_arguments(dev)
     dev.set_defaults(func=cmd_dev)
+
+    webhook = sub.add_parser("webhook", help="receive Huma's webhooks (POST /huma/webhook) into the inbox until stopped")
+    add_webhook_arguments(webhook)
+    webhook.set_defaults(func=cmd_webhook)
     return parser
 
 

@@ -10,7 +10,14 @@ holds the records and indexes; ``huma_render`` the response shapes.
 Endpoints: ``POST /auth/oauth/token``; ``GET/POST /users``; ``GET/PATCH /users/{id}``;
 ``GET/POST /users/{userId}/positions``; ``GET/PATCH/DELETE /users/{userId}/positions/{id}``;
 ``GET/POST /job-titles``; ``GET/PATCH /job-titles/{id}``; ``GET /groups``; ``GET /groups/{id}``.
-Admin endpoints under ``/_sandbox`` need no token and are never faulted.
+Admin endpoints under ``/_sandbox`` need no token and are never faulted: ``POST /_sandbox/expire-tokens``,
+``GET /_sandbox/stats``, ``POST/DELETE /_sandbox/reject-writes``, the webhook registrations
+``GET/POST /_sandbox/webhooks``, ``DELETE /_sandbox/webhooks/{id}`` and ``POST /_sandbox/webhooks/export``,
+and the changes an HR administrator makes in Huma's UI: ``PATCH /_sandbox/users/{id}`` (or
+``PATCH /_sandbox/users?email=``) and ``DELETE /_sandbox/users/{id}`` (or ``?email=``).
+
+Webhooks: every create, change and deletion of a user or of a user's position is sent to the registered
+URLs as Huma sends it (``huma_webhooks`` documents the payload and the delivery).
 
 Further choices:
 - The token endpoint takes client credentials as a form or as JSON (or HTTP Basic, as OAuth2 allows).
@@ -27,6 +34,14 @@ Further choices:
   with ``fields: ["name"]``, so a sync can map a title name to exactly one id.
 - Positions are listed newest contract start first; without ``limit`` a user's positions all come in
   one page. ``me`` in a user path names the API's service user, which is not an employee (404).
+- The HR-administrator change ``PATCH /_sandbox/users/{id}`` takes the body of ``PATCH /users/{id}``
+  (UserDetailsInput, checked by the same rules) plus an optional ``position`` object with
+  ``contractStartDate``, ``contractEndDate`` and ``title`` (a job-title name, created when missing), which
+  changes the user's main position (or creates it, as a Permanent one, when the user has none: then
+  ``contractStartDate`` and ``title`` are required). Everything is checked before anything is written; it
+  answers UserDetails, like the API. ``reject_writes`` does not apply to it (that refuses API clients).
+  ``DELETE /_sandbox/users/{id}`` deletes a user and its positions; a user who supervises others is
+  refused (400 ``field:invalid-value``) until they have another supervisor.
 """
 
 from __future__ import annotations
@@ -34,10 +49,12 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import logging
 import re
 import uuid
+import weakref
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -51,10 +68,14 @@ from .faults import FaultConfig, FaultInjector
 from .huma_rules import (
     INVALID_FORMAT,
     INVALID_VALUE,
+    JOB_TITLE_INPUT,
+    POSITION_FIELDS,
     REQUIRED,
     UNSUPPORTED,
     FieldProblem,
     InvalidFields,
+    check_position_dates,
+    parse_fields,
     parse_job_title_create,
     parse_job_title_update,
     parse_position_create,
@@ -62,8 +83,20 @@ from .huma_rules import (
     parse_user_details_input,
     parse_user_input,
     email_key,
+    title_key,
 )
 from .huma_state import GROUPS, JOB_TITLES, POSITIONS, USERS, HumaDirectory, NotFound
+from .huma_webhooks import (
+    USERS_CREATE,
+    USERS_DELETE,
+    USERS_EXPORT,
+    USERS_UPDATE,
+    WebhookDispatcher,
+    WebhookError,
+    WebhookSettings,
+    deleted_payload,
+    user_payload,
+)
 from .store import Store
 from .tokens import TokenIssuer, TokenState, bearer_token
 
@@ -77,6 +110,10 @@ USERS_PAGE_MAX = 50
 GROUPS_PAGE_MAX = 25
 _INT32_MAX = 2**31 - 1
 _INTEGER = re.compile(r"^-?\d+$")
+_ADMIN_POSITION_KEYS = ("contractStartDate", "contractEndDate", "title")
+_ABSENT = object()
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,6 +123,7 @@ class HumaSandboxSettings:
     token_lifetime_s: float = 3600.0
     organization_id: str = DEFAULT_ORGANIZATION_ID
     company_name: str = "Nordljus Tech AB"
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
 
 class ApiError(Exception):
@@ -192,6 +230,9 @@ class HumaSandbox:
         self.directory = HumaDirectory(store)
         self.request_counts: Counter[str] = Counter()
         self.rejections: dict[str, dict] = {}  # email key -> the error answer every write for that user gets
+        self.webhooks = WebhookDispatcher(self.settings.webhooks)
+        # the delivery thread stops with the sandbox (close), or at the latest when it is collected or at exit
+        self._close_webhooks = weakref.finalize(self, self.webhooks.close)
         api = [
             ("POST", "/auth/oauth/token", self._token, False),
             ("GET", "/users", self._list_users, True),
@@ -235,7 +276,173 @@ class HumaSandbox:
             Route("/_sandbox/expire-tokens", self._expire_tokens, methods=["POST"]),
             Route("/_sandbox/stats", self._stats, methods=["GET"]),
             Route("/_sandbox/reject-writes", self._reject_writes, methods=["POST", "DELETE"]),
+            Route("/_sandbox/webhooks", self._admin(self._webhooks_admin), methods=["GET", "POST"]),
+            Route("/_sandbox/webhooks/export", self._admin(self._webhooks_export), methods=["POST"]),
+            Route("/_sandbox/webhooks/{id}", self._admin(self._webhook_delete), methods=["DELETE"]),
+            Route("/_sandbox/users", self._admin(self._admin_user), methods=["PATCH", "DELETE"]),
+            Route("/_sandbox/users/{id}", self._admin(self._admin_user), methods=["PATCH", "DELETE"]),
         ]
+
+    def close(self) -> None:
+        """Stop sending webhooks (what is still queued is dropped and counted). The store stays open."""
+        self._close_webhooks()
+
+    # ------------------------------------------------------------ webhooks
+
+    def register_webhook(self, url: str, secret: str | None = None, token: str | None = None,
+                         signature: str = "hex") -> str:
+        """Send every user event to ``url`` from now on (see ``huma_webhooks``); returns the registration id.
+        ``signature`` is how ``huma-hmac-sha256`` is written: ``"hex"`` or ``"base64"``. ValueError when an
+        input is not acceptable."""
+        return self.webhooks.register(url, secret, token, signature)
+
+    def unregister_webhook(self, webhook_id: str) -> None:
+        """Stop sending to that registration; deliveries still queued for it are dropped. KeyError if unknown."""
+        self.webhooks.unregister(webhook_id)
+
+    def export_users_to_webhooks(self, webhook_id: str | None = None) -> int:
+        """Send every user as ``users-export`` (``batch_size`` users per request) to every registration, or
+        to the one named; returns the number of requests per registration. KeyError for an unknown id."""
+        if webhook_id is not None:
+            self.webhooks.get(webhook_id)
+        docs = list(self.directory.users.values())
+        size = self.settings.webhooks.batch_size
+        batches = [docs[i:i + size] for i in range(0, len(docs), size)]
+        for batch in batches:
+            self.webhooks.publish(USERS_EXPORT, [user_payload(self.directory, d) for d in batch], only=webhook_id)
+        return len(batches)
+
+    def wait_for_webhooks(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued webhook was delivered, failed or dropped; False on timeout."""
+        return self.webhooks.wait_idle(timeout_s)
+
+    def _emit(self, topic: str, user_id: str) -> None:
+        """Queue the event of a change just made; never fails or delays the change."""
+        if not self.webhooks.active:
+            return
+        try:
+            self.webhooks.publish(topic, [user_payload(self.directory, self.directory.user(user_id))])
+        except Exception:  # noqa: BLE001 - a webhook must never fail the API call that caused it
+            log.exception("could not queue the %s webhook of user %s", topic, user_id)
+
+    # ------------------------------------------------------------ HR administrator (Huma's UI)
+
+    def find_user(self, user_id_or_email: str) -> dict:
+        """A user by id, or by work email (any letter case) when the key holds an ``@``; NotFound otherwise."""
+        if not isinstance(user_id_or_email, str) or not user_id_or_email.strip():
+            raise NotFound("User", str(user_id_or_email))
+        if "@" in user_id_or_email:
+            key = email_key(user_id_or_email)
+            for doc in self.directory.users.values():
+                if email_key(doc["email"]) == key:
+                    return doc
+            raise NotFound("User", user_id_or_email.strip())
+        return self.directory.user(user_id_or_email.strip())
+
+    def admin_update_user(self, user_id_or_email: str, changes: dict) -> dict:
+        """Change a user as an HR administrator would in Huma's UI: ``changes`` is a PATCH /users/{id} body
+        (UserDetailsInput) plus an optional ``position`` {contractStartDate, contractEndDate, title}. The
+        API's rules apply (InvalidFields, nothing written, no webhook, when one is broken); a users-update
+        webhook is sent. Returns the user's UserDetails, as the API's PATCH answers."""
+        user_id = self.find_user(user_id_or_email)["id"]
+        if not isinstance(changes, dict):
+            raise InvalidFields.one("body", INVALID_FORMAT, "the request body must be a JSON object")
+        changes = dict(changes)
+        position_input = changes.pop("position", _ABSENT)
+        problems: list[FieldProblem] = []
+        user_changes: dict = {}
+        try:
+            user_changes = parse_user_details_input(changes)
+        except InvalidFields as exc:
+            problems += exc.problems
+        apply_position = None
+        try:
+            apply_position = self._admin_position_plan(user_id, position_input)
+        except InvalidFields as exc:
+            problems += exc.problems
+        if problems:
+            raise InvalidFields(problems)
+        if user_changes:
+            self.directory.update_user(user_id, user_changes)  # checks uniqueness before writing anything
+        if apply_position is not None:
+            apply_position()
+        self._emit(USERS_UPDATE, user_id)
+        return render.user_details(self.directory, self.directory.user(user_id))
+
+    def _admin_position_plan(self, user_id: str, raw):
+        """Check the ``position`` part of an admin change against the user's main position; a function that
+        writes it (it cannot fail any more), or None when there is nothing to write."""
+        if raw is _ABSENT:
+            return None
+        if not isinstance(raw, dict):
+            raise InvalidFields.one("position", INVALID_FORMAT,
+                                    "position must be an object with contractStartDate, contractEndDate and/or title")
+        allowed = ", ".join(_ADMIN_POSITION_KEYS)
+        problems = [FieldProblem(f"position.{k}", UNSUPPORTED, f"position.{k} is not one of {allowed}")
+                    for k in raw if k not in _ADMIN_POSITION_KEYS]
+        specs = {k: POSITION_FIELDS[k] for k in ("contractStartDate", "contractEndDate")}
+        specs["title"] = JOB_TITLE_INPUT["name"]
+        try:
+            values = parse_fields({k: v for k, v in raw.items() if k in specs}, specs, partial=True, prefix="position.")
+        except InvalidFields as exc:
+            problems += exc.problems
+            values = {}
+        if problems:
+            raise InvalidFields(problems)
+        title_name = values.pop("title", None)
+        title_id = None
+        if title_name is not None:
+            title_id = next((t["id"] for t in self.directory.job_titles.values()
+                             if title_key(t["name"]) == title_key(title_name)), None)
+        main = self.directory.main_position(user_id)
+        if main is None:
+            if not values and title_name is None:
+                return None
+            missing = [FieldProblem(f"position.{k}", REQUIRED,
+                                    f"position.{k} is required: the user has no position, and Huma creates one only "
+                                    "with a start date and a job title")
+                       for k, present in (("contractStartDate", "contractStartDate" in values),
+                                          ("title", title_name is not None)) if not present]
+            if missing:
+                raise InvalidFields(missing)
+            merged = dict(values)
+        else:
+            merged = {**main, **values}
+            merged = {k: v for k, v in merged.items() if v is not None}
+        try:
+            check_position_dates(merged)
+        except InvalidFields as exc:
+            raise InvalidFields([FieldProblem(f"position.{p.field}", p.code, p.message) for p in exc.problems]) from None
+        if not values and title_name is None:
+            return None
+
+        def apply() -> None:
+            resolved = title_id
+            if title_name is not None and resolved is None:
+                resolved = self.directory.create_job_title(parse_job_title_create({"name": title_name}))["id"]
+            if main is None:
+                body = {k: v for k, v in values.items() if v is not None}
+                self.directory.create_position(user_id, parse_position_create(
+                    {**body, "contractType": "Permanent", "titleId": resolved}))
+            else:
+                self.directory.update_position(user_id, main["id"],
+                                               {**values, **({"titleId": resolved} if resolved else {})})
+
+        return apply
+
+    def admin_delete_user(self, user_id_or_email: str) -> dict:
+        """Delete a user and its positions as an HR administrator would in Huma's UI (the Open API cannot);
+        sends users-delete with the last known id and email, which it returns."""
+        doc = self.find_user(user_id_or_email)
+        user_id, d = doc["id"], self.directory
+        if d.subordinates_count(user_id):
+            raise InvalidFields.one("id", INVALID_VALUE, f"user {doc['email']} supervises "
+                                    f"{d.subordinates_count(user_id)} users: give them another supervisor first")
+        d.delete_user(user_id)
+        gone = deleted_payload(doc)
+        if self.webhooks.active:
+            self.webhooks.publish(USERS_DELETE, [gone])
+        return gone
 
     def reject_writes(self, email: str, status: int = 400, message: str | None = None,
                       fields: list[str] | None = None) -> None:
@@ -430,6 +637,7 @@ class HumaSandbox:
         self._refuse_rejected(request, values.get("email"))
         self.company_group_id()
         doc = self.directory.create_user(values)
+        self._emit(USERS_CREATE, doc["id"])
         return _json_response(render.user_item(self.directory, doc))
 
     async def _get_user(self, request: Request) -> Response:
@@ -442,6 +650,7 @@ class HumaSandbox:
         changes = parse_user_details_input(await self._body(request))
         self._refuse_rejected(request, changes.get("email"))
         doc = self.directory.update_user(user_id, changes)
+        self._emit(USERS_UPDATE, user_id)
         return _json_response(render.user_details(self.directory, doc))
 
     # ------------------------------------------------------------ positions
@@ -464,6 +673,7 @@ class HumaSandbox:
         self._refuse_rejected_user(request, user_id)
         values = parse_position_create(await self._body(request))
         doc = self.directory.create_position(user_id, values)
+        self._emit(USERS_UPDATE, user_id)
         return _json_response(render.position(self.directory, doc))
 
     async def _get_position(self, request: Request) -> Response:
@@ -477,6 +687,7 @@ class HumaSandbox:
         self._refuse_rejected_user(request, user_id)
         changes = parse_position_update(await self._body(request))
         doc = self.directory.update_position(user_id, position_id, changes)
+        self._emit(USERS_UPDATE, user_id)
         return _json_response(render.position(self.directory, doc))
 
     async def _delete_position(self, request: Request) -> Response:
@@ -484,6 +695,7 @@ class HumaSandbox:
         self.directory.position(user_id, position_id)
         self._refuse_rejected_user(request, user_id)
         self.directory.delete_position(user_id, position_id)
+        self._emit(USERS_UPDATE, user_id)
         return Response(status_code=200)
 
     # ------------------------------------------------------------ job titles
@@ -556,6 +768,74 @@ class HumaSandbox:
             return _json_response(render.invalid_fields(exc), 400)
         return _json_response({"rejecting": sorted(self.rejections)})
 
+    @staticmethod
+    def _admin(handler):
+        """An admin endpoint whose refusals answer like the API's (400 InvalidFieldFormatResponse, 404)."""
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except InvalidFields as exc:
+                return _json_response(render.invalid_fields(exc), 400)
+            except NotFound as exc:
+                return _json_response(render.not_found(exc.kind, exc.object_id), 404)
+        return endpoint
+
+    async def _admin_body(self, request: Request, *, optional: bool = False) -> dict:
+        raw = await request.body()
+        if optional and not raw.strip():
+            return {}
+        body = self._decode_json(raw)
+        if not isinstance(body, dict):
+            raise InvalidFields.one("body", INVALID_FORMAT, "the request body must be a JSON object")
+        return body
+
+    async def _webhooks_admin(self, request: Request) -> Response:
+        """GET lists the registrations (never their secret or token) and the counts; POST {"url", "secret"?,
+        "token"?, "signature"?: "hex" | "base64"} registers one: 201 with its id."""
+        if request.method == "GET":
+            return _json_response({"webhooks": self.webhooks.registrations(), "totals": self.webhooks.stats()})
+        body = await self._admin_body(request)
+        unknown = sorted(set(body) - {"url", "secret", "token", "signature"})
+        if unknown:
+            raise InvalidFields([FieldProblem(k, UNSUPPORTED, f"{k} is not a webhook setting") for k in unknown])
+        try:
+            webhook_id = self.register_webhook(body.get("url"), body.get("secret"), body.get("token"),
+                                               body.get("signature", "hex"))
+        except WebhookError as exc:
+            raise InvalidFields.one(exc.field, INVALID_FORMAT, str(exc)) from None
+        return _json_response(self.webhooks.get(webhook_id), 201)
+
+    async def _webhook_delete(self, request: Request) -> Response:
+        webhook_id = request.path_params["id"]
+        try:
+            registration = self.webhooks.get(webhook_id)
+            self.unregister_webhook(webhook_id)
+        except KeyError:
+            raise NotFound("Webhook", webhook_id) from None
+        return _json_response({"deleted": webhook_id, "dropped": registration["pending"]})
+
+    async def _webhooks_export(self, request: Request) -> Response:
+        """Send every user as users-export to every registration, or (``?id=`` or {"id"}) to one: 202."""
+        body = await self._admin_body(request, optional=True)
+        webhook_id = request.query_params.get("id") or body.get("id")
+        try:
+            requests = self.export_users_to_webhooks(webhook_id)
+        except KeyError:
+            raise NotFound("Webhook", str(webhook_id)) from None
+        targets = [webhook_id] if webhook_id else [r["id"] for r in self.webhooks.registrations()]
+        return _json_response({"topic": USERS_EXPORT, "users": len(self.directory.users),
+                               "requestsPerWebhook": requests, "webhooks": targets}, 202)
+
+    async def _admin_user(self, request: Request) -> Response:
+        """PATCH: an HR administrator's change (``admin_update_user``); DELETE: ``admin_delete_user``. The
+        user is named by the path's id or by ``?email=``."""
+        key = request.path_params.get("id") or request.query_params.get("email")
+        if not key:
+            raise InvalidFields.one("email", REQUIRED, "name the user: /_sandbox/users/{id} or ?email=")
+        if request.method == "DELETE":
+            return _json_response({"deleted": self.admin_delete_user(key)})
+        return _json_response(self.admin_update_user(key, await self._admin_body(request)))
+
     async def _stats(self, request: Request) -> Response:
         return _json_response({
             "users": self.store.count(USERS),
@@ -564,4 +844,5 @@ class HumaSandbox:
             "groups": self.store.count(GROUPS),
             "requests": dict(sorted(self.request_counts.items())),
             "faults": dict(self.faults.counts) if self.faults else {},
+            "webhooks": self.webhooks.stats(),
         })

@@ -293,6 +293,17 @@ class HumaDirectory:
         del self.positions[position_id]
         self._positions_by_user[user_id].remove(position_id)
 
+    def delete_user(self, user_id: str) -> None:
+        """Remove a user, its positions and its index entries (an HR administrator's act: the API has none)."""
+        doc = self.users[user_id]
+        for position_id in list(self._positions_by_user.get(user_id, ())):
+            self.delete_position(user_id, position_id)
+        self.store.delete(USERS, user_id)
+        self._unindex_user(doc)
+        del self.users[user_id]
+        self._positions_by_user.pop(user_id, None)
+        self._subordinates.pop(user_id, None)
+
     # ------------------------------------------------------------ job titles
 
     def job_title(self, title_id: str) -> dict:

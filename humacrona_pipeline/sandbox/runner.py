@@ -36,6 +36,10 @@ class SandboxOptions:
     latency_ms: float = 0.0
     token_lifetime_s: float | None = None
     fault_seed: int | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_token: str | None = None
+    webhook_signature: str = "hex"
 
 
 @dataclass
@@ -69,6 +73,7 @@ class RunningSandboxes:
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
+        self.huma.close()  # the webhook sender's thread
         self.huma.store.close()
         self.crona.store.close()
 
@@ -104,6 +109,17 @@ def start_sandboxes(options: SandboxOptions) -> RunningSandboxes:
         CronaSandboxSettings(activation_code=options.crona_activation_code, **lifetimes),
         faults=_faults(options, 1),
     )
+    try:
+        if options.webhook_url:
+            huma.register_webhook(options.webhook_url, options.webhook_secret, options.webhook_token,
+                                  options.webhook_signature)
+        elif options.webhook_secret or options.webhook_token:
+            raise ValueError("--webhook-secret and --webhook-token need --webhook-url")
+    except ValueError:
+        huma.close()
+        huma_store.close()
+        crona_store.close()
+        raise
     seeded = None
     if huma_store.is_empty() and crona_store.is_empty():
         seeded = generate(options.employees, seed=options.seed)
@@ -135,6 +151,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token-lifetime", type=float, default=None, dest="token_lifetime_s",
                         help="seconds an access token lives (default: each service's own)")
     parser.add_argument("--fault-seed", type=int, default=None, help="make the injected faults reproducible")
+    parser.add_argument("--webhook-url", default=None,
+                        help="the Huma sandbox POSTs users-create/-update/-delete webhooks here, as Huma does "
+                             "(more with POST /_sandbox/webhooks)")
+    parser.add_argument("--webhook-secret", default=None, help="key of the huma-hmac-sha256 signature (default: none)")
+    parser.add_argument("--webhook-token", default=None, help="sent as Authorization: Bearer <token> (default: none)")
+    parser.add_argument("--webhook-signature", choices=("hex", "base64"), default=d.webhook_signature,
+                        help="how huma-hmac-sha256 is written (default %(default)s)")
 
 
 def options_from_args(args: argparse.Namespace) -> SandboxOptions:
@@ -162,6 +185,10 @@ def serve(options: SandboxOptions) -> None:
                 f"{running.huma.store.count('users')} Huma users, {running.crona.store.count('employees')} Crona employees")
         if options.fault_rate or options.latency_ms:
             out(f"# fault injection: rate {options.fault_rate}, latency {options.latency_ms} ms")
+        if options.webhook_url:
+            extras = [f"signature {options.webhook_signature}" if options.webhook_secret else "unsigned"]
+            extras += ["bearer token"] if options.webhook_token else []
+            out(f"# Huma webhooks to {options.webhook_url} ({', '.join(extras)})")
         out("# Sandbox credentials (public defaults unless you passed your own). Point the pipeline here:")
         for key, value in running.env.items():
             out(f"{key}={value}")
