@@ -18,6 +18,10 @@ from .defs.email.resources import email_resource_from_env
 from .defs.huma.assets import huma_users_raw
 from .defs.huma.resources import huma_resource_from_env
 from .defs.policy import policy_resource_from_env
+from .defs.realtime.jobs import push_huma_changes
+from .defs.realtime.resources import inbox_resource_from_env
+from .defs.realtime.schedules import nightly_sync_users
+from .defs.realtime.sensors import huma_changes_sensor
 from .defs.reconcile.assets import employee_conflicts, employee_matches, sync_plan
 from .defs.reconcile.checks import plan_within_guards
 from .defs.reconcile.jobs import plan_sync_job
@@ -31,7 +35,9 @@ extract_job = dg.define_asset_job(
 ASSETS = [huma_users_raw, crona_employees_raw, huma_employees, crona_employees, employee_matches,
           employee_conflicts, sync_plan, crona_writeback, huma_writeback, sync_report]
 ASSET_CHECKS = [huma_employees_schema, crona_employees_schema, plan_within_guards, sync_applied_cleanly]
-JOBS = [extract_job, plan_sync_job, sync_users_job]
+JOBS = [extract_job, plan_sync_job, sync_users_job, push_huma_changes]
+SENSORS = [huma_changes_sensor]
+SCHEDULES = [nightly_sync_users]
 
 
 def default_resources() -> dict[str, object]:
@@ -42,15 +48,16 @@ def default_resources() -> dict[str, object]:
         "policy": policy_resource_from_env(),
         "ledger": ledger_resource_from_env(),
         "email": email_resource_from_env(),
+        "inbox": inbox_resource_from_env(),
     }
 
 
 def build_defs(resources: Mapping[str, object] | None = None) -> dg.Definitions:
     """The code location; ``resources`` replace the environment-bound ones they name (`huma`, `crona`,
-    `policy`, `ledger`, `email`): the demo and the tests bind sandbox connections or another policy this way
+    `policy`, `ledger`, `email`, `inbox`): the demo and the tests bind sandbox connections or another policy this way
     instead of patching anything."""
-    return dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS, jobs=JOBS,
-                          resources={**default_resources(), **(resources or {})})
+    return dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS, jobs=JOBS, sensors=SENSORS,
+                          schedules=SCHEDULES, resources={**default_resources(), **(resources or {})})
 
 
 defs = build_defs()

@@ -42,6 +42,9 @@ class Policy:
     missing_values: str = FILL
     create_in_huma: str | tuple[str, ...] = NONE  # "none", "all" or work emails
     create_in_crona: str | tuple[str, ...] = NONE
+    # Real-time pushes (`push_huma_changes`) only: a `users-create` webhook of a Huma-only user creates the
+    # employee in Crona. The full sync ignores it (create_in_crona decides there).
+    auto_create_in_crona: bool = False
     never_clear: bool = True
     hold_bank_account_changes: bool = True
     map_country_names: bool = False
@@ -179,6 +182,7 @@ _READERS = {
     "missing_values": None,
     "create_in_huma": _selection,
     "create_in_crona": _selection,
+    "auto_create_in_crona": _boolean,
     "never_clear": _boolean,
     "hold_bank_account_changes": _boolean,
     "map_country_names": _boolean,

@@ -49,6 +49,9 @@ class SyncPolicy(dg.ConfigurableResource):
         default=[NONE], description="Create Crona-only employees in Huma: [none], [all] or a list of work emails.")
     create_in_crona: list[str] = Field(
         default=[NONE], description="Create Huma-only employees in Crona: [none], [all] or a list of work emails.")
+    auto_create_in_crona: bool = Field(
+        default=False,
+        description="Real-time pushes only: a users-create webhook creates the new Huma employee in Crona.")
     never_clear: bool = Field(default=True, description="Never replace a non-empty value by an empty one.")
     hold_bank_account_changes: bool = Field(
         default=True,

@@ -1,0 +1,218 @@
+"""`push_huma_changes`: push the Huma users a batch of webhooks named to Crona, at once.
+
+The `huma_changes_sensor` launches it with the batch in the run config (`READ_OP`'s config: the users' ids,
+emails and topics, and the inbox events they came from). It is an op job, not assets: the sync's assets
+(`huma_employees`, `sync_plan`, `crona_writeback`, ...) hold the whole of both systems, and materialising
+them for a handful of employees would replace the full sync's values with a partial table (and its checks
+would judge a partial table as the whole). The push reuses what those assets run, not the assets: the same
+core (`core.canonical`, `core.reconcile`, `core.plan`, see `push.py`), the same write-back and verification
+(`connectors.writeback.apply_plan`) and the same audit ledger; it writes no HTML report and sends no email
+(a push can come every few seconds; the ledger and the run's metadata say what it did).
+
+Steps: `huma_changes` reads (retried: reads change nothing), `push_plan` plans, `crona_push` checks the
+guards and writes, `push_report` shows what happened per user and fails the run when any write failed or
+did not read back as written, after everything was written and recorded. A failed run can be re-executed
+from the Dagster UI with the same config (it reads Huma again); the next sync_users catches up anyway."""
+
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from ...connectors.writeback import apply_plan
+from ...core.display import display_frame
+from ...core.fields import CRONA
+from ...core.outcomes import FAILED, UNVERIFIED
+from ...state.inbox import TOPICS
+from ..apply.resources import LedgerResource
+from ..crona.resources import CronaResource
+from ..huma.resources import HumaResource
+from ..metadata import counts_md, frame_shape_metadata, markdown_table
+from ..policy import SyncPolicy
+from ..reconcile.assets import plan_metadata
+from .push import (NOT_PUSHED, PUSHED, IN_SYNC, ChangedUser, HumaChanges, PushPlan, plan_push,
+                   push_guard_violations, read_changes)
+
+JOB_NAME = "push_huma_changes"
+READ_OP = "huma_changes"
+
+
+class ChangedUserConfig(dg.Config):
+    """One Huma user of the batch."""
+
+    id: str = Field(description="The Huma user id (the webhook's users[].id).")
+    email: str = Field(default="", description="The work email the latest event named (lower case); for reports.")
+    topics: list[str] = Field(
+        description="The batch's topics for this user (users-create, users-update, users-delete, users-export),"
+        " each once, in the order of its last event: the last one is Huma's latest word.")
+
+
+class HumaChangesConfig(dg.Config):
+    """The batch: which users to push, and which inbox events named them."""
+
+    users: list[ChangedUserConfig] = Field(description="The users to push, each once.")
+    first_event_id: int = Field(default=0, description="The batch's first inbox event id (for reference).")
+    last_event_id: int = Field(default=0, description="The batch's last inbox event id (for reference).")
+
+
+def _users(config: HumaChangesConfig) -> list[ChangedUser]:
+    unknown = sorted({t for u in config.users for t in u.topics} - set(TOPICS))
+    if unknown:
+        raise dg.Failure(description=f"unknown webhook topic(s) {', '.join(unknown)}; Huma sends {', '.join(TOPICS)}",
+                         allow_retries=False)
+    seen: dict[str, ChangedUser] = {}
+    for u in config.users:
+        seen[u.id] = ChangedUser(u.id, u.email.strip().lower(), tuple(u.topics))
+    return list(seen.values())
+
+
+def _shown(frame: pd.DataFrame) -> dg.MetadataValue:
+    return dg.MetadataValue.md(markdown_table(frame))
+
+
+@dg.op(
+    name=READ_OP,
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
+    description="The batch's users as Huma has them now (GET /users/{id} and positions; a webhook is only the "
+    "signal) and their Crona employees (GET /anstallda/{employment ID} when it is the same person by work "
+    "email, else the Crona listing searched by work email). Deleted and no-longer-existing users are reported.",
+)
+def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma: HumaResource,
+                 crona: CronaResource) -> dg.Output[HumaChanges]:
+    users = _users(config)
+    changes = read_changes(huma.client(), crona.client(), users)
+    context.log.info(f"inbox events {config.first_event_id}-{config.last_event_id}: {len(users)} users; "
+                     f"{len(changes.huma_rows)} read from Huma, {len(changes.crona_rows)} Crona employees found, "
+                     f"{len(changes.not_pushed)} deleted or gone")
+    return dg.Output(changes, metadata={
+        "users": len(users),
+        "read_from_huma": len(changes.huma_rows),
+        "crona_employees_found": len(changes.crona_rows),
+        "deleted_or_gone": len(changes.not_pushed),
+        "first_event_id": config.first_event_id,
+        "last_event_id": config.last_event_id,
+        "not_pushed": _shown(changes.not_pushed),
+    })
+
+
+@dg.op(
+    description="Canonical tables of just these people, reconciled and planned with Huma winning every field "
+    "(the webhook says Huma changed; see push.push_policy) and the policy's other rules; only operations on "
+    "Crona are kept. Creates only users Huma created in this batch, and only with auto_create_in_crona.",
+)
+def push_plan(context: dg.OpExecutionContext, huma_changes: HumaChanges, policy: SyncPolicy) -> dg.Output[PushPlan]:
+    rules = policy.policy()
+    push = plan_push(huma_changes, rules)
+    results = push.users["result"].value_counts().to_dict()
+    context.log.info(f"{len(push.plan.operations)} Crona operations for "
+                     f"{push.plan.operations['employee'].nunique()} employees; "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(results.items())))
+    metadata = plan_metadata(push.plan, push.policy)
+    metadata.pop("update_share")  # against the pushed employees it means nothing; see push_guard_violations
+    metadata.update({
+        "max_update_share": rules.max_update_share,
+        "max_creates": rules.max_creates,
+        "approve_mass_change": rules.approve_mass_change,
+        "guard_violations": dg.MetadataValue.md(
+            "\n".join(f"- {v}" for v in push_guard_violations(push, rules)) or "_none_"),
+        "crona_employees": push.crona_employees if push.crona_employees is not None else "not read",
+        "auto_create_in_crona": rules.auto_create_in_crona,
+        **{f"users_{k.replace(' ', '_')}": int(v) for k, v in results.items()},
+        "users": _shown(push.users),
+        "not_pushed": _shown(push.not_pushed),
+        "quarantine": _shown(push.quarantine),
+    })
+    return dg.Output(push, metadata=metadata)
+
+
+@dg.op(
+    description="Checks the guards (max_creates; max_update_share against every Crona employee, for pushes "
+    "updating more than a handful), then writes the operations to Crona with the sync's write-back, reads "
+    "them back to verify, and records every attempt in the audit ledger. One row per operation.",
+)
+def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: CronaResource, policy: SyncPolicy,
+               ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
+    rules = policy.policy()
+    violations = push_guard_violations(push_plan, rules)
+    if violations and not rules.approve_mass_change:
+        basis = (f" (max_update_share counts against all {push_plan.crona_employees} Crona employees)"
+                 if any("max_update_share" in v for v in violations) else "")
+        raise dg.Failure(description="The push exceeds the policy's guards; nothing was written: "
+                         + "; ".join(violations) + basis + ". Run sync_users to review it, or set"
+                         " approve_mass_change.", allow_retries=False)
+    operations = push_plan.plan.operations
+    book = ledger.ledger()
+    run_id = context.run.run_id
+    outcomes = apply_plan(crona.client(), CRONA, operations, on_outcome=lambda rows: book.record(run_id, rows))
+    book.mark_verification(run_id, outcomes)
+    by_status = outcomes["status"].value_counts().to_dict()
+    context.log.info(f"Crona: {len(outcomes)} operations; "
+                     + (", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "nothing to write"))
+    trouble = outcomes[outcomes["status"].isin((FAILED, UNVERIFIED))]
+    return dg.Output(outcomes, metadata={
+        **frame_shape_metadata(outcomes),
+        **{status: int(n) for status, n in by_status.items()},
+        "by_status_and_field": counts_md(outcomes, ["status", "field"]),
+        "failed_or_unverified": _shown(display_frame(trouble, ("current_value", "new_value"))[
+            ["employee", "action", "field", "new_value", "status", "error"]]),
+    })
+
+
+@dg.op(
+    description="What the push did, per user (pushed, in sync, not pushed with the reason) and per operation "
+    "status. Fails the run when any operation failed or is unverified (after everything was written and "
+    "recorded).",
+)
+def push_report(context: dg.OpExecutionContext, push_plan: PushPlan, crona_push: pd.DataFrame) -> dg.Output[dict]:
+    statuses = {str(k): int(v) for k, v in crona_push["status"].value_counts().items()}
+    users = push_plan.users.copy()
+    if not crona_push.empty:  # each user's operations by how they ended
+        ended = crona_push.groupby("employee")["status"].agg(lambda s: ", ".join(
+            f"{k} {v}" for k, v in sorted(s.value_counts().items())))
+        users["statuses"] = users["employee"].map(ended).fillna("")
+    else:
+        users["statuses"] = ""
+    results = {str(k): int(v) for k, v in users["result"].value_counts().items()}
+    summary = {
+        "statuses": statuses,
+        "users": len(users),
+        PUSHED: results.get(PUSHED, 0),
+        IN_SYNC: results.get(IN_SYNC, 0),
+        NOT_PUSHED: results.get(NOT_PUSHED, 0),
+        "not_pushed": push_plan.not_pushed[["user_id", "employee", "reason"]].to_dict("records"),
+    }
+    metadata = {
+        "users": len(users),
+        "pushed": summary[PUSHED],
+        "in_sync": summary[IN_SYNC],
+        "not_pushed": summary[NOT_PUSHED],
+        **{f"operations_{s}": n for s, n in statuses.items()},
+        "per_user": _shown(users),
+        "not_pushed_reasons": _shown(push_plan.not_pushed),
+        "not_planned": _shown(push_plan.plan.not_planned),
+    }
+    line = (f"{len(users)} users: {summary[PUSHED]} pushed, {summary[IN_SYNC]} in sync, "
+            f"{summary[NOT_PUSHED]} not pushed; operations: "
+            + (", ".join(f"{k} {v}" for k, v in sorted(statuses.items())) or "none"))
+    for row in push_plan.not_pushed.itertuples(index=False):
+        context.log.info(f"not pushed: {row.employee or row.user_id}: {row.reason}")
+    bad = {s: n for s, n in statuses.items() if s in (FAILED, UNVERIFIED) and n}
+    if bad:
+        raise dg.Failure(description=f"{line}; " + ", ".join(f"{n} {s}" for s, n in bad.items())
+                         + " (see crona_push's failed_or_unverified and the audit ledger)",
+                         metadata=metadata, allow_retries=False)
+    context.log.info(line)
+    return dg.Output(summary, metadata=metadata)
+
+
+@dg.job(
+    name=JOB_NAME,
+    description="Push the Huma users a batch of webhooks named to Crona Lön (launched by huma_changes_sensor, "
+    "one run per batch): read their current details from Huma, find their Crona employees by work email, plan "
+    "with Huma winning every field, write and verify, record in the audit ledger. Never deletes; creates only "
+    "with auto_create_in_crona. Changes made in Crona reach Huma through sync_users.",
+    tags={"humacrona/trigger": "huma-webhook"},
+)
+def push_huma_changes():
+    planned = push_plan(huma_changes())
+    push_report(planned, crona_push(planned))
