@@ -93,4 +93,4 @@ def test_a_new_huma_only_employee_is_not_created_with_auto_create_off_and_is_rep
         (not_pushed,) = result.output_for_node("push_report")["not_pushed"]
     after = _crona_by_email(sandboxes)
     assert set(after.index) == set(before.index) and huma_only.email not in after.index
-    assert not_pushed["employee"] == huma_only.email and "creates" in not_pushed["reason"], not_pushed
+    assert not_pushed["employee"] == huma_only.email and "nothing is created" in not_pushed["reason"], not_pushed
