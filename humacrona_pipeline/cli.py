@@ -35,6 +35,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 DEMO_POLICY_FILE = PROJECT_ROOT / "policy.example.yaml"
+DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # the embedded sandbox's only: never a real Huma secret
 
 
 def demo_policy():
@@ -69,14 +70,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     home = ensure_dagster_home()
     started = time.monotonic()
-    _say(f"1/4  Starting the Huma and Crona Lön sandboxes ({args.employees} people, seed {args.seed}) ...")
+    _say(f"1/5  Starting the Huma and Crona Lön sandboxes ({args.employees} people, seed {args.seed}) ...")
     options = SandboxOptions(employees=args.employees, seed=args.seed, huma_port=0, crona_port=0)
     with start_sandboxes(options) as sandboxes:
         _say(f"     Huma  {sandboxes.huma_url}")
         _say(f"     Crona {sandboxes.crona_url}")
         resources = {**_sandbox_resources(sandboxes), "policy": demo_policy()}
 
-        _say(f"2/4  Planning (job plan_sync, policy {DEMO_POLICY_FILE.name} with approve_mass_change, instance"
+        _say(f"2/5  Planning (job plan_sync, policy {DEMO_POLICY_FILE.name} with approve_mass_change, instance"
              f" {home}); nothing is written ...")
         planned = launch.run_job("plan_sync", resources)
         if not planned.success:
@@ -85,14 +86,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         launch.say_plan(planned, _say)
         launch.say_checks(planned, _say)
 
-        _say("3/4  Synchronising (job sync_users): write both systems, verify, audit, report, email ...")
+        _say("3/5  Synchronising (job sync_users): write both systems, verify, audit, report, email ...")
         synced = launch.run_job("sync_users", resources)
         launch.say_sync(synced, _say)
         if not synced.success:
             launch.say_failures(synced, _say)
             return 1
 
-        _say("4/4  Synchronising again right away (job sync_users) ...")
+        _say("4/5  Synchronising again right away (job sync_users) ...")
         again = launch.run_job("sync_users", resources, quiet=True)
         if not again.success:
             launch.say_failures(again, _say)
@@ -105,7 +106,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return 1
         _say(f"     Converged: nothing to apply ({held} held salary-account changes still wait for approval"
              " in the policy)." if held else "     Converged: nothing to apply.")
-        _say(f"Done in {time.monotonic() - started:.1f} s (runs {synced.run_id}, {again.run_id}).")
+
+        _say("5/5  Real time: a change in Huma reaches Crona (Huma webhook → humacrona webhook → inbox →"
+             " huma_changes_sensor → push_huma_changes) ...")
+        if not launch.demo_realtime(sandboxes, resources, _say, secret=DEMO_WEBHOOK_SECRET):
+            return 1
+        _say(f"Done in {time.monotonic() - started:.1f} s.")
     return 0
 
 

@@ -87,3 +87,71 @@ def say_sync(result: dg.ExecuteInProcessResult, say: Say) -> None:
         return
     say(f"     Report  {report['report_path']}")
     say(f"     Email   {report['subject']!r} -> {report['email']}")
+
+
+def demo_realtime(sandboxes, resources: Mapping[str, object], say: Say, *, secret: str) -> bool:
+    """One change made in Huma, followed to Crona: webhook (signed) → receiver → inbox → one sensor tick →
+    the push run. The sensor is evaluated here, once, as the daemon would; True when Crona holds the value."""
+    import time
+
+    from .core.fields import BY_NAME
+    from .defs.realtime.jobs import JOB_NAME
+    from .defs.realtime.resources import InboxResource
+    from .defs.realtime.sensors import huma_changes_sensor
+    from .sandbox.server import BackgroundServer
+    from .state.inbox import Inbox
+    from .webhook import build_app
+
+    inbox = Inbox()
+    receiver = BackgroundServer(build_app(secret, None, inbox), port=0).start()
+    try:
+        sandboxes.huma.register_webhook(receiver.url + "/huma/webhook", secret=secret)
+        crona_only = {d.email for d in sandboxes.seeded.discrepancies}
+        person = next(u for u in sandboxes.seeded.huma_users if u["email"].lower() not in crona_only)
+        column = BY_NAME["family_name"].crona_columns[0]
+        new_name = f"{person['familyName']}-Realtid"
+        before, cursor = inbox.count(), str(inbox.last_id())  # a demo run again starts after its earlier events
+        started = time.monotonic()
+        sandboxes.huma.admin_update_user(person["id"], {"familyName": new_name})
+        say(f"     Changed {person['email']}'s family name in Huma (as HR would in Huma's UI) to {new_name!r}")
+        while inbox.count() == before:
+            if time.monotonic() - started > 30:
+                say("     no webhook arrived within 30 s")
+                return False
+            time.sleep(0.05)
+        say(f"     webhook received and stored in the inbox after {time.monotonic() - started:.2f} s")
+        instance = dg.DagsterInstance.get()
+        tick = huma_changes_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
+                                                            resources={"inbox": InboxResource()}))
+        for request in tick.run_requests:
+            say(f"     sensor huma_changes_sensor requested run {request.run_key}")
+            from .definitions import build_defs
+
+            located = build_defs(resources)
+            run = located.resolve_job_def(JOB_NAME).execute_in_process(
+                run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False)
+            if not run.success:
+                say_failures(run, say)
+                return False
+        employee = _crona_employee(resources, person.get("employmentId"))
+        arrived = employee is not None and employee.get(column) == new_name
+        say(f"     Crona now has {column} = {employee.get(column) if employee else None!r} for"
+            f" {person['email']}, {time.monotonic() - started:.2f} s after the change in Huma"
+            if arrived else "     the change did NOT arrive in Crona")
+        return arrived
+    finally:
+        receiver.stop()
+
+
+def _crona_employee(resources: Mapping[str, object], anstnr) -> dict | None:
+    import asyncio
+
+    if not anstnr:
+        return None
+    client = resources["crona"].client()
+
+    async def read():
+        async with client:
+            return await client.get_employee(anstnr)
+
+    return asyncio.run(read())

@@ -161,6 +161,9 @@ def test_demo_syncs_both_sandboxes_then_finds_nothing_to_do_and_prints_no_values
     assert report.is_file() and report.suffix == ".html"
     assert "-> " in lines["Email"] and list((tmp_path / "home" / "outbox").glob("*.eml"))
     assert "Converged: nothing to apply" in out, out
+    # Real time: one change made in Huma arrives in Crona through the webhook, the inbox, the sensor and a run.
+    assert "webhook received and stored in the inbox" in out and "requested run inbox-" in out, out
+    assert "Crona now has EfNamn = " in out and "did NOT arrive" not in out, out
     # Secrets and bank accounts are never printed by the demo, not even in Dagster's log lines.
     everything = out + result.stderr
     assert "CRONA-SANDBOX" not in everything and "client_secret" not in everything.lower()

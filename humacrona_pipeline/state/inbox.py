@@ -91,6 +91,11 @@ class Inbox:
         return [InboxEvent(r.id, r.topic, tuple(json.loads(r.user_ids)), tuple(json.loads(r.emails)), r.received_at)
                 for r in rows]
 
+    def last_id(self) -> int:
+        """The newest event's id (0 for an empty inbox): a cursor that skips everything stored so far."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(inbox_events.c.id))).scalar() or 0)
+
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(inbox_events)).scalar())

@@ -27,6 +27,7 @@ def test_events_are_read_in_order_after_the_cursor(inbox):
         ("users-update", ("u1",), ("a@x.se",)), ("users-create", ("u2", "u3"), ("b@x.se", "c@x.se"))]
     assert [e.id for e in inbox.after(first)] == [second]
     assert inbox.after(second) == []
+    assert inbox.last_id() == second
 
 
 def test_a_redelivered_event_is_stored_once_and_another_body_is_a_new_event(inbox, tmp_path):
