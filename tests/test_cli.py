@@ -148,7 +148,10 @@ def test_demo_syncs_both_sandboxes_then_finds_nothing_to_do_and_prints_no_values
     out = result.stdout
     assert "plan_sync" in out and "sync_users" in out
     assert f"Huma {len(seeded.huma_users)}, Crona {len(seeded.crona_employees)}" in out, out
-    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("     ") and line.split()}
+    lines: dict[str, str] = {}  # the first indented line starting with each word
+    for line in out.splitlines():
+        if line.startswith("     ") and line.split():
+            lines.setdefault(line.split()[0], line)
     for kind in ("huma_only", "crona_only"):
         planted = sum(d.kind == kind for d in seeded.discrepancies)
         assert planted and f"{kind} {planted}" in lines["Matches"], out
