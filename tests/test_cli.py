@@ -158,8 +158,9 @@ def test_demo_syncs_both_sandboxes_then_finds_nothing_to_do_and_prints_no_values
     assert "missing_in_huma" in lines["Conflicts"] and "update" in lines["Plan"], out
     assert "Quarantined" in lines and "plan_within_guards" in out
     # The sync wrote both systems and said so; the second one found nothing left.
-    assert "update applied" in lines["Crona"] and "update applied" in lines["Huma"], out
-    assert "failed" not in lines["Crona"] + lines["Huma"], out
+    synced = {line.split()[0]: line for line in out.split("3/5")[1].split("4/5")[0].splitlines()[1:] if line.split()}
+    assert "update applied" in synced["Crona"] and "update applied" in synced["Huma"], out
+    assert "failed" not in synced["Crona"] + synced["Huma"], out
     report = Path(lines["Report"].split(maxsplit=1)[1])
     assert report.is_file() and report.suffix == ".html"
     assert "-> " in lines["Email"] and list((tmp_path / "home" / "outbox").glob("*.eml"))
