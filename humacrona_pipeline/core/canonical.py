@@ -14,6 +14,8 @@ import pandas as pd
 
 from . import normalise as norm
 from . import validators
+from .chars import is_none
+from .countries import is_alpha2
 from .display import display_value
 from .fields import (BY_NAME, CRONA, FIELD_NAMES, FIELDS, HUMA, MATCH_KEY, PART_SEPARATOR, RECORD_ID_COLUMN,
                      SYSTEM_NAMES, Kind)
@@ -23,7 +25,6 @@ QUARANTINE_COLUMNS = ("side", "record_id", "work_email", "field", "value", "reas
 FIELD_NOT_SYNCED = "field not synced"
 NOT_SYNCABLE = "employee not syncable"
 CANONICAL_COLUMNS = (RECORD_ID, *FIELD_NAMES)
-_FIELD_SEPARATOR, _ABSENT = "\x1f", "\x00"  # control characters: text normalisation never leaves them in
 
 
 @dataclass
@@ -40,6 +41,8 @@ class CanonicalTable:
     quarantine: pd.DataFrame
     schema_errors: list[str]
     mapped_countries: int = 0
+    # The frame holds only str and None (as `to_canonical` builds it): a blank is then found by identity.
+    text_only: bool = False
 
     def __repr__(self) -> str:  # never the values: they include full bank accounts
         return (f"CanonicalTable(side={self.side!r}, rows={len(self.frame)}, quarantined={len(self.quarantine)},"
@@ -59,41 +62,96 @@ class CanonicalTable:
         return cached
 
     def present(self) -> np.ndarray:
-        """A boolean per employee and field (rows of ``frame``, columns in `FIELD_NAMES` order): True where
-        the employee has a value. Computed once, like `quarantined`."""
+        """A boolean per field and employee (`by_field` layout): True where the employee has a value.
+        Computed once, like `quarantined`."""
         cached = self.__dict__.get("_present")
         if cached is None:
-            cached = self.frame[list(FIELD_NAMES)].notna().to_numpy()
+            cached = ~is_none(self.by_field()) if self.text_only else pd.notna(self.by_field())
             self.__dict__["_present"] = cached
         return cached
 
-    def fingerprints(self) -> np.ndarray:
-        """One string per employee holding every synced value (frame's rows): two records with equal
-        fingerprints agree on every field, so reconciling skips them without comparing field by field.
-        Computed once, when the table is built."""
-        cached = self.__dict__.get("_fingerprints")
+    def by_field(self) -> np.ndarray:
+        """The field values as one object array, a row per field (`FIELD_NAMES` order) and a column per row of
+        ``frame``: each field's values lie together, as comparing or picking them a field at a time wants."""
+        cached = self.__dict__.get("_by_field")
         if cached is None:
-            present = self.present()
-            columns = [np.where(present[:, k], self.frame[name].to_numpy(), _ABSENT)
-                       for k, name in enumerate(FIELD_NAMES)]
-            cached = np.array([_FIELD_SEPARATOR.join(values) for values in zip(*columns)], dtype=object)
-            self.__dict__["_fingerprints"] = cached
+            if list(self.frame.columns) == list(CANONICAL_COLUMNS) and (self.frame.dtypes == object).all():
+                cached = self.frame.to_numpy().T[1:]  # a view of the frame's block when it has one
+            if cached is None or not cached.flags.c_contiguous:
+                cached = np.stack([self.frame[name].to_numpy(dtype=object) for name in FIELD_NAMES])
+            self.__dict__["_by_field"] = cached
         return cached
 
+    def positions(self, record_ids: object) -> np.ndarray:
+        """Row positions in ``frame`` of the given record ids (-1 for one it does not hold; the last row for an
+        id held more than once, which is quarantined anyway). The id index is built once, like `present`."""
+        ids, at = self._id_index()
+        found = ids.get_indexer(np.asarray(record_ids, dtype=object))
+        return found if at is None else np.where(found >= 0, at[found], -1)
+
+    def _id_index(self) -> tuple[pd.Index, np.ndarray | None]:
+        """(unique record ids, None) or, when some id is held twice, (each id once, its last row)."""
+        index = self.__dict__.get("_ids")
+        if index is None:
+            ids = pd.Index(self.frame[RECORD_ID].to_numpy())
+            if ids.is_unique:
+                index = (ids, None)
+            else:
+                last = np.flatnonzero(~ids.duplicated(keep="last"))
+                index = (ids[last], last)
+            self.__dict__["_ids"] = index
+        return index
+
+    def first_holders(self, column: str, values: object) -> dict:
+        """value -> record id of the first row holding it, for the given values that some row holds. The
+        column's index (each value once, with its first row) is built once, like `present`."""
+        indexes = self.__dict__.setdefault("_holders", {})
+        if column not in indexes:
+            held = self.frame[column].to_numpy(dtype=object)
+            at = np.flatnonzero(~pd.isna(held) if not self.text_only else ~is_none(held))
+            index = pd.Index(held[at], dtype=object)
+            if not index.is_unique:
+                first = ~index.duplicated(keep="first")
+                index, at = index[first], at[first]
+            indexes[column] = (index, at)
+        index, at = indexes[column]
+        values = list(values)
+        found = index.get_indexer(np.array(values, dtype=object)) if values else np.empty(0, dtype=np.intp)
+        ids = self.frame[RECORD_ID].to_numpy()
+        return {v: ids[at[k]] for v, k in zip(values, found.tolist()) if k >= 0}
+
+    def emails_of(self, record_ids: set) -> dict:
+        """record id -> work email, for the given ids (of the last row holding an id twice)."""
+        ids = list(record_ids)
+        at = self.positions(ids) if ids else np.empty(0, dtype=np.intp)
+        emails = self.frame[MATCH_KEY.name].to_numpy()
+        return {r: emails[k] for r, k in zip(ids, at.tolist()) if k >= 0}
+
     def _quarantine_mask(self) -> pd.DataFrame:
-        mask = pd.DataFrame(False, index=self.frame.index, columns=list(FIELD_NAMES))
-        rows = self.quarantine[self.quarantine["field"].isin(FIELD_NAMES)]
-        if not rows.empty:
-            position = pd.Series(self.frame.index, index=self.frame[RECORD_ID].astype(object))
-            for name, group in rows.groupby("field"):
-                index = position.reindex(group["record_id"].astype(object)).dropna()
-                mask.loc[index.to_numpy(), name] = True
-        return mask
+        mask = np.zeros((len(self.frame), len(FIELD_NAMES)), dtype=bool)
+        field = pd.Index(FIELD_NAMES).get_indexer(self.quarantine["field"].to_numpy())
+        rows = np.flatnonzero(field >= 0)
+        if len(rows):
+            record_ids = self.quarantine["record_id"].to_numpy()[rows]
+            if self._id_index()[1] is None:
+                at = self.positions(record_ids)
+                found = at >= 0
+                mask[at[found], field[rows][found]] = True
+            else:  # every row holding a quarantined record's id
+                ids = self.frame[RECORD_ID]
+                for k in np.unique(field[rows]).tolist():
+                    mask[:, k] = ids.isin(set(record_ids[field[rows] == k].tolist())).to_numpy()
+        return pd.DataFrame(mask, index=self.frame.index, columns=list(FIELD_NAMES))
 
     def syncable(self) -> pd.Series:
         """A boolean per employee: False when a quarantine row says the whole employee cannot be synced."""
         blocked = self.quarantine.loc[self.quarantine["effect"] == NOT_SYNCABLE, "record_id"]
-        return ~self.frame[RECORD_ID].isin(set(blocked))
+        if self._id_index()[1] is not None or blocked.isna().any():  # every row holding a blocked id or a blank
+            return ~self.frame[RECORD_ID].isin(set(blocked))
+        ok = np.ones(len(self.frame), dtype=bool)
+        at = self.positions(blocked.to_numpy())
+        ok[at[at >= 0]] = False
+        return pd.Series(ok, index=self.frame.index)
 
     def quarantine_share(self) -> float:
         """Share of employees with at least one quarantine row (0 for an empty table)."""
@@ -111,35 +169,44 @@ def _column(raw: pd.DataFrame, name: str) -> pd.Series:
     return raw[name]
 
 
-def _each_distinct(values: pd.Series, fn: Callable[[object], object]) -> np.ndarray:
-    """``fn`` applied once per distinct value (names, cities, dates and titles repeat across thousands of
+def _each_distinct(values: pd.Series, *fns: Callable[[object], object]) -> list[np.ndarray]:
+    """Each ``fn`` applied once per distinct value (names, cities, dates and titles repeat across thousands of
     employees), spread back over the rows; blanks (None/NaN) give None."""
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-    mapped = np.empty(len(uniques) + 1, dtype=object)
-    mapped[:-1] = [fn(u) for u in uniques]
-    mapped[-1] = None
-    return mapped[codes]  # code -1 (blank) picks the trailing None
+    out = []
+    for fn in fns:
+        mapped = np.empty(len(uniques) + 1, dtype=object)
+        mapped[:-1] = [fn(u) for u in uniques]
+        mapped[-1] = None
+        out.append(mapped[codes])  # code -1 (blank) picks the trailing None
+    return out
 
 
 _SIMPLE = {Kind.EMAIL: norm.email, Kind.DATE: norm.iso_date, Kind.TEXT: norm.text, Kind.IDENTIFIER: norm.text}
+# One value per employee: finding the distinct ones first would cost more than it saves.
+_EACH_VALUE = {Kind.EMAIL: norm.emails, Kind.IDENTIFIER: norm.texts}
 
 
 def _map_address(raw: pd.DataFrame, side: str, map_country_names: bool) -> tuple[np.ndarray, int, np.ndarray]:
     """The stored addresses, how many country names were mapped to codes, and each row's phone region."""
     line1, postal, city, country = (_column(raw, c) for c in BY_NAME["address"].columns(side))
-    codes = _each_distinct(country, lambda v: norm.country(v, map_names=map_country_names))
-    plain = _each_distinct(country, norm.country) if map_country_names else codes
-    regions = _each_distinct(country, norm.phone_region)
-    swedish = _each_distinct(postal, lambda v: norm.postal_code(v, "SE"))
-    foreign = _each_distinct(postal, lambda v: norm.postal_code(v, "XX"))
-    lines, cities = _each_distinct(line1, norm.text), _each_distinct(city, norm.text)
-    values = np.empty(len(raw), dtype=object)
-    for k, parts in enumerate(zip(lines, swedish, foreign, cities, codes)):
-        street, se_postal, other_postal, town, code = parts
-        if street is None and se_postal is None and town is None and code is None:
-            continue
-        postal_code = se_postal if code is None or code == "SE" or len(code) != 2 else other_postal
-        values[k] = PART_SEPARATOR.join((street or "", postal_code or "", town or "", code or ""))
+    def code_of(value: object) -> str | None:
+        return norm.country(value, map_names=map_country_names)
+
+    codes, plain, regions, iso, foreign_postal = _each_distinct(
+        country, code_of, norm.country, norm.phone_region, lambda v: is_alpha2(code_of(v)),
+        lambda v: (code := code_of(v)) is not None and code != "SE" and len(code) == 2)  # else read as Swedish
+    swedish, foreign = _each_distinct(postal, lambda v: norm.postal_code(v, "SE"), lambda v: norm.postal_code(v, "XX"))
+    (lines,), (cities,) = _each_distinct(line1, norm.text), _each_distinct(city, norm.text)
+    postal_codes = np.where(foreign_postal.astype(bool), foreign, swedish)
+    values = np.array([None if street is None and se_postal is None and town is None and code is None
+                       else PART_SEPARATOR.join((street or "", postal_code or "", town or "", code or ""))
+                       for street, se_postal, postal_code, town, code in zip(lines, swedish, postal_codes, cities, codes)],
+                      dtype=object)
+    # Every part given and an ISO country: what the address validator accepts (remembered by identity: no
+    # other system's address is the same object).
+    complete = iso.astype(bool) & ~is_none(lines) & ~is_none(postal_codes) & ~is_none(cities)
+    norm.known_addresses.remember_objects(values[complete].tolist())
     mapped = 0
     if map_country_names:
         mapped = sum(1 for before, after in zip(plain, codes) if before is not None and before != after)
@@ -150,30 +217,36 @@ def _map_bank_account(raw: pd.DataFrame, side: str) -> list:
     columns = BY_NAME["bank_account"].columns(side)
     if side == CRONA:
         clearing, account = (_column(raw, c).tolist() for c in columns)
-        return [norm.bank_account_parts(c, a) for c, a in zip(clearing, account)]
+        return norm.bank_account_parts_column(clearing, account)
     numbers = _column(raw, columns[0]).tolist()
     # An international account has an IBAN instead of a number: kept, so it is not taken for a gap.
-    ibans = raw["bankAccount.iban"].tolist() if "bankAccount.iban" in raw.columns else [None] * len(numbers)
-    return [norm.bank_account_text(n if isinstance(n, str) and n.strip() else i) for n, i in zip(numbers, ibans)]
+    ibans = raw["bankAccount.iban"].tolist() if "bankAccount.iban" in raw.columns else None
+    return norm.bank_account_texts(numbers, blank_instead=ibans)
 
 
 def to_canonical(raw: pd.DataFrame, side: str, *, map_country_names: bool = False) -> tuple[pd.DataFrame, int]:
     """The canonical frame (`CANONICAL_COLUMNS`) of one side's raw extract, and how many country names
     were mapped to codes. Phone numbers are read in the region of the employee's own address."""
-    data: dict[str, object] = {RECORD_ID: [norm.text(v) for v in _column(raw, RECORD_ID_COLUMN[side]).tolist()]}
+    # One object block, a row per column: the frame is made on it without copying (nor consolidating) it.
+    block = np.empty((len(CANONICAL_COLUMNS), len(raw)), dtype=object)
+    block[0] = norm.texts(_column(raw, RECORD_ID_COLUMN[side]).tolist())
     addresses, mapped, regions = _map_address(raw, side, map_country_names)
-    for f in FIELDS:
-        if f.kind == Kind.ADDRESS:
-            data[f.name] = addresses
-        elif f.kind == Kind.BANK_ACCOUNT:
-            data[f.name] = _map_bank_account(raw, side)
-        elif f.kind == Kind.PHONE:
-            numbers = _column(raw, f.columns(side)[0]).tolist()
-            data[f.name] = [norm.phone(v, r) if v is not None else None for v, r in zip(numbers, regions)]
-        else:
-            data[f.name] = _each_distinct(_column(raw, f.columns(side)[0]), _SIMPLE[f.kind])
-    frame = pd.DataFrame(data, columns=list(CANONICAL_COLUMNS), index=pd.RangeIndex(len(raw)), dtype=object)
+    for k, f in enumerate(FIELDS, start=1):
+        block[k] = addresses if f.kind == Kind.ADDRESS else _map_field(raw, side, f, regions)
+    frame = pd.DataFrame(block.T, columns=list(CANONICAL_COLUMNS), index=pd.RangeIndex(len(raw)), copy=False)
     return frame, mapped
+
+
+def _map_field(raw: pd.DataFrame, side: str, f, regions: np.ndarray) -> object:
+    """The normalised values of one field other than the address."""
+    if f.kind == Kind.BANK_ACCOUNT:
+        return _map_bank_account(raw, side)
+    values = _column(raw, f.columns(side)[0])
+    if f.kind == Kind.PHONE:
+        return norm.phones_column(values.tolist(), regions)
+    if f.kind in _EACH_VALUE:
+        return _EACH_VALUE[f.kind](values.tolist())
+    return _each_distinct(values, _SIMPLE[f.kind])[0]
 
 
 # --- validation -----------------------------------------------------------------------------------
@@ -184,6 +257,7 @@ def _quarantine_rows(frame: pd.DataFrame, side: str, failures: pd.DataFrame) -> 
     schema_errors: list[str] = []
     seen: set[tuple] = set()
     holders = _Holders(frame)
+    cells = _Cells(frame)
     for case in failures.itertuples(index=False):
         index = case.index
         column = case.column
@@ -201,9 +275,30 @@ def _quarantine_rows(frame: pd.DataFrame, side: str, failures: pd.DataFrame) -> 
         if key in seen:
             continue
         seen.add(key)
-        value = frame.at[index, column]
-        rows.append(_row(frame, side, index, column, value, _reason(frame, side, index, column, check, value, holders)))
+        value = cells.at(index, column)
+        rows.append(_row(cells, side, index, column, value, _reason(cells, side, index, column, check, value, holders)))
     return rows, schema_errors
+
+
+class _Cells:
+    """``frame.at[label, column]`` for many cells: columns read once as arrays, labels mapped to positions
+    (a frame whose labels repeat is read through ``frame.at`` itself)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.columns: dict[str, np.ndarray] = {}
+        self.unique = frame.index.is_unique
+        self.range = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
+
+    def at(self, label: int, column: str) -> object:
+        if not self.unique:
+            return self.frame.at[label, column]
+        values = self.columns.get(column)
+        if values is None:
+            values = self.columns[column] = self.frame[column].to_numpy()
+        if self.range and 0 <= label < len(values):
+            return values[label]
+        return values[self.frame.index.get_loc(label)]
 
 
 class _Holders:
@@ -221,7 +316,7 @@ class _Holders:
         return self.by_column[column].get(value, [])
 
 
-def _reason(frame: pd.DataFrame, side: str, index: int, column: str, check: str, value: object,
+def _reason(cells: _Cells, side: str, index: int, column: str, check: str, value: object,
             holders: _Holders) -> tuple[str, str]:
     """(reason, effect) of one failure."""
     system = SYSTEM_NAMES[side]
@@ -235,10 +330,10 @@ def _reason(frame: pd.DataFrame, side: str, index: int, column: str, check: str,
             return f"no {f.label}: the employee cannot be matched", NOT_SYNCABLE
         return f"no {f.label}, which {system} requires", NOT_SYNCABLE
     if check == END_NOT_BEFORE_START:
-        return (f"end date {frame.at[index, 'end_date']} is before start date {frame.at[index, 'start_date']}",
+        return (f"end date {cells.at(index, 'end_date')} is before start date {cells.at(index, 'start_date')}",
                 FIELD_NOT_SYNCED)
     if check.startswith("no_duplicates"):
-        record = frame.at[index, RECORD_ID]
+        record = cells.at(index, RECORD_ID)
         same = [r for r in holders.of(column, value) if r != record]
         others = ", ".join(str(r) for r in same[:3])
         more = f" and {len(same) - 3} more" if len(same) > 3 else ""
@@ -252,13 +347,13 @@ def _reason(frame: pd.DataFrame, side: str, index: int, column: str, check: str,
     return explanation, FIELD_NOT_SYNCED
 
 
-def _row(frame: pd.DataFrame, side: str, index: int, column: str, value: object,
+def _row(cells: _Cells, side: str, index: int, column: str, value: object,
          reason_effect: tuple[str, str]) -> dict:
     reason, effect = reason_effect
     return {
         "side": side,
-        "record_id": frame.at[index, RECORD_ID],
-        "work_email": frame.at[index, MATCH_KEY.name],
+        "record_id": cells.at(index, RECORD_ID),
+        "work_email": cells.at(index, MATCH_KEY.name),
         "field": column,
         "value": display_value(column, value),
         "reason": reason,
@@ -269,20 +364,19 @@ def _row(frame: pd.DataFrame, side: str, index: int, column: str, value: object,
 def build_table(raw: pd.DataFrame, side: str, *, map_country_names: bool = False) -> CanonicalTable:
     """Map, normalise and validate one side's raw extract."""
     frame, mapped = to_canonical(raw, side, map_country_names=map_country_names)
-    return validate_table(frame, side, mapped_countries=mapped)
+    return validate_table(frame, side, mapped_countries=mapped, text_only=True)
 
 
-def validate_table(frame: pd.DataFrame, side: str, *, mapped_countries: int = 0) -> CanonicalTable:
-    """Run the side's pandera model over a canonical frame and turn its failures into quarantine rows."""
+def validate_table(frame: pd.DataFrame, side: str, *, mapped_countries: int = 0,
+                   text_only: bool = False) -> CanonicalTable:
+    """Run the side's pandera model over a canonical frame and turn its failures into quarantine rows.
+    ``text_only``: the caller guarantees every value is a str or None (`CanonicalTable.text_only`)."""
     failures = failure_cases(frame, side)
     rows, schema_errors = _quarantine_rows(frame, side, failures)
     quarantine = pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
     if not quarantine.empty:
         quarantine = quarantine.sort_values(["record_id", "field"], kind="stable").reset_index(drop=True)
-    table = CanonicalTable(side, frame, quarantine, schema_errors, mapped_countries)
-    if not schema_errors:
-        table.fingerprints()
-    return table
+    return CanonicalTable(side, frame, quarantine, schema_errors, mapped_countries, text_only)
 
 
 __all__ = ["CANONICAL_COLUMNS", "CanonicalTable", "FIELD_NOT_SYNCED", "HUMA", "CRONA", "NOT_SYNCABLE",

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 
-from . import bank_accounts, phones
+import numpy as np
+
+from . import bank_accounts, bank_vector, phones
 from .countries import is_alpha2, to_alpha2
 from .fields import ADDRESS_PARTS, PART_SEPARATOR
+from .known import KnownValid
 
 DEFAULT_REGION = "SE"
 _SPACE = re.compile(r"\s+")
@@ -41,6 +45,34 @@ def email(value: object) -> str | None:
     """Trimmed and lower-cased: addresses compare without regard to letter case."""
     cleaned = text(value)
     return cleaned.lower() if cleaned is not None else None
+
+
+def texts(values: Sequence[object]) -> list[str | None]:
+    """`text` of each value of a column; a column already in normal form (ids) is found so as a whole, else
+    ASCII text, the usual case, is normalised inline (a call would cost as much as the work)."""
+    if _all_plain(values, lower=False):
+        return list(values)
+    return [(" ".join(v.split()) or None) if type(v) is str and v.isascii() else text(v) for v in values]
+
+
+def emails(values: Sequence[object]) -> list[str | None]:
+    """`email` of each value of a column, as `texts` does it."""
+    if _all_plain(values, lower=True):
+        return list(values)
+    return [(" ".join(v.split()).lower() or None) if type(v) is str and v.isascii() else email(v) for v in values]
+
+
+def _all_plain(values: Sequence[object], *, lower: bool) -> bool:
+    """True when every value is None or ASCII text with no whitespace at all and not empty (and, with
+    ``lower``, no capitals): `text` (`email`) returns each as it is. Checked on the column's characters
+    joined, in C, rather than value by value."""
+    if not all(type(v) is str or v is None for v in values):
+        return False
+    texts = [v for v in values if v is not None]
+    if "" in texts:
+        return False
+    joined = "".join(texts)
+    return joined.isascii() and joined.split(maxsplit=1) == [joined] and not (lower and joined != joined.lower())
 
 
 def iso_date(value: object) -> str | None:
@@ -119,6 +151,24 @@ def phone(value: object, region: str | None) -> str | None:
     return phones.normalise_phone(value, region or DEFAULT_REGION)
 
 
+def phones_column(values: Sequence[object], regions: Sequence[str | None]) -> list[str | None]:
+    """`phone` of each (value, region). E.164 text that is its own normal form (`phones.e164_verdicts`) is
+    kept as it is, the valid numbers recorded like those `normalise_phone` makes; the rest is read one by one."""
+    known = phones.known_numbers
+    out = list(values)
+    found = known.mask(values)  # valid E.164 already: its own normal form
+    rest = np.flatnonzero(~found).tolist()
+    verdicts = phones.e164_verdicts([values[i] for i in rest])
+    known.remember_all(values[rest[k]] for k in np.flatnonzero(verdicts == 1).tolist())
+    one_by_one = [rest[k] for k in np.flatnonzero(verdicts < 0).tolist()]
+    for i in one_by_one:
+        out[i] = None if values[i] is None else phone(values[i], regions[i])
+    # These objects hold known numbers: validating them is then a lookup by identity.
+    known.remember_objects([values[i] for i in np.flatnonzero(found).tolist()]
+                           + [out[i] for i in one_by_one if out[i] in known])
+    return out
+
+
 def phone_region(country_value: object) -> str:
     """The region national phone numbers are read in: the address's country, by name too, else Sweden."""
     if not isinstance(country_value, str):
@@ -133,21 +183,15 @@ def _region_of(country_value: str) -> str:
     return to_alpha2(country_value) or DEFAULT_REGION
 
 
-class _KnownAccounts(set):
-    """Stored forms this module has produced from valid accounts, so validating a column that was just
-    normalised is a set lookup. Bounded: emptied when it grows past `_KNOWN_LIMIT`."""
-
-    def cache_clear(self) -> None:
-        self.clear()
-
-
-_KNOWN_LIMIT = 1 << 20
-_known_accounts = _KnownAccounts()
+# Stored forms this module produced from valid accounts, and addresses `core.canonical` built with every
+# part and an ISO country: validating a column just normalised is then a lookup (`core.known`).
+known_accounts = KnownValid()
+known_addresses = KnownValid()
 
 
 def is_known_valid_account(value: str) -> bool:
     """True when ``value`` is the stored form of an account this module found valid."""
-    return value in _known_accounts
+    return value in known_accounts
 
 
 def bank_account_value(check: bank_accounts.BankAccountCheck) -> str:
@@ -155,9 +199,7 @@ def bank_account_value(check: bank_accounts.BankAccountCheck) -> str:
     account zero-padded to the bank's length. Full number: only `display` may show it, masked."""
     value = f"{check.clearing} {check.account}"
     if check.valid:
-        if len(_known_accounts) >= _KNOWN_LIMIT:
-            _known_accounts.clear()
-        _known_accounts.add(value)
+        known_accounts.remember(value)
     return value
 
 
@@ -180,12 +222,56 @@ def bank_account_parts(clearing: object, account: object) -> str | None:
         # The whole number typed into one of the two columns: read it the way a typed account is read.
         return bank_account_text(clearing_text or account_text)
     stored = f"{clearing_text} {account_text}"
-    if stored in _known_accounts:  # already the stored form of an account found valid (the other system's)
+    if stored in known_accounts:  # already the stored form of an account found valid (the other system's)
         return stored
     check = bank_accounts.validate(clearing_text or "", account_text or "")
     if check.valid:
         return bank_account_value(check)
     return f"{clearing_text or ''} {account_text or ''}".strip()
+
+
+def bank_account_texts(values: Sequence[object], blank_instead: Sequence[object] | None = None) -> list[str | None]:
+    """`bank_account_text` of each value, or of the same row of ``blank_instead`` (None without it) where the
+    value is not text or is blank: Huma's number, else its IBAN. The valid accounts in the usual typed shapes
+    are found a column at a time (`bank_vector`); only the rest are read one by one."""
+    stored = bank_vector.stored_forms(values)
+    known_accounts.remember_all(stored)
+    for i, s in enumerate(stored):
+        if s is None:
+            value = values[i]
+            if not (isinstance(value, str) and value.strip()):
+                value = blank_instead[i] if blank_instead is not None else None
+            stored[i] = bank_account_text(value)  # a valid one is remembered by `bank_account_value`
+    return stored
+
+
+def bank_account_parts_column(clearings: Sequence[object], accounts: Sequence[object]) -> list[str | None]:
+    """`bank_account_parts` of each (clearing, account) pair, a column at a time like `bank_account_texts`.
+
+    A pair already in a known stored form (digits, one space, digits: the other system's account) is kept;
+    two texts joined by a comma are what `bank_accounts.parse` reads as exactly that pair."""
+    stored: list[str | None] = [None] * len(clearings)
+    rest: list[int] = []
+    for i, (c, a) in enumerate(zip(clearings, accounts)):
+        pair = c + " " + a if type(c) is str and type(a) is str else None
+        if pair in known_accounts:
+            stored[i] = pair
+        else:
+            rest.append(i)
+    known = [s for s in stored if s is not None]
+    joined = [clearings[i] + "," + accounts[i] if type(clearings[i]) is str and type(accounts[i]) is str
+              else None for i in rest]
+    found = bank_vector.stored_forms(joined)
+    known_accounts.remember_all(found)
+    for i, s in zip(rest, found):
+        if s is None:
+            s = stored[i] = bank_account_parts(clearings[i], accounts[i])
+            if s in known_accounts:
+                known.append(s)
+        else:
+            stored[i] = s
+    known_accounts.remember_objects(known)  # validating them is then a lookup by identity
+    return stored
 
 
 def bank_account_split(value: str) -> tuple[str, str]:

@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, SUPPORTED_REGIONS, NumberParseException, PhoneMetadata
 
-__all__ = ["DEFAULT_REGION", "is_known_e164", "is_valid_e164", "normalise_phone"]
+from .chars import char_matrix
+from .known import KnownValid
+
+__all__ = ["DEFAULT_REGION", "e164_verdicts", "is_known_e164", "is_valid_e164", "known_numbers", "normalise_phone"]
 
 DEFAULT_REGION = "SE"
 
@@ -317,26 +322,14 @@ def _trim(text: str) -> str:
     return " ".join(text.split())
 
 
-class _KnownValid(set):
-    """E.164 numbers this module has produced, all valid by construction, so validating a column that was
-    just normalised is a set lookup. Bounded: emptied when it grows past `_KNOWN_LIMIT`."""
-
-    def add_bounded(self, value: str) -> None:
-        if len(self) >= _KNOWN_LIMIT:
-            self.clear()
-        self.add(value)
-
-    def cache_clear(self) -> None:
-        self.clear()
-
-
-_KNOWN_LIMIT = 1 << 20
-_known_valid = _KnownValid()
+# E.164 numbers this module has produced or found valid, so validating a column that was just normalised
+# is a lookup (`core.known`).
+known_numbers = KnownValid()
 
 
 def is_known_e164(value: str) -> bool:
     """True when ``value`` is an E.164 number this module produced (so valid, and its own normal form)."""
-    return value in _known_valid
+    return value in known_numbers
 
 
 def normalise_phone(text: str | None, region: str | None = DEFAULT_REGION) -> str | None:
@@ -360,14 +353,14 @@ def normalise_phone(text: str | None, region: str | None = DEFAULT_REGION) -> st
         e164 = _slow(trimmed, code)
     if e164 is None:
         return trimmed
-    _known_valid.add_bounded(e164)
+    known_numbers.remember(e164)
     return e164
 
 
 def is_valid_e164(value: str) -> bool:
     """True exactly when ``value`` is E.164 text ("+" and digits, nothing else) that phonenumbers finds
     valid: ``phonenumbers.is_valid_number(phonenumbers.parse(value))``."""
-    if value in _known_valid:
+    if value in known_numbers:
         return True
     if not isinstance(value, str) or value[:1] != "+" or value[1:2] == "0":
         return False
@@ -384,3 +377,82 @@ def is_valid_e164(value: str) -> bool:
             return phonenumbers.is_valid_number(phonenumbers.parse(value))
         except NumberParseException:
             return False
+
+
+# --- a column at a time ---------------------------------------------------------------------------
+#
+# Text that is already E.164 ("+" and ASCII digits, the usual form in both systems) is its own normal form
+# whenever the country's national prefix cannot be stripped from it: `normalise_phone` then returns it as
+# it is, valid or not. Only its validity needs working out, which is one compiled pattern per number, the
+# numbers grouped by country code (and length) with numpy instead of read one by one.
+
+_MAX_E164 = 1 + _MAX_COUNTRY_CODE + _MAX_NSN  # longer "+digits" text is left to normalise_phone
+# Regex syntax that looks before the position a match starts at: a pattern without it matches a number
+# inside the E.164 text just as it matches the number alone.
+_READS_CONTEXT = re.compile(r"\^|\\A|\\b|\\B|\(\?<[=!]")
+
+
+def _country_code_table(digits: int) -> np.ndarray:
+    table = np.zeros(10 ** digits, dtype=np.int64)
+    for text, code in _COUNTRY_CODES.items():
+        if len(text) == digits:
+            table[code] = code
+    return table
+
+
+_CC1, _CC2, _CC3 = (_country_code_table(k) for k in (1, 2, 3))
+
+
+def e164_verdicts(values: Sequence[object]) -> np.ndarray:
+    """Per value: 1 or 0 when it is E.164 text that `normalise_phone` returns unchanged (whatever the region)
+    and `is_valid_e164` finds valid (1) or not (0); -1 for any other value, which has to be read one by one."""
+    verdicts = np.full(len(values), -1, dtype=np.int8)
+    if not len(values):
+        return verdicts
+    chars, lengths, readable = char_matrix(values, _MAX_E164, min_width=4)
+    chars = chars.astype(np.int64) - ord("0")
+    width = chars.shape[1]
+    inside = np.arange(width) < lengths[:, None]
+    digit = (chars >= 0) & (chars <= 9)
+    # "+" and at least three digits (two have a rule of their own).
+    ok = readable & (lengths >= 4) & (chars[:, 0] == ord("+") - ord("0")) & (digit[:, 1:] | ~inside[:, 1:]).all(1)
+    d1, d12, d123 = chars[:, 1], chars[:, 1] * 10 + chars[:, 2], chars[:, 1] * 100 + chars[:, 2] * 10 + chars[:, 3]
+    d1, d12, d123 = (np.where(ok, d, 0) for d in (d1, d12, d123))
+    # phonenumbers' _extract_country_code: the shortest known one.
+    code = np.where(_CC1[d1] > 0, _CC1[d1], np.where(_CC2[d12] > 0, _CC2[d12], _CC3[d123]))
+    code_len = np.where(_CC1[d1] > 0, 1, np.where(_CC2[d12] > 0, 2, 3))
+    ok &= code > 0
+    for country_code in np.unique(code[ok]).tolist():
+        try:
+            plans = _country_plans(country_code)
+        except _Slow:
+            continue
+        if not plans:
+            continue
+        rows = np.flatnonzero(ok & (code == country_code))
+        start = 1 + int(code_len[rows[0]])
+        plan = plans[0]
+        if plan.national_literal is not None:  # a number beginning with the national prefix is read one by one
+            prefix = np.array([int(ch) for ch in plan.national_literal])
+            span = min(len(prefix), width - start)
+            rows = rows[~(chars[rows, start:start + span] == prefix[:span]).all(1)]
+        elif plan.national_prefix is not None:
+            continue
+        nsn_lengths = lengths[rows] - start
+        verdicts[rows] = 0  # too short or too long for any number, unless found valid below
+        for length in np.unique(nsn_lengths).tolist():
+            if length < _MIN_NSN or length > _MAX_NSN:
+                continue
+            at = rows[nsn_lengths == length]
+            if len(plans) == 1:
+                pattern = plan.valid.get(length)
+                if pattern is None:
+                    continue
+                if _READS_CONTEXT.search(pattern.pattern):  # (none does: then the number is matched on its own)
+                    found = [pattern.fullmatch(values[i][start:]) is not None for i in at.tolist()]
+                else:  # matched in place, after the country code, without copying it out
+                    found = [pattern.fullmatch(values[i], start) is not None for i in at.tolist()]
+            else:
+                found = [_valid(plans, values[i][start:]) for i in at.tolist()]
+            verdicts[at] = found
+    return verdicts

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .canonical import CanonicalTable
@@ -80,7 +81,7 @@ class _Planner:
         self.skipped: list[dict] = []
         self.tables = {HUMA: rec.huma, CRONA: rec.crona}
         # Values of fields unique in Huma that a Huma user holds or a planned write gives to someone.
-        self.claimed = {f.name: _holders(rec.huma.frame, f.name) for f in FIELDS if f.unique_in_huma}
+        self.claimed = {f.name: _Holders(rec.huma, f.name) for f in FIELDS if f.unique_in_huma}
 
     # -- recording -------------------------------------------------------------------------------------
 
@@ -177,6 +178,8 @@ class _Planner:
             self.skip(email, target, None, match_row.reason or f"cannot be created in {SYSTEM_NAMES[target]}",
                       NOT_CREATABLE)
             return
+        if target == HUMA and not self.__dict__.get("_created_prefetched"):
+            self.prefetch_created()
         record_id = match_row.huma_id if source.side == HUMA else match_row.crona_id
         index = self.position[source.side][record_id]
         values = source.frame.loc[index]
@@ -216,6 +219,15 @@ class _Planner:
         for op in creates + clears:
             self.op(*op)
 
+    def prefetch_created(self) -> None:
+        """Look up at once, in Huma, the Huma-unique values of every Crona employee that may be created there."""
+        self.__dict__["_created_prefetched"] = True
+        rec = self.rec
+        created = rec.matches.loc[rec.matches["status"] == CRONA_ONLY, "crona_id"].dropna().to_numpy()
+        at = rec.crona.positions(created)
+        for name, holders in self.claimed.items():
+            holders.prefetch(rec.crona.frame[name].to_numpy()[at[at >= 0]])
+
     def clears_left_out(self, email: str, f, source: str, target: str) -> str | None:
         """The rule that clears, at the source, a value left out of a created employee, as the same policy
         would on the next run once both sides hold the employee (None when it would not)."""
@@ -230,7 +242,15 @@ class _Planner:
 
     def run(self) -> SyncPlan:
         rec = self.rec
-        self.position = {side: dict(zip(t.frame[RECORD_ID], t.frame.index)) for side, t in self.tables.items()}
+        one_sided = rec.matches[rec.matches["status"].isin((HUMA_ONLY, CRONA_ONLY))]
+        self.position = {}
+        for side, t in self.tables.items():
+            ids = one_sided["huma_id" if side == HUMA else "crona_id"].dropna().to_numpy()
+            at = t.positions(ids)
+            self.position[side] = dict(zip(ids[at >= 0], t.frame.index[at[at >= 0]]))
+        # The Huma-unique values an update may give to a Huma user: looked up in Huma at once.
+        for name, holders in self.claimed.items():
+            holders.prefetch(rec.conflicts.loc[rec.conflicts["field"] == name, "crona_value"].dropna().to_numpy())
         self.quarantine = {HUMA: rec.huma.quarantined(), CRONA: rec.crona.quarantined()}
         self.quarantine_reasons = {side: {(r, f): reason for r, f, reason in zip(
             t.quarantine["record_id"], t.quarantine["field"], t.quarantine["reason"])}
@@ -261,7 +281,8 @@ class _Planner:
         if not at:
             return
         frame = self.rec.huma.frame
-        index = {record: k for k, record in enumerate(frame[RECORD_ID].to_numpy())}
+        wanted = list({self.ops[i]["record_id"] for i in at if self.ops[i]["action"] != CREATE})
+        index = {record: k for record, k in zip(wanted, self.rec.huma.positions(wanted).tolist()) if k >= 0}
         columns = {name: frame[name].to_numpy() for name in HUMA_POSITION_FIELDS}
         users: dict[str, dict] = {}
         for i in at:
@@ -286,8 +307,22 @@ class _Planner:
                 self.skip(employee, HUMA, self.ops[i]["field"],
                           f"left out of the new Huma employee: {reason}" if user["create"] else reason,
                           LEFT_OUT if user["create"] else NOT_ALLOWED)
+                if user["create"]:
+                    self.clear_at_source(employee, self.ops[i]["field"])
         if drop:
             self.ops = [op for i, op in enumerate(self.ops) if i not in drop]
+
+    def clear_at_source(self, email: str, field_name: str) -> None:
+        """A value left out of a new Huma employee is cleared in Crona when the policy would clear it once
+        both systems hold the employee (as `create` does for a quarantined value)."""
+        rule = self.clears_left_out(email, BY_NAME[field_name], CRONA, HUMA)
+        if not rule:
+            return
+        crona_ids = self.__dict__.setdefault("_crona_only_ids", dict(zip(
+            *self.rec.matches.loc[self.rec.matches["status"] == CRONA_ONLY, ["employee", "crona_id"]].T.to_numpy())))
+        record_id = crona_ids[email]
+        current = self.rec.crona.frame.at[self.position[CRONA][record_id], field_name]
+        self.op(CRONA, UPDATE, email, record_id, field_name, current, None, rule)
 
     def dates_in_order(self) -> None:
         """Drop planned date writes that would leave an employee's end date before the start date."""
@@ -298,7 +333,7 @@ class _Planner:
         for side, table in self.tables.items():
             wanted = list({self.ops[i]["record_id"] for i in dated
                            if self.ops[i]["target"] == side and self.ops[i]["action"] != CREATE})
-            at = pd.Index(table.frame[RECORD_ID].to_numpy()).get_indexer(wanted)
+            at = table.positions(wanted)
             starts, ends = table.frame["start_date"].to_numpy()[at], table.frame["end_date"].to_numpy()[at]
             current[side] = dict(zip(wanted, zip(starts, ends)))
         final: dict[tuple, dict] = {}
@@ -323,9 +358,33 @@ class _Planner:
             self.ops = [op for i, op in enumerate(self.ops) if i not in drop]
 
 
-def _holders(frame: pd.DataFrame, column: str) -> dict:
-    held = frame[[column, RECORD_ID]].dropna(subset=[column])
-    return dict(zip(held[column].to_numpy()[::-1], held[RECORD_ID].to_numpy()[::-1]))
+class _Holders:
+    """value -> who has it for one Huma-unique field: the first Huma user holding it, or whoever a planned
+    write gives it to (None: nobody). Huma's column is searched only for the values asked about."""
+
+    def __init__(self, huma: CanonicalTable, column: str) -> None:
+        self.huma, self.column = huma, column
+        self.known: dict = {}
+
+    def prefetch(self, values: np.ndarray) -> None:
+        values = {v for v in values if v is not None and v == v and v not in self.known}
+        if values:
+            found = self.huma.first_holders(self.column, values)
+            self.known.update((v, found.get(v)) for v in values)
+
+    def get(self, value: object) -> object:
+        if value not in self.known:
+            self.prefetch(np.array([value], dtype=object))
+        return self.known.get(value)
+
+    def __setitem__(self, value: object, owner: str) -> None:
+        self.known[value] = owner
+
+    def pop(self, value: object, default: object = None) -> object:
+        """Release a planned value (only ever claimed when no Huma user held it)."""
+        owner = self.known.get(value, default)
+        self.known[value] = None
+        return owner
 
 
 def plan(rec: Reconciliation, policy: Policy) -> SyncPlan:

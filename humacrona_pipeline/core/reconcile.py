@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .canonical import NOT_SYNCABLE, CanonicalTable
-from .fields import BY_NAME, CRONA, FIELDS, HUMA, MATCH_KEY, SYSTEM_NAMES
+from .chars import pointers
+from .fields import BY_NAME, CRONA, FIELD_NAMES, FIELDS, HUMA, MATCH_KEY, SYSTEM_NAMES
 from .schemas import RECORD_ID
 
 MATCHED, HUMA_ONLY, CRONA_ONLY, UNMATCHED = "matched", "huma_only", "crona_only", "unmatched"
@@ -44,12 +45,6 @@ def _blocking_reasons(table: CanonicalTable) -> pd.Series:
     if rows.empty:
         return pd.Series(dtype=object)
     return rows.groupby("record_id", sort=False)["reason"].agg("; ".join)
-
-
-def _owners(frame: pd.DataFrame, column: str) -> dict:
-    """value -> record id of whoever holds it (the first, when several do)."""
-    held = frame[[column, RECORD_ID]].dropna(subset=[column])
-    return dict(zip(held[column].to_numpy()[::-1], held[RECORD_ID].to_numpy()[::-1]))
 
 
 def match(huma: CanonicalTable, crona: CanonicalTable) -> pd.DataFrame:
@@ -112,43 +107,47 @@ def match(huma: CanonicalTable, crona: CanonicalTable) -> pd.DataFrame:
             })
     out = pd.concat([matched, pd.DataFrame(unmatched, columns=list(MATCH_COLUMNS))], ignore_index=True) \
         if unmatched else matched
-    return out[list(MATCH_COLUMNS)].astype(object)
+    if list(out.columns) != list(MATCH_COLUMNS):
+        out = out[list(MATCH_COLUMNS)]
+    return out if (out.dtypes == object).all() else out.astype(object)
 
 
-def _positions(table: CanonicalTable, record_ids: pd.Series) -> np.ndarray:
-    """Row positions in the table's frame of the given record ids (all of which it holds)."""
-    position = pd.Series(np.arange(len(table.frame)), index=table.frame[RECORD_ID].to_numpy())
-    return position.reindex(record_ids.to_numpy()).to_numpy(dtype=np.int64)
+def _held(table: CanonicalTable, record_ids: np.ndarray) -> np.ndarray:
+    """Row positions of record ids the table must hold (a match names its records)."""
+    at = table.positions(record_ids)
+    if (at < 0).any():
+        raise KeyError(f"{table.system} holds no record {record_ids[np.flatnonzero(at < 0)[0]]!r}")
+    return at
 
 
 def _creatable(matches: pd.DataFrame, huma: CanonicalTable, crona: CanonicalTable) -> None:
     """Fill `can_create_in_*` and `reason` of the one-sided rows in place: the target must get every field
     it requires (present and not quarantined), and its employment ID must be free there."""
+    statuses = matches["status"].to_numpy()
     for status, source, target, column, id_column in (
             (HUMA_ONLY, huma, crona, "can_create_in_crona", "huma_id"),
             (CRONA_ONLY, crona, huma, "can_create_in_huma", "crona_id")):
-        rows = np.flatnonzero((matches["status"] == status).to_numpy())
+        rows = np.flatnonzero(statuses == status)
         if len(rows) == 0:
             continue
-        at = _positions(source, matches[id_column].iloc[rows])
-        quarantined = source.quarantined()
+        at = _held(source, matches[id_column].to_numpy()[rows])
+        present, quarantined = source.present(), source.quarantined()
         problems: list[list[str]] = [[] for _ in rows]
-        for f in FIELDS:
+        for k, f in enumerate(FIELDS):
             if not f.required_in(target.side):
                 continue
-            values = source.frame[f.name].to_numpy()[at]
-            missing = pd.isna(values)
-            bad = quarantined[f.name].to_numpy()[at] & ~missing
-            for k in np.flatnonzero(missing):
-                problems[k].append(f"no {f.label}, which {target.system} requires")
-            for k in np.flatnonzero(bad):
-                problems[k].append(f"its {f.label} cannot be synced")
-        taken = _owners(target.frame, "employment_id")
-        emails = dict(zip(target.frame[RECORD_ID], target.frame[MATCH_KEY.name]))
-        for k, employment_id in enumerate(source.frame["employment_id"].to_numpy()[at]):
+            has = present[k, at]
+            for r in np.flatnonzero(~has):
+                problems[r].append(f"no {f.label}, which {target.system} requires")
+            for r in np.flatnonzero(quarantined[f.name].to_numpy()[at] & has):
+                problems[r].append(f"its {f.label} cannot be synced")
+        employment_ids = source.frame["employment_id"].to_numpy()[at]
+        taken = target.first_holders("employment_id", employment_ids[pd.notna(employment_ids)])
+        emails = target.emails_of({holder for holder in taken.values() if holder is not None})
+        for r, employment_id in enumerate(employment_ids):
             holder = taken.get(employment_id) if employment_id is not None else None
             if holder is not None:
-                problems[k].append(f"employment ID {employment_id} is already held in {target.system} by"
+                problems[r].append(f"employment ID {employment_id} is already held in {target.system} by"
                                    f" {emails.get(holder, holder)}")
         matches.loc[matches.index[rows], column] = [not p for p in problems]
         matches.loc[matches.index[rows], "reason"] = [
@@ -160,69 +159,73 @@ def _quarantine_reasons(table: CanonicalTable) -> dict[tuple[str, str], str]:
     return {(r, f): reason for r, f, reason in zip(q["record_id"], q["field"], q["reason"])}
 
 
+def _sort_key(values: np.ndarray) -> np.ndarray:
+    """Something that sorts like ``values`` (ascending, blanks last: pandas' sort_values); text as fixed-width
+    numpy strings, which sort in C by code point as Python compares str."""
+    if all(type(v) is str and not v.endswith("\x00") for v in values):
+        return np.array(values.tolist(), dtype=str)
+    codes, _ = pd.factorize(values, sort=True)
+    return np.where(codes < 0, codes.max() + 1, codes)
+
+
 def conflicts(huma: CanonicalTable, crona: CanonicalTable, matches: pd.DataFrame) -> pd.DataFrame:
     """The long conflict table (`CONFLICT_COLUMNS`): one row per matched employee and field whose normalised
-    values differ or are missing on one side, with whether the value may go to Huma / to Crona and why not."""
-    pairs = matches[matches["status"] == MATCHED]
-    h_at = _positions(huma, pairs["huma_id"])
-    c_at = _positions(crona, pairs["crona_id"])
-    # Only pairs whose fingerprints differ can need attention: compare those field by field.
-    differ = np.flatnonzero(huma.fingerprints()[h_at] != crona.fingerprints()[c_at])
-    pairs, h_at, c_at = pairs.iloc[differ], h_at[differ], c_at[differ]
-    hq, cq = huma.quarantined(), crona.quarantined()
-    h_present, c_present = huma.present()[h_at], crona.present()[c_at]
-    employees = pairs["employee"].to_numpy()
-    huma_ids = pairs["huma_id"].to_numpy()
-    crona_ids = pairs["crona_id"].to_numpy()
-    h_reasons, c_reasons = _quarantine_reasons(huma), _quarantine_reasons(crona)
-    huma_emails = None
+    values differ or are missing on one side, with whether the value may go to Huma / to Crona and why not.
+    Rows are ordered by employee, then in `FIELDS` order."""
+    pairs = (matches["status"] == MATCHED).to_numpy()
+    employees = matches["employee"].to_numpy()[pairs]
+    huma_ids, crona_ids = matches["huma_id"].to_numpy()[pairs], matches["crona_id"].to_numpy()[pairs]
+    h_at, c_at = _held(huma, huma_ids), _held(crona, crona_ids)
+    h_has, c_has = huma.present()[:, h_at], crona.present()[:, c_at]  # field by field, a column per pair
+    h_values, c_values = huma.by_field(), crona.by_field()
+    # Every field of every pair: a value on one side only, or two that differ. The very same object on
+    # both sides (a name or a date read once for both) is equal without being read.
+    attention = h_has != c_has
+    field_at, pair = np.nonzero(h_has & c_has & (pointers(h_values)[:, h_at] != pointers(c_values)[:, c_at]))
+    attention[field_at, pair] = h_values[field_at, h_at[pair]] != c_values[field_at, c_at[pair]]
+    # The rows in field order, pairs in match order within a field; then sorted by employee, stably.
+    field_at, pair = np.nonzero(attention)
+    if not len(pair):
+        return pd.DataFrame(columns=list(CONFLICT_COLUMNS))
+    order = np.argsort(_sort_key(employees[pair]), kind="stable")  # field order kept within an employee
+    field_at, pair = field_at[order], pair[order]
 
-    parts = []
-    for column, f in enumerate(FIELDS):
-        hv = huma.frame[f.name].to_numpy()[h_at]
-        cv = crona.frame[f.name].to_numpy()[c_at]
-        h_has = h_present[:, column]
-        c_has = c_present[:, column]
-        attention = (h_has != c_has) | (h_has & c_has & (hv != cv))
-        if not attention.any():
-            continue
-        rows = np.flatnonzero(attention)
-        h_in, c_in = h_has[rows], c_has[rows]
-        h_bad = hq[f.name].to_numpy()[h_at][rows] & h_in
-        c_bad = cq[f.name].to_numpy()[c_at][rows] & c_in
-        kind = np.where(h_in & c_in, CONFLICT, np.where(h_in, MISSING_IN_CRONA, MISSING_IN_HUMA))
-        to_huma = c_in & ~c_bad
-        to_crona = h_in & ~h_bad
-        not_huma = np.where(c_in, None, "Crona has no value").astype(object)
-        not_crona = np.where(h_in, None, "Huma has no value").astype(object)
+    h_in, c_in = h_has[field_at, pair], c_has[field_at, pair]
+    h_bad = huma.quarantined().to_numpy()[h_at[pair], field_at] & h_in
+    c_bad = crona.quarantined().to_numpy()[c_at[pair], field_at] & c_in
+    hv, cv = h_values[field_at, h_at[pair]], c_values[field_at, c_at[pair]]
+    to_huma, to_crona = c_in & ~c_bad, h_in & ~h_bad
+    not_huma = np.where(c_in, None, "Crona has no value").astype(object)
+    not_crona = np.where(h_in, None, "Huma has no value").astype(object)
+    if c_bad.any():
+        reasons = _quarantine_reasons(crona)
         for k in np.flatnonzero(c_bad):
-            not_huma[k] = c_reasons.get((crona_ids[rows[k]], f.name), "Crona's value is quarantined")
+            not_huma[k] = reasons.get((crona_ids[pair[k]], FIELDS[field_at[k]].name), "Crona's value is quarantined")
+    if h_bad.any():
+        reasons = _quarantine_reasons(huma)
         for k in np.flatnonzero(h_bad):
-            not_crona[k] = h_reasons.get((huma_ids[rows[k]], f.name), "Huma's value is quarantined")
+            not_crona[k] = reasons.get((huma_ids[pair[k]], FIELDS[field_at[k]].name), "Huma's value is quarantined")
+    for k, f in enumerate(FIELDS):
         if f.immutable_in_crona:
-            blocked = to_crona & c_in
-            to_crona = to_crona & ~blocked
+            blocked = np.flatnonzero((field_at == k) & to_crona & c_in)
+            to_crona[blocked] = False
             not_crona[blocked] = IMMUTABLE_REASON.format(label=f.label)
         if f.unique_in_huma and not f.match_key:
-            owners = _owners(huma.frame, f.name)
-            for k in np.flatnonzero(to_huma):
-                owner = owners.get(cv[rows[k]])
-                if owner is not None and owner != huma_ids[rows[k]]:
-                    if huma_emails is None:
-                        huma_emails = dict(zip(huma.frame[RECORD_ID], huma.frame[MATCH_KEY.name]))
-                    to_huma[k] = False
-                    not_huma[k] = f"{f.label} {cv[rows[k]]} is already held by Huma user {huma_emails[owner]}"
-        parts.append(pd.DataFrame({
-            "employee": employees[rows], "huma_id": huma_ids[rows], "crona_id": crona_ids[rows],
-            "field": f.name, "huma_value": hv[rows], "crona_value": cv[rows], "kind": kind,
-            "to_huma": to_huma, "to_crona": to_crona, "why_not_to_huma": not_huma, "why_not_to_crona": not_crona,
-        }))
-    if not parts:
-        return pd.DataFrame(columns=list(CONFLICT_COLUMNS))
-    out = pd.concat(parts, ignore_index=True)
-    order = {f.name: i for i, f in enumerate(FIELDS)}
-    out = out.assign(_f=out["field"].map(order)).sort_values(["employee", "_f"], kind="stable")
-    return out.drop(columns="_f").reset_index(drop=True)[list(CONFLICT_COLUMNS)]
+            rows = np.flatnonzero((field_at == k) & to_huma)
+            owners = huma.first_holders(f.name, cv[rows])
+            taken = [(r, owners[cv[r]]) for r in rows.tolist()
+                     if owners.get(cv[r]) is not None and owners[cv[r]] != huma_ids[pair[r]]]
+            emails = huma.emails_of({owner for _, owner in taken})
+            for r, owner in taken:
+                to_huma[r] = False
+                not_huma[r] = f"{f.label} {cv[r]} is already held by Huma user {emails[owner]}"
+    kinds = np.where(h_in & c_in, CONFLICT, np.where(h_in, MISSING_IN_CRONA, MISSING_IN_HUMA))
+    return pd.DataFrame({
+        "employee": employees[pair], "huma_id": huma_ids[pair], "crona_id": crona_ids[pair],
+        "field": np.array(FIELD_NAMES, dtype=object)[field_at], "huma_value": hv, "crona_value": cv,
+        "kind": kinds.astype(object), "to_huma": to_huma, "to_crona": to_crona, "why_not_to_huma": not_huma,
+        "why_not_to_crona": not_crona,
+    }, columns=list(CONFLICT_COLUMNS))
 
 
 def reconcile(huma: CanonicalTable, crona: CanonicalTable) -> Reconciliation:

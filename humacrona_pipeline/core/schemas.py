@@ -56,7 +56,8 @@ def _namespace(side: str) -> dict:
             checks["synced_value"] = {"kind": f.kind.value}
         if f.unique_anywhere:
             checks["no_duplicates"] = ()
-        namespace[f.name] = pa.Field(nullable=not f.required_in(side), **checks)
+        # ignore_na=False: the checks pass nulls themselves, so pandera need not drop them from a copy first.
+        namespace[f.name] = pa.Field(nullable=not f.required_in(side), ignore_na=False, **checks)
 
     class Config:
         name = f"{SYSTEM_NAMES[side]} employees"
@@ -65,7 +66,8 @@ def _namespace(side: str) -> dict:
 
     namespace["__annotations__"] = annotations
     namespace["Config"] = Config
-    namespace[END_NOT_BEFORE_START] = pa.dataframe_check(end_not_before_start)
+    # (Rows without both dates pass it; ignore_na=False spares pandera a null test of the whole frame.)
+    namespace[END_NOT_BEFORE_START] = pa.dataframe_check(end_not_before_start, ignore_na=False)
     namespace["__doc__"] = (f"The canonical {SYSTEM_NAMES[side]} employee table: one row per record, one column per"
                             " synced field, normalised values.")
     return namespace
@@ -85,7 +87,8 @@ CronaEmployees = employee_model(CRONA)
 def failure_cases(frame: pd.DataFrame, side: str) -> pd.DataFrame:
     """Every failure of the side's model on ``frame`` (pandera's failure-case table; empty when valid)."""
     try:
-        employee_model(side).validate(frame, lazy=True)
+        # inplace: the model neither coerces nor fills defaults, so pandera need not copy the frame first.
+        employee_model(side).validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
         return errors.failure_cases
     return pd.DataFrame(columns=["schema_context", "column", "check", "check_number", "failure_case", "index"])

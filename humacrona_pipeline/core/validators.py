@@ -14,9 +14,12 @@ import numpy as np
 import pandas as pd
 
 from . import bank_accounts, phones
+from .chars import is_none
 from .countries import is_alpha2, to_alpha2
+from .display import present
 from .fields import ADDRESS_PARTS, PART_SEPARATOR, Kind
-from .normalise import address_parts, bank_account_split, bank_account_value, is_known_valid_account
+from .normalise import (address_parts, bank_account_split, bank_account_value, is_known_valid_account, known_accounts,
+                        known_addresses)
 
 # A practical address check (no network): one @, a dot-separated domain of letters, digits and hyphens.
 EMAIL_PATTERN = (r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -115,30 +118,61 @@ def problem(kind: Kind, value: object) -> str | None:
     return _PROBLEMS[kind](str(value))
 
 
+# Values the normalisers recorded as valid: a set lookup instead of the validator (see core.known).
+_KNOWN = {Kind.PHONE: phones.known_numbers, Kind.ADDRESS: known_addresses, Kind.BANK_ACCOUNT: known_accounts}
+
+
 def valid(kind: Kind, values: pd.Series) -> pd.Series:
     """A boolean per value: True when it may be synced (nulls are True; required-ness is checked elsewhere)."""
-    present = values.notna()
-    result = pd.Series(True, index=values.index)
-    if kind in (Kind.TEXT, Kind.IDENTIFIER) or not present.any():
-        return result
-    subject = values[present].astype(str)
+    result = np.ones(len(values), dtype=bool)
+    if kind in (Kind.TEXT, Kind.IDENTIFIER):
+        return pd.Series(result, index=values.index)
+    array = values.to_numpy(dtype=object)
+    rest = np.flatnonzero(~is_none(array))
+    if kind in _KNOWN:  # (a known value is text, so never a blank)
+        known = _KNOWN[kind]
+        rest = rest[~known.mask_objects(array[rest])]
+        rest = rest[~known.mask(array[rest])]
+    subject = array[rest].tolist()
+    odd = [k for k, v in enumerate(subject) if type(v) is not str]
+    if odd:  # NaN and the like are blanks too (valid); other values are validated as their text
+        blank = {k for k in odd if not present(subject[k])}
+        keep = [k for k in range(len(subject)) if k not in blank]
+        rest = rest[keep]
+        subject = [subject[k] if type(subject[k]) is str else str(subject[k]) for k in keep]
+    if len(rest):
+        result[rest] = _test(kind, subject)
+    return pd.Series(result, index=values.index)
+
+
+def _test(kind: Kind, subject: list[str]) -> np.ndarray:
     if kind == Kind.EMAIL:
-        result[present] = subject.str.fullmatch(EMAIL_PATTERN)
-        return result.astype(bool)
-    if kind == Kind.PHONE:
+        match = _EMAIL.fullmatch  # one regex per address: quicker than hashing it into a set of known ones
+        return np.fromiter((match(v) is not None for v in subject), dtype=bool, count=len(subject))
+    verdicts = np.ones(len(subject), dtype=bool)
+    todo = np.arange(len(subject))
+    if kind == Kind.PHONE:  # E.164 text, grouped by country code, without reading it one number at a time
+        decided = phones.e164_verdicts(subject)
+        verdicts = decided == 1
+        todo = np.flatnonzero(decided < 0)
         test = phones.is_valid_e164
     else:
         check = _PROBLEMS[kind]
 
         def test(value: str) -> bool:
             return check(value) is None
-    # Each distinct value once: dates, addresses and the like repeat across many employees.
-    codes, uniques = pd.factorize(subject)
-    verdicts = np.fromiter((test(u) for u in uniques), dtype=bool, count=len(uniques))
-    result[present] = verdicts[codes]
-    return result.astype(bool)
+    if len(todo):
+        # Each distinct value once: dates, addresses and the like repeat across many employees.
+        codes, uniques = pd.factorize(np.array([subject[i] for i in todo.tolist()], dtype=object))
+        distinct = np.fromiter((test(u) for u in uniques), dtype=bool, count=len(uniques))
+        verdicts[todo] = distinct[codes]
+    return verdicts
 
 
 def duplicated(values: pd.Series) -> pd.Series:
     """True for every non-null value that occurs more than once."""
-    return values.notna() & values.duplicated(keep=False)
+    repeated = values.duplicated(keep=False).to_numpy() & ~is_none(values.to_numpy(dtype=object))
+    if repeated.any():  # NaN and the like are blanks too
+        at = np.flatnonzero(repeated)
+        repeated[at] = pd.notna(values.to_numpy(dtype=object)[at])
+    return pd.Series(repeated, index=values.index)

@@ -31,3 +31,22 @@ def test_reconcile_benchmark_smoke_run():
     assert summary["datacompy_mismatches"] == summary["conflict_rows"]
     assert summary["plan_operations"] + summary["not_planned_rows"] > 0
     assert any("speedup vs datacompy" in line for line in lines[:-1])
+
+
+def test_clear_core_caches_empties_every_memo_of_the_core():
+    """Each reconcile run starts cold: the values the normalisers remembered as valid are forgotten too."""
+    sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+    try:
+        import reconcile as benchmark
+    finally:
+        sys.path.remove(str(REPO_ROOT / "benchmarks"))
+    from humacrona_pipeline.core import normalise, phones
+    from humacrona_pipeline.core.known import KnownValid
+
+    huma_raw, crona_raw = benchmark.raw_frames(40, 5)
+    benchmark.whole_reconcile(huma_raw, crona_raw, benchmark.Policy())
+    memos = [v for module in (normalise, phones) for v in vars(module).values() if isinstance(v, KnownValid)]
+    assert len(memos) >= 3 and all(memo._objects for memo in memos)
+    assert phones.known_numbers and normalise.known_accounts  # (addresses are remembered by identity only)
+    benchmark.clear_core_caches()
+    assert all(not memo and not memo._objects for memo in memos)

@@ -664,6 +664,11 @@ def _crona_employee(employment_id: str, email: str, phone: str | None) -> dict:
 # a value left out of a created employee (quarantined at the source) is cleared at the source on the next run;
 @example(([], [_crona_employee("1001", "a@x.se", "12345")]),
          Policy(default_winner=HUMA, missing_values=FOLLOW_WINNER, never_clear=False, create_in_huma=ALL))
+# a job title left out of a new Huma user (Huma creates a position only with a start date, and Crona's is
+# invalid) is cleared at the source like any other left-out value;
+@example(([], [{**_crona_employee("1001", "a@x.se", None), "Befattning": "Lönespecialist",
+                "AnstDatum": "31/12/2020"}]),
+         Policy(default_winner=HUMA, missing_values=FOLLOW_WINNER, never_clear=False, create_in_huma=ALL))
 # a phone that moves from one Huma user to another is given to the second only on the next run (by design);
 @example(([_huma_user("h1", "a@x.se", "1001", "+46701111111"), _huma_user("h2", "b@x.se", "1002", "+46702222222")],
           [_crona_employee("1001", "a@x.se", "+46703333333"), _crona_employee("1002", "b@x.se", "+46701111111")]),
