@@ -202,3 +202,30 @@ def test_table_lookups_are_the_definitions(tables):
         for name in FIELD_NAMES:
             held = set(table.quarantine.loc[table.quarantine["field"] == name, "record_id"].tolist())
             assert quarantined[name].tolist() == ids.isin(held).tolist(), name
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(reconciliations())
+def test_quarantine_reads_cells_by_label(tables):
+    """The quarantine rows of a frame labelled any way are those of the same frame labelled 0, 1, 2, ..."""
+    for table in tables:
+        frame = table.frame.copy()
+        frame.index = [10 * k + 3 for k in range(len(frame))]
+        again = validate_table(frame, table.side)
+        assert_same_frame(again.quarantine, table.quarantine)
+        assert again.schema_errors == table.schema_errors
+
+
+def test_planned_holders_behave_like_a_dict_over_every_huma_row():
+    from humacrona_pipeline.core.plan import _Holders
+
+    huma = _table(HUMA, [person(0), person(1, phone="+46701234500"), person(2, phone=None)], ["h0", "h1", "h2"],
+                  nan=False)
+    holders = _Holders(huma, "phone")
+    holders.prefetch(np.array(["+46701234500", None, "+46709999999"], dtype=object))
+    assert holders.get("+46701234500") == "h0"  # the first holder of a duplicated phone
+    assert holders.get("+46709999999") is None and holders.get(float("nan")) is None
+    assert holders.get("+46701234501") is None  # never prefetched: looked up when asked
+    holders["+46709999999"] = "new:a@x.se"
+    assert holders.get("+46709999999") == "new:a@x.se"
+    assert holders.pop("+46709999999") == "new:a@x.se" and holders.get("+46709999999") is None
