@@ -36,6 +36,14 @@ def _write(context: dg.AssetExecutionContext, target: str, client, sync_plan: Sy
         raise dg.Failure(description="The plan exceeds the policy's guards; nothing was written: "
                          + "; ".join(violations), allow_retries=False)
     operations = sync_plan.operations[sync_plan.operations["target"] == target]
+    return write_recorded(context, client, target, operations, ledger, **write_options)
+
+
+def write_recorded(context: dg.OpExecutionContext, client, target: str, operations: pd.DataFrame,
+                   ledger: LedgerResource, **write_options) -> dg.Output[pd.DataFrame]:
+    """Write one system's operations (`apply_plan`), record every attempt in the audit ledger as soon as its
+    employee is done, then the verification; the outcome table with what happened as metadata. Shared by
+    `sync_users` and `push_huma_changes`, so both write, verify and record the same way."""
     book = ledger.ledger()
     run_id = context.run.run_id
     outcomes = apply_plan(client, target, operations, on_outcome=lambda rows: book.record(run_id, rows),

@@ -19,15 +19,14 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from ...connectors.writeback import apply_plan
-from ...core.display import display_frame
 from ...core.fields import CRONA
 from ...core.outcomes import FAILED, UNVERIFIED
 from ...state.inbox import TOPICS
+from ..apply.assets import write_recorded
 from ..apply.resources import LedgerResource
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
-from ..metadata import counts_md, frame_shape_metadata, markdown_table
+from ..metadata import markdown_table
 from ..policy import SyncPolicy
 from ..reconcile.assets import plan_metadata
 from .push import (NOT_PUSHED, PUSHED, IN_SYNC, ChangedUser, HumaChanges, PushPlan, plan_push,
@@ -140,22 +139,7 @@ def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: Crona
         raise dg.Failure(description="The push exceeds the policy's guards; nothing was written: "
                          + "; ".join(violations) + basis + ". Run sync_users to review it, or set"
                          " approve_mass_change.", allow_retries=False)
-    operations = push_plan.plan.operations
-    book = ledger.ledger()
-    run_id = context.run.run_id
-    outcomes = apply_plan(crona.client(), CRONA, operations, on_outcome=lambda rows: book.record(run_id, rows))
-    book.mark_verification(run_id, outcomes)
-    by_status = outcomes["status"].value_counts().to_dict()
-    context.log.info(f"Crona: {len(outcomes)} operations; "
-                     + (", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "nothing to write"))
-    trouble = outcomes[outcomes["status"].isin((FAILED, UNVERIFIED))]
-    return dg.Output(outcomes, metadata={
-        **frame_shape_metadata(outcomes),
-        **{status: int(n) for status, n in by_status.items()},
-        "by_status_and_field": counts_md(outcomes, ["status", "field"]),
-        "failed_or_unverified": _shown(display_frame(trouble, ("current_value", "new_value"))[
-            ["employee", "action", "field", "new_value", "status", "error"]]),
-    })
+    return write_recorded(context, crona.client(), CRONA, push_plan.plan.operations, ledger)
 
 
 @dg.op(
