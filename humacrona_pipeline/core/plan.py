@@ -17,7 +17,7 @@ from .canonical import CanonicalTable
 from .fields import (BY_NAME, CRONA, FIELDS, HUMA, HUMA_POSITION_FIELDS, HUMA_POSITION_NEEDS, MATCH_KEY,
                      SYSTEM_NAMES, other_side)
 from .policy import FILL, FOLLOW_WINNER, LEAVE, Policy
-from .reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_CRONA, MISSING_IN_HUMA, UNMATCHED, \
+from .reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_HUMA, UNMATCHED, \
     Reconciliation
 from .schemas import RECORD_ID
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .canonical import NOT_SYNCABLE, CanonicalTable
 from .chars import pointers
-from .fields import BY_NAME, CRONA, FIELD_NAMES, FIELDS, HUMA, MATCH_KEY, SYSTEM_NAMES
+from .fields import CRONA, FIELD_NAMES, FIELDS, HUMA, MATCH_KEY, SYSTEM_NAMES
 from .schemas import RECORD_ID
 
 MATCHED, HUMA_ONLY, CRONA_ONLY, UNMATCHED = "matched", "huma_only", "crona_only", "unmatched"
