@@ -95,6 +95,7 @@ def demo_realtime(sandboxes, resources: Mapping[str, object], say: Say, *, secre
     import time
 
     from .core.fields import BY_NAME
+    from .definitions import build_defs
     from .defs.realtime.jobs import JOB_NAME
     from .defs.realtime.resources import InboxResource
     from .defs.realtime.sensors import huma_changes_sensor
@@ -106,8 +107,8 @@ def demo_realtime(sandboxes, resources: Mapping[str, object], say: Say, *, secre
     receiver = BackgroundServer(build_app(secret, None, inbox), port=0).start()
     try:
         sandboxes.huma.register_webhook(receiver.url + "/huma/webhook", secret=secret)
-        crona_only = {d.email for d in sandboxes.seeded.discrepancies}
-        person = next(u for u in sandboxes.seeded.huma_users if u["email"].lower() not in crona_only)
+        planted = {d.email for d in sandboxes.seeded.discrepancies}  # someone both systems hold alike
+        person = next(u for u in sandboxes.seeded.huma_users if u["email"].lower() not in planted)
         column = BY_NAME["family_name"].crona_columns[0]
         new_name = f"{person['familyName']}-Realtid"
         before, cursor = inbox.count(), str(inbox.last_id())  # a demo run again starts after its earlier events
@@ -123,11 +124,9 @@ def demo_realtime(sandboxes, resources: Mapping[str, object], say: Say, *, secre
         instance = dg.DagsterInstance.get()
         tick = huma_changes_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
                                                             resources={"inbox": InboxResource()}))
+        located = build_defs(resources)
         for request in tick.run_requests:
             say(f"     sensor huma_changes_sensor requested run {request.run_key}")
-            from .definitions import build_defs
-
-            located = build_defs(resources)
             run = located.resolve_job_def(JOB_NAME).execute_in_process(
                 run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False)
             if not run.success:

@@ -290,6 +290,11 @@ class HumaClient(SessionClient):
             employees.append({"user": details, "positions": positions})
         return employees
 
+    async def fetch_row(self, user_id: str) -> dict:
+        """One user's current row (`HUMA_COLUMNS`): details and positions, read together, flattened."""
+        user, positions = await asyncio.gather(self.get_user(user_id), self.list_positions(user_id))
+        return flatten_employee(user, positions)
+
     async def fetch_rows(self) -> list[dict]:
         """Every user flattened into one row (`HUMA_COLUMNS`)."""
         return [flatten_employee(**employee) for employee in await self.fetch_employees()]

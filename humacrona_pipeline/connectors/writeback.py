@@ -38,6 +38,7 @@ an audit record is worse than stopping).
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -47,7 +48,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from ..core.canonical import to_canonical
-from ..core.display import display_value
+from ..core.display import display_value, present
 from ..core.fields import BY_NAME, CRONA, HUMA, SYSTEM_NAMES
 from ..core.bank_accounts import mask
 from ..core.normalise import bank_account_split
@@ -78,14 +79,7 @@ def _now() -> str:
 
 def _clean(value: object) -> object:
     """None for pandas' blanks (NaN, NA); the value otherwise."""
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
+    return value if present(value) else None
 
 
 class _Scrubber:
@@ -188,7 +182,7 @@ async def _backoff(client, attempt: int) -> None:
     await retry.sleep(retry.backoff_s(attempt))
 
 
-class _Writer:
+class _Writer(ABC):
     """What both systems' write-backs share: per-employee isolation, bounded concurrency, the callback."""
 
     system: str
@@ -223,8 +217,9 @@ class _Writer:
         if self.on_outcome is not None:
             self.on_outcome([dict(r) for r in employee.rows])
 
+    @abstractmethod
     async def write(self, employee: _Employee) -> None:
-        raise NotImplementedError
+        """Write one employee's pending operations, finishing each row (each system's own calls)."""
 
 
 # ------------------------------------------------------------------------------------------- Crona
@@ -534,11 +529,7 @@ async def verify_huma(client: HumaClient, outcomes: pd.DataFrame) -> pd.DataFram
     """Read back every user with an applied operation (`GET /users/{id}` and its positions); an operation
     whose field reads back other than its new value becomes ``unverified``. Answers a new frame."""
 
-    async def read(user_id: str) -> dict:
-        user, positions = await asyncio.gather(client.get_user(user_id), client.list_positions(user_id))
-        return huma_api.flatten_employee(user, positions)
-
-    return await _verify(outcomes, HUMA, read, client.concurrency)
+    return await _verify(outcomes, HUMA, client.fetch_row, client.concurrency)
 
 
 def apply_plan(client: HumaClient | CronaClient, target: str, operations: pd.DataFrame, *,

@@ -18,6 +18,7 @@ from ...core.plan import SyncPlan
 from ...report.email_message import build_email
 from ...report.html import render_text, write_html
 from ...report.summary import build_report
+from ...state.db import dagster_home
 from ..crona.resources import CronaResource
 from ..email.resources import EmailResource
 from ..huma.resources import HumaResource
@@ -90,7 +91,7 @@ def huma_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, huma:
 def report_dir() -> Path:
     """`HUMACRONA_REPORT_DIR`, else `reports/` under DAGSTER_HOME."""
     configured = os.environ.get(REPORT_DIR_ENV)
-    base = Path(configured) if configured else Path(os.environ.get("DAGSTER_HOME") or ".dagster_home") / "reports"
+    base = Path(configured) if configured else dagster_home() / "reports"
     base.mkdir(parents=True, exist_ok=True)
     return base
 

@@ -1,5 +1,5 @@
-"""Where the audit ledger lives, as a Dagster resource: SQLite under DAGSTER_HOME unless
-`HUMACRONA_STATE_URL` names another database (any SQLAlchemy URL, e.g. PostgreSQL)."""
+"""The state database as Dagster resources: SQLite under DAGSTER_HOME unless `HUMACRONA_STATE_URL` names another
+database (any SQLAlchemy URL, e.g. PostgreSQL). The audit ledger and the webhook inbox live in it."""
 
 from __future__ import annotations
 
@@ -9,22 +9,27 @@ from typing import Optional
 import dagster as dg
 from pydantic import Field
 
+from ...state.db import STATE_URL_ENV
 from ...state.ledger import Ledger
 
-STATE_URL_ENV = "HUMACRONA_STATE_URL"
 
-
-class LedgerResource(dg.ConfigurableResource):
-    """The durable record of every attempted write (the URL may hold a password: it comes from the environment)."""
+class StateDatabaseResource(dg.ConfigurableResource):
+    """A table of the state database (the URL may hold a password: it comes from the environment)."""
 
     url: Optional[str] = Field(default=None, description="SQLAlchemy URL; unset: SQLite under DAGSTER_HOME.")
+
+    @classmethod
+    def from_env(cls):
+        """Bound to `HUMACRONA_STATE_URL` only when it is set, so the code location loads without it."""
+        return cls(url=dg.EnvVar(STATE_URL_ENV)) if os.environ.get(STATE_URL_ENV) else cls()
+
+
+class LedgerResource(StateDatabaseResource):
+    """The durable record of every attempted write."""
 
     def ledger(self) -> Ledger:
         return Ledger(self.url)
 
 
 def ledger_resource_from_env() -> LedgerResource:
-    """Bound to `HUMACRONA_STATE_URL` only when it is set, so the code location loads without it."""
-    if os.environ.get(STATE_URL_ENV):
-        return LedgerResource(url=dg.EnvVar(STATE_URL_ENV))
-    return LedgerResource()
+    return LedgerResource.from_env()

@@ -28,7 +28,7 @@ import pandas as pd
 from ...connectors import crona as crona_api
 from ...connectors.crona import CRONA_COLUMNS, CronaClient, employee_row
 from ...connectors.http import NotFoundError, run_bounded
-from ...connectors.huma import HUMA_COLUMNS, HumaClient, flatten_employee
+from ...connectors.huma import HUMA_COLUMNS, HumaClient
 from ...core import normalise as norm
 from ...core.canonical import CanonicalTable, build_table
 from ...core.fields import CRONA, HUMA, MATCH_KEY
@@ -108,11 +108,9 @@ async def _current_huma_rows(huma: HumaClient, ids: Sequence[str]) -> list[dict 
 
     async def one(user_id: str) -> dict | None:
         try:
-            user = await huma.get_user(user_id)
-            positions = await huma.list_positions(user_id)
+            return await huma.fetch_row(user_id)
         except NotFoundError:
             return None
-        return flatten_employee(user, positions)
 
     return await run_bounded(ids, one, huma.concurrency)
 
