@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def reference_dir() -> Path:
-    """Huma's and Crona's reference documents live in ../shared/reference, never in this repo."""
-    path = Path(os.environ.get("HUMACRONA_REFERENCE_DIR") or REPO_ROOT.parent / "shared" / "reference")
-    if not path.is_dir():
-        pytest.fail(f"reference material not found at {path}; set HUMACRONA_REFERENCE_DIR", pytrace=False)
-    return path
+# Huma's and Crona's reference documents (../shared/reference): tests find them through reference_files.py.
 
 
 @pytest.fixture(scope="session")

@@ -1,17 +1,19 @@
-"""Swedish bank-account validation: Bankgirot's rules, the shared test vectors, parsing typed input,
-masking, and the generator helpers the seed data relies on."""
+"""Swedish bank-account validation: Bankgirot's rules, the project's own test vectors
+(tests/core/data/bank_accounts.csv, made by bank_account_vectors.py), the shared reference vectors when the
+reference folder is there, parsing typed input, masking, and the generator helpers the seed data relies on."""
 
 from __future__ import annotations
 
 import csv
-import os
 import random
 import re
-from pathlib import Path
+from collections import defaultdict
 
 import pytest
+from bank_account_vectors import CSV_PATH, FAULTS, RANGES, csv_text, passes, range_for, read_csv, vectors
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from reference_files import reference_file, reference_path
 
 from humacrona_pipeline.core.bank_accounts import (
     BANKS,
@@ -25,30 +27,28 @@ from humacrona_pipeline.core.bank_accounts import (
     validate,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CSV_NAME = "se-bank-accounts.csv"
+CSV_NAME = "se-bank-accounts.csv"  # the shared reference vectors, in ../shared/reference
 
 
-def _reference_csv() -> Path:
-    base = os.environ.get("HUMACRONA_REFERENCE_DIR") or REPO_ROOT.parent / "shared" / "reference"
-    return Path(base) / CSV_NAME
+def reference_rows() -> list[dict]:
+    """The shared reference vectors; the calling test is skipped when the reference folder is not there."""
+    __tracebackhide__ = True
+    with reference_file(CSV_NAME).open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
-def _reference_rows() -> list:
-    path = _reference_csv()
-    if not path.is_file():
-        # Collected as one failing case, so a missing file is a red test, never a silent skip.
+def _reference_params() -> list:
+    if not reference_path(CSV_NAME).is_file():
+        # One case, which reference_file skips (or fails, if HUMACRONA_REFERENCE_DIR names the wrong folder).
         return [pytest.param(None, id="reference-csv-missing")]
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return [pytest.param(row, id=f"{row['clearing']}-{row['expected']}-{i}") for i, row in enumerate(rows)]
+    return [pytest.param(row, id=f"{row['clearing']}-{row['expected']}-{i}") for i, row in enumerate(reference_rows())]
 
 
-@pytest.mark.parametrize("row", _reference_rows())
+@pytest.mark.parametrize("row", _reference_params())
 def test_reference_vectors(row):
     if row is None:
-        pytest.fail(f"{_reference_csv()} not found; set HUMACRONA_REFERENCE_DIR to the shared reference dir",
-                    pytrace=False)
+        reference_rows()
+        pytest.fail(f"{CSV_NAME} appeared after the tests were collected: run them again", pytrace=False)
     check = validate(row["clearing"], row["account"])
     if row["expected"] == "valid":
         assert check.valid, f"{row['why']}: {check.reason}"
@@ -60,31 +60,98 @@ def test_reference_vectors(row):
         assert (check.bank or "") == row["bank"]
 
 
+# --- the project's own vectors -------------------------------------------------------------------
+
+OWN_VECTORS = read_csv()
+# What the validator says, in part, for each kind of fault the vectors name.
+REASON_FOR_FAULT = {
+    "check-digit": "check digit does not match", "too-long": "too long", "too-short": "too short",
+    "all-zeros": "cannot be all zeros", "not-digits": "may only contain digits", "missing": "is missing",
+    "blank": "no bank account", "no-bank": "belongs to no bank", "below-1000": "is below 1000",
+    "clearing-length": "must have 4 digits", "fifth-digit": "the fifth digit must be",
+    "five-digit-not-8": "must start with 8",
+}
+
+
+@pytest.mark.parametrize("vector", OWN_VECTORS,
+                         ids=[f"{i}-{v.clearing}-{v.expected}" for i, v in enumerate(OWN_VECTORS)])
+def test_own_vectors(vector):
+    check = validate(vector.clearing, vector.account)
+    assert (check.bank or "") == vector.bank, vector.why
+    if vector.expected == "valid":
+        assert check.valid, f"{vector.why}: {check.reason}"
+        assert check.reason is None
+        assert f"{check.clearing} {check.account}" == vector.stored, vector.why
+        assert parse(f"{vector.clearing}, {vector.account}") == check  # typed as one text, with a comma
+    else:
+        assert not check.valid, vector.why
+        assert REASON_FOR_FAULT[vector.fault] in check.reason, f"{vector.why}: {check.reason}"
+
+
+def test_own_vectors_file_is_what_the_generator_makes():
+    """tests/core/data/bank_accounts.csv is written by `python tests/core/bank_account_vectors.py`; a hand
+    edit, or a generator change without rewriting the file, shows here."""
+    assert CSV_PATH.read_text(encoding="utf-8") == csv_text(vectors())
+
+
+def test_own_vectors_cover_every_range_and_fault():
+    """Every range the validator knows has a valid and an invalid own vector; every kind of fault occurs."""
+    seen: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for v in OWN_VECTORS:
+        digits = re.sub(r"\D", "", v.clearing)
+        bank = bank_for_clearing(digits) if len(digits) in (4, 5) and v.bank else None
+        if bank is not None:
+            seen[(bank.clearing_from, bank.clearing_to)].add(v.expected)
+    for bank in BANKS:
+        assert seen[(bank.clearing_from, bank.clearing_to)] == {"valid", "invalid"}, bank
+    assert {v.fault for v in OWN_VECTORS if v.expected == "invalid"} == set(FAULTS)
+
+
+def test_bank_table_is_bankgirots():
+    """Every clearing number 1000-9999 falls in the same bank, type and comment as in the table the own
+    vectors are built from, written down separately from Bankgirot's "Bankernas kontonummer"."""
+    for number in range(1000, 10_000):
+        bank, published = bank_for_clearing(f"{number}"), range_for(number)
+        assert (bank and (bank.name, bank.account_type, bank.comment)) == (
+            published and (published.bank, published.type, published.comment)), number
+    assert len(BANKS) == len(RANGES)
+
+
 # Public examples collected by Bankinfrastruktur i Sverige (BankData AccountTests) and bank web pages.
-@pytest.mark.parametrize(
-    ("clearing", "account", "bank"),
-    [
-        ("1274", "0235 305", "Danske Bank"),
-        ("6114", "5171 82351", "Handelsbanken"),
-        ("81034", "978 3242", "Swedbank"),
-        ("8327-9", "014 725 892-5", "Swedbank"),
-        ("9022", "11 14884", "Länsförsäkringar"),
-        ("9570", "12344", "Sparbanken Syd"),
-        ("9570", "525 004 176 0", "Sparbanken Syd"),
-        ("5140", "0010004", "SEB"),
-        ("5839", "8257466", "SEB"),
-        ("3473", "17 01473", "Nordea"),
-        ("3300", "101010-1010", "Nordea personkonto"),
-        ("9180", "1111111116", "Danske Bank"),
-        ("9190", "6543218", "DNB Bank"),
-        ("9040", "1106944", "Citibank"),
-        ("9500", "1111111116", "Nordea Plusgirot"),
-    ],
-)
+PUBLISHED_EXAMPLES = [
+    ("1274", "0235 305", "Danske Bank"),
+    ("6114", "5171 82351", "Handelsbanken"),
+    ("81034", "978 3242", "Swedbank"),
+    ("8327-9", "014 725 892-5", "Swedbank"),
+    ("9022", "11 14884", "Länsförsäkringar"),
+    ("9570", "12344", "Sparbanken Syd"),
+    ("9570", "525 004 176 0", "Sparbanken Syd"),
+    ("5140", "0010004", "SEB"),
+    ("5839", "8257466", "SEB"),
+    ("3473", "17 01473", "Nordea"),
+    ("3300", "101010-1010", "Nordea personkonto"),
+    ("9180", "1111111116", "Danske Bank"),
+    ("9190", "6543218", "DNB Bank"),
+    ("9040", "1106944", "Citibank"),
+    ("9500", "1111111116", "Nordea Plusgirot"),
+]
+
+
+@pytest.mark.parametrize(("clearing", "account", "bank"), PUBLISHED_EXAMPLES)
 def test_published_examples_are_valid(clearing, account, bank):
     check = validate(clearing, account)
     assert check.valid, check.reason
     assert check.bank == bank
+
+
+@pytest.mark.parametrize(("clearing", "account", "bank"), PUBLISHED_EXAMPLES)
+def test_the_own_vector_generator_checks_published_examples_as_valid(clearing, account, bank):
+    """The generator's own check digits agree with accounts banks published, so its vectors can be trusted."""
+    digits = re.sub(r"\D", "", account)
+    published = range_for(int(clearing[:4]))
+    assert published is not None and published.bank == bank
+    assert passes(published, clearing[:4], digits)
+    assert not passes(published, clearing[:4], digits[:-1] + str((int(digits[-1]) + 1) % 10))
 
 
 @pytest.mark.parametrize(

@@ -6,19 +6,17 @@ of `core.normalise` built on it return, value for value, what their one-by-one c
 
 from __future__ import annotations
 
-import csv
 import random
 
 import pytest
+from bank_account_vectors import read_csv
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_bank_accounts import reference_rows
 
 from humacrona_pipeline.core import bank_vector
 from humacrona_pipeline.core import normalise as norm
-from humacrona_pipeline.core.bank_accounts import (BANKS, bank_for_clearing, complete_account, parse,
-                                                   swedbank_clearing)
-
-from test_bank_accounts import _reference_csv
+from humacrona_pipeline.core.bank_accounts import BANKS, bank_for_clearing, complete_account, parse, swedbank_clearing
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -81,7 +79,7 @@ def test_luhn_digit_table_agrees_with_swedbank_clearing():
         assert f"{number}{bank_vector._LUHN4[number]}" == swedbank_clearing(str(number))
 
 
-# --- every shape, from the reference vectors and from generated accounts ----------------------------
+# --- every shape, from the own and the reference vectors and from generated accounts -----------------
 
 
 def _typed_forms(clearing: str, account: str) -> list[str]:
@@ -89,7 +87,7 @@ def _typed_forms(clearing: str, account: str) -> list[str]:
     c4 = clearing[:4]
     forms = [f"{clearing} {account}", f"{clearing}-{account}", f"{clearing}, {account}", f"{clearing},{account}",
              f"{clearing}{account}", f"{clearing}  {account}", f"{clearing} - {account}",
-             f"{clearing}, {account[:3]} {account[3:6]} {account[6:]}", f"{clearing} {account[:-1]}-{account[-1]}",
+             f"{clearing}, {account[:3]} {account[3:6]} {account[6:]}", f"{clearing} {account[:-1]}-{account[-1:]}",
              f"{c4} {account}", f"{c4}-{account}", f"{c4}{account}", f"{clearing} 0{account}",
              f"{clearing} {account.lstrip('0')}", f"{clearing}, 00{account}", f"{clearing} {account} ",
              f" {clearing} {account}", f"{clearing}.{account}", f"{clearing} {account}-"]
@@ -99,25 +97,57 @@ def _typed_forms(clearing: str, account: str) -> list[str]:
     return forms
 
 
-def _reference_rows() -> list[dict]:
-    with _reference_csv().open(newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
-def test_every_reference_row_in_every_typed_form():
-    rows = _reference_rows()
+def assert_every_typed_form_agrees(rows: list[dict]) -> None:
+    """Each (clearing, account) in every typed form and as Crona's two columns, with and without Swedbank's
+    fifth clearing digit: the column functions agree with parse and the one-by-one normalisers."""
     assert rows
     numbers, clearings, accounts = [], [], []
     for row in rows:
         for clearing in {row["clearing"], row["clearing"][:4]}:
             numbers += _typed_forms(clearing, row["account"])
             clearings += [clearing, clearing, f" {clearing}", clearing]
-            accounts += [row["account"], row["account"].lstrip("0") or row["account"], row["account"], f"0{row['account']}"]
+            account = row["account"]
+            accounts += [account, account.lstrip("0") or account, account, f"0{account}"]
     fast = assert_decides_like_parse(numbers)
     valid = [n for n in numbers if expected(n) is not None]
     # It reads the usual shapes, not just a few (padding, dots and a trailing dash it leaves to parse).
     assert sum(s is not None for s in fast) > 0.75 * len(valid)
     assert_columns_agree(numbers, None, clearings, accounts)
+
+
+def test_every_reference_row_in_every_typed_form():
+    assert_every_typed_form_agrees(reference_rows())
+
+
+OWN_VECTORS = read_csv()
+
+
+def test_every_own_vector_in_every_typed_form():
+    assert_every_typed_form_agrees([{"clearing": v.clearing, "account": v.account} for v in OWN_VECTORS])
+    for v in OWN_VECTORS:  # and a valid account, however typed, is never read as another one
+        if v.expected == "valid":
+            for clearing in {v.clearing, v.clearing[:4]}:
+                for form in _typed_forms(clearing, v.account):
+                    assert expected(form) in (None, v.stored), (v.why, form)
+
+
+def test_own_vectors_come_out_in_their_stored_form():
+    """Whichever way the column functions read them, a valid own vector becomes its stored form and an invalid
+    one is never taken for a valid account: typed as "clearing, account" (Huma) and as two columns (Crona)."""
+    valid = [v for v in OWN_VECTORS if v.expected == "valid"]
+    invalid = [v for v in OWN_VECTORS if v.expected == "invalid"]
+    typed = [f"{v.clearing}, {v.account}" for v in valid]
+    norm.known_accounts.cache_clear()
+    assert bank_vector.stored_forms(typed).count(None) < len(typed) / 4  # most are read the fast way
+    assert norm.bank_account_texts(typed) == [v.stored for v in valid]
+    norm.known_accounts.cache_clear()
+    assert norm.bank_account_parts_column([v.clearing for v in valid], [v.account for v in valid]) == [
+        v.stored for v in valid]
+    for comma in (", ", ","):
+        typed = [f"{v.clearing}{comma}{v.account}" for v in invalid]
+        assert bank_vector.stored_forms(typed) == [None] * len(invalid)
+        assert not any(parse(t).valid for t in typed)
+    norm.known_accounts.cache_clear()
 
 
 def _valid_account(rng: random.Random) -> tuple[str, str]:
