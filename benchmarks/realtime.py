@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> None:
                             base_env, logs, ready="READY")
         started.append(sandboxes)
         env = {**base_env, **sandbox_env(sandboxes.output())}
+        # The administrator's confirmation of this connection: push_huma_changes writes nothing without it.
+        subprocess.run([*humacrona(), "check", "--confirm", "--by", "benchmarks/realtime.py"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=120)
         daemon = Process("daemon", [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w",
                                     str(REPO / "workspace.yaml")], env, logs)
         started.append(daemon)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from .defs.apply.assets import crona_writeback, huma_writeback, sync_report
-from .defs.apply.checks import sync_applied_cleanly
+from .defs.apply.checks import connection_confirmed, sync_applied_cleanly
 from .defs.apply.jobs import sync_users_job
 from .defs.apply.resources import ledger_resource_from_env
 from .defs.canonical.assets import crona_employees, huma_employees
@@ -34,10 +34,17 @@ extract_job = dg.define_asset_job(
 
 ASSETS = [huma_users_raw, crona_employees_raw, huma_employees, crona_employees, employee_matches,
           employee_conflicts, sync_plan, crona_writeback, huma_writeback, sync_report]
-ASSET_CHECKS = [huma_employees_schema, crona_employees_schema, plan_within_guards, sync_applied_cleanly]
+ASSET_CHECKS = [huma_employees_schema, crona_employees_schema, plan_within_guards, connection_confirmed,
+                sync_applied_cleanly]
 JOBS = [extract_job, plan_sync_job, sync_users_job, push_huma_changes]
 SENSORS = [huma_changes_sensor]
 SCHEDULES = [nightly_sync_users]
+EXECUTOR = dg.in_process_executor
+"""Every step of a run in the run's own process, one after another. Dagster's default (multiprocess) starts a
+process per step, and each imports this code location (~4-6 s): a `plan_sync` launched from the UI took a minute
+instead of the ~10 s of `humacrona sync --dry-run`. The steps are short and the two extractions are I/O bound,
+so running them one after the other costs ~1-2 s at 5,000 employees (see benchmarks/ui_runs.py). Outputs still
+go through the filesystem IO manager, so a run from the UI can re-materialise one asset from the stored ones."""
 
 
 def default_resources() -> dict[str, object]:
@@ -57,7 +64,8 @@ def build_defs(resources: Mapping[str, object] | None = None) -> dg.Definitions:
     `policy`, `ledger`, `email`, `inbox`): the demo and the tests bind sandbox connections or another policy this way
     instead of patching anything."""
     return dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS, jobs=JOBS, sensors=SENSORS,
-                          schedules=SCHEDULES, resources={**default_resources(), **(resources or {})})
+                          schedules=SCHEDULES, resources={**default_resources(), **(resources or {})},
+                          executor=EXECUTOR)
 
 
 defs = build_defs()

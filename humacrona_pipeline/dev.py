@@ -16,10 +16,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from .sandbox.runner import RunningSandboxes, SandboxOptions, add_arguments as add_sandbox_arguments, start_sandboxes
+
+if TYPE_CHECKING:
+    import httpx
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
@@ -48,11 +50,29 @@ def dagster_command(port: int, host: str = HOST) -> list[str]:
     return [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE_FILE), "-h", host, "-p", str(port)]
 
 
-def dagster_environment(sandboxes: RunningSandboxes, home: Path) -> dict[str, str]:
-    """This process's environment, the sandbox variables and DAGSTER_HOME; without `dagster dev`'s "use dg dev"
-    notice, which points newcomers at a tool this project does not use."""
+def dev_policy(home: Path) -> tuple[str, str]:
+    """(the policy file Dagster gets, the line saying which policy that is): the user's HUMACRONA_POLICY_FILE when
+    set, else the demo's (`cli.demo_policy`, written under ``home``), so a first sync_users launched from the UI
+    plans and writes what `humacrona demo` does instead of stopping at the mass-change guard."""
+    from .cli import DEMO_POLICY, write_demo_policy
+    from .defs.policy import POLICY_FILE_ENV
+
+    own = os.environ.get(POLICY_FILE_ENV)
+    if own:
+        return own, f"Policy            {own} (from {POLICY_FILE_ENV})"
+    path = write_demo_policy(home)
+    return str(path), (f"Policy            {DEMO_POLICY}, as in `humacrona demo` ({path}); set {POLICY_FILE_ENV}"
+                       " to use your own")
+
+
+def dagster_environment(sandboxes: RunningSandboxes, home: Path, policy_file: str) -> dict[str, str]:
+    """This process's environment, the sandbox variables, DAGSTER_HOME and the policy file (`dev_policy`);
+    without `dagster dev`'s "use dg dev" notice, which points newcomers at a tool this project does not use."""
+    from .defs.policy import POLICY_FILE_ENV
+
     warnings = [w for w in (os.environ.get("PYTHONWARNINGS"), _SUPERSEDED_NOTICE) if w]
-    return {**os.environ, **sandboxes.env, "DAGSTER_HOME": str(home), "PYTHONWARNINGS": ",".join(warnings)}
+    return {**os.environ, **sandboxes.env, "DAGSTER_HOME": str(home), POLICY_FILE_ENV: policy_file,
+            "PYTHONWARNINGS": ",".join(warnings)}
 
 
 _SUPERSEDED_NOTICE = "ignore:Function `dev_command` is superseded"
@@ -148,9 +168,12 @@ class DevServer:
                 _say(f"Could not start the sandboxes: {error} (pass --huma-port/--crona-port, 0 picks free ones).")
                 return 2
             self._print_sandboxes()
+            self._confirm_sandboxes()
             if self.stopping.is_set():
                 return 0
-            env = dagster_environment(self.sandboxes, home)
+            policy_file, policy_line = dev_policy(home)
+            _say(policy_line)
+            env = dagster_environment(self.sandboxes, home, policy_file)
             _say(f"Starting Dagster (dagster dev, workspace {WORKSPACE_FILE.name}, instance {home}) ...")
             if (Path.cwd() / "dagster.yaml").exists() and Path.cwd().resolve() != home:
                 _say(f"# dagster dev warns that ./dagster.yaml is not used: it is the template; {home} holds the copy in use.")
@@ -186,9 +209,20 @@ class DevServer:
         for key, value in running.env.items():
             _say(f"{key}={value}")
 
+    def _confirm_sandboxes(self) -> None:
+        """The sandboxes are ours to connect: confirm them (after their checks), so that sync_users and the
+        real-time push may write to them from the UI."""
+        from .connection.check import confirm_sandboxes
+        from .connection.user import os_user
+
+        confirmed = confirm_sandboxes(self.sandboxes, f"{os_user()} (humacrona dev, sandboxes)")
+        _say(f"# connection confirmed for the sandboxes by {confirmed.confirmed_by} at {confirmed.confirmed_at} UTC")
+
     def _wait_until_ready(self) -> bool:
         """Until the webserver answers and the code location has loaded (or failed to); False when stopped or
         when Dagster exited first."""
+        import httpx
+
         announced = False
         with httpx.Client(timeout=5) as client:
             while not self.stopping.is_set():

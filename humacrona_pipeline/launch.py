@@ -1,49 +1,120 @@
 """Launching the code location's jobs from the command line (`humacrona sync`, `humacrona demo`) and saying
-what they did. Counts and masked values only: nothing printed here can carry a bank account or a secret."""
+what they did, a few lines per run, in the words of an HR or payroll administrator. Counts and masked values
+only: nothing printed here can carry a bank account or a secret."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 import dagster as dg
 import pandas as pd
 
-from .core.fields import SYSTEM_NAMES
+from .core.fields import BY_NAME, CRONA, HUMA, SYSTEM_NAMES
+from .core.outcomes import APPLIED, FAILED, SKIPPED, UNVERIFIED
+from .core.plan import CREATE, HELD, LEFT_OUT, NOT_ALLOWED, NOT_CREATABLE, NOT_MATCHED, POLICY_DECISION, UPDATE
+from .core.reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_CRONA, MISSING_IN_HUMA, UNMATCHED
+from .core.wording import plural
 
 Say = Callable[[str], None]
-CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# Dagster's console logger prints nothing (failures are told by say_failures); the run's events still go to
+# the instance, so the Dagster UI shows every run with its logs.
+CONSOLE_SILENT = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # `humacrona sync --verbose`
+LABEL_WIDTH = 16
+INDENT = "     "
+
+_NOT_PLANNED = {  # core.plan's categories, as the administrator reads them
+    POLICY_DECISION: "left as they are by the policy",
+    NOT_ALLOWED: "not allowed (invalid, or against a rule of the receiving system)",
+    NOT_CREATABLE: "one-sided employees the other system cannot hold",
+    LEFT_OUT: "values left out of a create",
+    NOT_MATCHED: "records that could not be matched",
+}
 
 
-def run_job(name: str, resources: Mapping[str, object], *, quiet: bool = False) -> dg.ExecuteInProcessResult:
+def run_job(name: str, resources: Mapping[str, object], *, run_config: Mapping | None = None,
+            tags: Mapping[str, str] | None = None, verbose: bool = False) -> dg.ExecuteInProcessResult:
     """Run one job of the code location on the current Dagster instance (DAGSTER_HOME), with ``resources``
-    replacing the environment-bound ones they name."""
+    replacing the environment-bound ones they name; no Dagster log line on the console unless ``verbose``."""
     from .definitions import build_defs
 
-    located = build_defs(resources)
-    job = located.resolve_job_def(name)
+    if not verbose:  # the connectors' retry warnings would reach stderr through logging's last resort
+        logging.getLogger("humacrona").addHandler(logging.NullHandler())
+    job = build_defs(resources).resolve_job_def(name)
     return job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False,
-                                  run_config=None if quiet else CONSOLE_INFO)
+                                  run_config={**(run_config or {}), **(CONSOLE_INFO if verbose else CONSOLE_SILENT)},
+                                  tags=tags)
 
 
-def counted(values: pd.Series) -> str:
-    """Labels with their counts, most frequent first ("matched 56, huma_only 2"); "none" when empty."""
+@contextmanager
+def quiet_python_logging() -> Iterator[None]:
+    """No log line below WARNING on the console while evaluating a sensor in this process: its logger prints
+    "dagster - INFO - ..." to the terminal and cannot be configured from outside."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def line(label: str, text: str) -> str:
+    """One aligned line of a step: ``label`` in the left column."""
+    return f"{INDENT}{label:<{LABEL_WIDTH}} {text}"
+
+
+def counted(values: pd.Series, labels: Mapping[str, str] | None = None, *, most: int | None = None,
+            count_first: bool = False) -> str:
+    """Labels with their counts, most frequent first ("address 13, mobile phone 7", or with ``count_first``
+    "13 address"), the ``most`` frequent ones then how many more; "none" when empty."""
+    labels = labels or {}
     counts = values.value_counts()
-    return ", ".join(f"{label} {n}" for label, n in counts.items()) or "none"
+    shown = [f"{n} {labels.get(label, label)}" if count_first else f"{labels.get(label, label)} {n}"
+             for label, n in counts.items()]
+    if most is not None and len(shown) > most:
+        shown = [*shown[:most], f"{len(shown) - most} more"]
+    return ", ".join(shown) or "none"
 
 
 def say_failures(result: dg.ExecuteInProcessResult, say: Say) -> None:
+    """Every step that failed, with the reason it gave, and every check that did not pass."""
     for event in result.all_events:
-        if event.is_failure and event.step_key:
-            say(f"     FAILED {event.step_key}: {event.message}")
+        if event.is_step_failure:
+            say(f"{INDENT}FAILED step {event.step_key}: {_reason(event)}")
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:
-            say(f"     check {evaluation.check_name} failed ({evaluation.severity.value}): {evaluation.description}")
+            say(f"{INDENT}check {evaluation.check_name} did not pass ({_severity(evaluation)}):"
+                f" {evaluation.description}")
+
+
+def _reason(event: dg.DagsterEvent) -> str:
+    """A failed step's own words: the description of the `dg.Failure` it raised, else its error's last line."""
+    data = event.step_failure_data
+    if data is None:
+        return event.message or ""
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        return data.user_failure_data.description
+    if data.error is not None:
+        lines = [text for text in data.error.message.strip().splitlines() if text.strip()]
+        return lines[-1] if lines else data.error.cls_name or ""
+    return event.message or ""
+
+
+def _severity(evaluation) -> str:
+    return "a warning, not blocking" if evaluation.severity == dg.AssetCheckSeverity.WARN else "blocking"
 
 
 def say_checks(result: dg.ExecuteInProcessResult, say: Say) -> None:
-    for evaluation in result.get_asset_check_evaluations():
-        verdict = "passed" if evaluation.passed else f"failed ({evaluation.severity.value})"
-        say(f"     check {evaluation.check_name:<24} {verdict}: {evaluation.description or ''}")
+    """One line when every check passed; else one per check that did not, with what it found."""
+    evaluations = result.get_asset_check_evaluations()
+    failed = [e for e in evaluations if not e.passed]
+    if not failed:
+        say(line("Checks", f"all {len(evaluations)} checks passed" if len(evaluations) > 1
+                 else f"{plural(len(evaluations), 'check')} passed"))
+    for evaluation in failed:
+        say(line("Check", f"{evaluation.check_name} did not pass ({_severity(evaluation)}): {evaluation.description}"))
 
 
 def say_plan(result: dg.ExecuteInProcessResult, say: Say) -> None:
@@ -53,40 +124,110 @@ def say_plan(result: dg.ExecuteInProcessResult, say: Say) -> None:
     matches = result.output_for_node("employee_matches")
     conflicts = result.output_for_node("employee_conflicts")
     plan = result.output_for_node("sync_plan")
-    ops = plan.operations
-    say(f"     Employees           Huma {len(huma.frame)}, Crona {len(crona.frame)}")
-    say(f"     Quarantined values  Huma {len(huma.quarantine)}, Crona {len(crona.quarantine)}")
-    say(f"     Matches             {counted(matches['status'])}")
-    say(f"     Conflicts           {counted(conflicts['kind'])}")
+    status = matches["status"].value_counts()
+    found = [f"{status.get(MATCHED, 0)} in both (matched by work email)",
+             f"{status.get(HUMA_ONLY, 0)} only in Huma", f"{status.get(CRONA_ONLY, 0)} only in Crona"]
+    if status.get(UNMATCHED, 0):
+        found.append(f"{plural(int(status[UNMATCHED]), 'record')} not matched")
+    say(line("Employees", f"Huma {len(huma.frame)}, Crona {len(crona.frame)}: {', '.join(found)}"))
+    say(line("Quarantined", f"{_quarantined(huma)} in Huma, {_quarantined(crona)} in Crona: invalid, so not synced"
+             if len(huma.quarantine) or len(crona.quarantine) else "nothing: every value may be synced"))
+    kinds = conflicts["kind"].value_counts()
     if len(conflicts):
-        say(f"       by field          {counted(conflicts['field'])}")
-    say(f"     Plan operations     {counted(ops['target'] + ' ' + ops['action'])}")
-    say(f"     Not planned         {counted(plan.not_planned['category'])}")
+        say(line("Differences", f"{len(conflicts)}: {plural(int(kinds.get(CONFLICT, 0)), 'conflict')} (both systems"
+                 f" have a value, and they differ), {kinds.get(MISSING_IN_HUMA, 0)} missing in Huma,"
+                 f" {kinds.get(MISSING_IN_CRONA, 0)} missing in Crona"))
+        say(line("  by field", counted(conflicts["field"], {f: BY_NAME[f].label for f in BY_NAME}, most=5)))
+    else:
+        say(line("Differences", "none: both systems agree"))
+    ops = plan.operations
+    say(line("Plan operations", "; ".join(_planned(ops, side) for side in (CRONA, HUMA)) if len(ops)
+             else "nothing to write"))
+    skipped = plan.not_planned["category"]
+    if len(skipped):
+        say(line("Not planned", f"{len(skipped)}: {counted(skipped, _NOT_PLANNED, count_first=True)};"
+                 " each reason is in the asset sync_plan"))
+
+
+def _quarantined(table) -> str:
+    employees = table.quarantine["record_id"].nunique()
+    return f"{plural(len(table.quarantine), 'value')} of {plural(int(employees), 'employee')}"
+
+
+def _planned(ops: pd.DataFrame, side: str) -> str:
+    mine = ops[ops["target"] == side]
+    parts = _employees(mine, (UPDATE, "update {}"), (CREATE, "create {}"))
+    held = int((mine["action"] == HELD).sum())
+    if held:
+        parts.append(f"hold {plural(held, 'salary-account change')} for approval")
+    return f"{SYSTEM_NAMES[side]}: {', '.join(parts) or 'nothing'}"
+
+
+def _employees(ops: pd.DataFrame, *wordings: tuple[str, str]) -> list[str]:
+    """Per action, its wording with the number of employees it concerns; the first number says "employees"
+    ("update 30 employees", "create 2"; "2 employees created")."""
+    parts = []
+    for action, wording in wordings:
+        count = int(ops.loc[ops["action"] == action, "employee"].nunique())
+        if count:
+            parts.append(wording.format(plural(count, "employee") if not parts else count))
+    return parts
 
 
 def planned_writes(result: dg.ExecuteInProcessResult) -> int:
     """Operations the plan asks to write now (held ones wait for approval and are not counted)."""
     ops = result.output_for_node("sync_plan").operations
-    return int((ops["action"] != "held").sum())
+    return int((ops["action"] != HELD).sum())
 
 
-def say_sync(result: dg.ExecuteInProcessResult, say: Say) -> None:
-    """What the apply did per system, and where the report and the email went."""
-    for node in ("crona_writeback", "huma_writeback"):
+def held_changes(result: dg.ExecuteInProcessResult) -> int:
+    """Salary-account changes the plan holds until the policy approves them."""
+    return int((result.output_for_node("sync_plan").operations["action"] == HELD).sum())
+
+
+def say_sync(result: dg.ExecuteInProcessResult, say: Say, *, paths: bool = True) -> None:
+    """What the apply did per system; with ``paths``, where the report and the email went."""
+    for node, side in (("crona_writeback", CRONA), ("huma_writeback", HUMA)):
         try:
             outcomes = result.output_for_node(node)
         except Exception:  # the step did not run (a guard or a check stopped it)
-            say(f"     {node:<16} not run")
+            say(line(SYSTEM_NAMES[side], "nothing written: the step did not run"))
             continue
-        system = SYSTEM_NAMES["crona" if node.startswith("crona") else "huma"]
-        shown = counted(outcomes["action"] + " " + outcomes["status"]) if len(outcomes) else "nothing to write"
-        say(f"     {system:<6} {shown}")
+        say(line(SYSTEM_NAMES[side], _applied(outcomes)))
+    if paths:
+        for text in report_lines(result):
+            say(text)
+
+
+def _applied(outcomes: pd.DataFrame) -> str:
+    if not len(outcomes):
+        return "nothing to write"
+    done = outcomes[outcomes["status"] == APPLIED]
+    parts = _employees(done, (UPDATE, "{} updated"), (CREATE, "{} created"))
+    parts.append("every write read back as written" if len(done) == len(outcomes[outcomes["action"] != HELD])
+                 else f"{plural(len(done), 'write')} read back as written")
+    for status, words in ((FAILED, "failed"), (UNVERIFIED, "did not read back as written")):
+        count = int((outcomes["status"] == status).sum())
+        if count:
+            parts.append(f"{plural(count, 'write')} {words}")
+    not_tried = int(((outcomes["status"] == SKIPPED) & (outcomes["action"] != HELD)).sum())
+    if not_tried:
+        parts.append(f"{plural(not_tried, 'write')} not tried")
+    held = int((outcomes["action"] == HELD).sum())
+    if held:
+        parts.append(f"{plural(held, 'salary-account change')} held, not written")
+    return ", ".join(parts)
+
+
+def report_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """Where the sync's HTML report and its email are (nothing when the report step did not run)."""
     try:
         report = result.output_for_node("sync_report")
     except Exception:
-        return
-    say(f"     Report  {report['report_path']}")
-    say(f"     Email   {report['subject']!r} -> {report['email']}")
+        return []
+    sent = str(report["email"])
+    return [f"Report (HTML)  {report['report_path']}",
+            f"Email          sent to {sent}" if sent.startswith("smtp://") else f"Email (.eml)   {sent}"]
 
 
 def demo_realtime(sandboxes, resources: Mapping[str, object], say: Say, *, secret: str) -> bool:
@@ -94,11 +235,9 @@ def demo_realtime(sandboxes, resources: Mapping[str, object], say: Say, *, secre
     the push run. The sensor is evaluated here, once, as the daemon would; True when Crona holds the value."""
     import time
 
-    from .core.fields import BY_NAME
-    from .definitions import build_defs
     from .defs.realtime.jobs import JOB_NAME
     from .defs.realtime.resources import InboxResource
-    from .defs.realtime.sensors import huma_changes_sensor
+    from .defs.realtime.sensors import MINIMUM_INTERVAL_S, SENSOR_NAME, huma_changes_sensor
     from .sandbox.server import BackgroundServer
     from .state.inbox import Inbox
     from .webhook import build_app
@@ -109,35 +248,40 @@ def demo_realtime(sandboxes, resources: Mapping[str, object], say: Say, *, secre
         sandboxes.huma.register_webhook(receiver.url + "/huma/webhook", secret=secret)
         planted = {d.email for d in sandboxes.seeded.discrepancies}  # someone both systems hold alike
         person = next(u for u in sandboxes.seeded.huma_users if u["email"].lower() not in planted)
-        column = BY_NAME["family_name"].crona_columns[0]
+        field = BY_NAME["family_name"]
+        column = field.crona_columns[0]
         new_name = f"{person['familyName']}-Realtid"
         before, cursor = inbox.count(), str(inbox.last_id())  # a demo run again starts after its earlier events
         started = time.monotonic()
         sandboxes.huma.admin_update_user(person["id"], {"familyName": new_name})
-        say(f"     Changed {person['email']}'s family name in Huma (as HR would in Huma's UI) to {new_name!r}")
+        say(f"{INDENT}Changed {person['email']}'s {field.label} in Huma to {new_name!r}, as HR would in Huma")
         while inbox.count() == before:
             if time.monotonic() - started > 30:
-                say("     no webhook arrived within 30 s")
+                say(f"{INDENT}No webhook from Huma arrived within 30 s")
                 return False
             time.sleep(0.05)
-        say(f"     webhook received and stored in the inbox after {time.monotonic() - started:.2f} s")
+        say(line(f"{time.monotonic() - started:.2f} s", "Huma's webhook reached the receiver (humacrona webhook),"
+                 " which stored it in the inbox (the changes waiting to be pushed)"))
         instance = dg.DagsterInstance.get()
-        tick = huma_changes_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                                            resources={"inbox": InboxResource()}))
-        located = build_defs(resources)
+        with quiet_python_logging():
+            tick = huma_changes_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
+                                                                resources={"inbox": InboxResource()}))
+        users = sum(int(r.tags.get("humacrona/users", 0)) for r in tick.run_requests)
+        say(line("", f"the sensor {SENSOR_NAME} (it reads the inbox every {MINIMUM_INTERVAL_S} s) started"
+                 f" {plural(len(tick.run_requests), 'push run')} (job {JOB_NAME}) for {plural(users, 'changed user')}"))
         for request in tick.run_requests:
-            say(f"     sensor huma_changes_sensor requested run {request.run_key}")
-            run = located.resolve_job_def(JOB_NAME).execute_in_process(
-                run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False)
+            run = run_job(JOB_NAME, resources, run_config=request.run_config, tags=request.tags)
             if not run.success:
                 say_failures(run, say)
                 return False
         employee = _crona_employee(resources, person.get("employmentId"))
         arrived = employee is not None and employee.get(column) == new_name
-        say(f"     Crona now has {column} = {employee.get(column) if employee else None!r} for"
-            f" {person['email']}, {time.monotonic() - started:.2f} s after the change in Huma"
-            if arrived else "     the change did NOT arrive in Crona")
-        return arrived
+        if not arrived:
+            say(f"{INDENT}The change did NOT arrive in Crona ({column} is"
+                f" {employee.get(column) if employee else None!r})")
+            return False
+        say(line(f"{time.monotonic() - started:.2f} s", f"Crona has the new {field.label} ({column} {new_name!r})"))
+        return True
     finally:
         receiver.stop()
 

@@ -55,16 +55,13 @@ from starlette.routing import Route
 
 from .state import db
 from .state.inbox import TOPICS, Inbox
+from .webhook_options import (DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, SECRET_ENV, TOKEN_ENV,  # noqa: F401
+                              add_arguments)
 
 log = logging.getLogger(__name__)
 
 PATH = "/huma/webhook"
 HEALTH_PATH = "/healthz"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8703
-DEFAULT_MAX_BODY_BYTES = 1 << 20  # 1 MiB
-SECRET_ENV = "HUMACRONA_WEBHOOK_SECRET"
-TOKEN_ENV = "HUMACRONA_WEBHOOK_TOKEN"
 SIGNATURE_HEADER = "huma-hmac-sha256"
 TOPIC_HEADER = "huma-topic"
 RETRY_AFTER_S = 30
@@ -220,15 +217,6 @@ def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_byte
 
 
 # ----------------------------------------------------------------------------------------------- the command
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
-    parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
-                        help=f"larger deliveries are answered 413 (default {DEFAULT_MAX_BODY_BYTES})")
-    parser.add_argument("--insecure-no-auth", action="store_true",
-                        help=f"accept deliveries without {SECRET_ENV} or {TOKEN_ENV} set (never in production)")
-
 
 def _say(text: str = "", *, err: bool = False) -> None:
     print(text, file=sys.stderr if err else sys.stdout, flush=True)

@@ -13,6 +13,11 @@ from pathlib import Path
 
 import httpx
 
+from humacrona_pipeline.cli import DEMO_POLICY, demo_policy
+from humacrona_pipeline.defs.policy import POLICY_FILE_ENV, SyncPolicy
+from humacrona_pipeline.dev import dagster_environment, dev_policy
+from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+
 STARTUP_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 90
 
@@ -71,7 +76,7 @@ def test_dev_serves_the_dagster_ui_on_the_sandboxes_and_sigterm_stops_everything
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "dev.log"
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    env = {**{k: v for k, v in os.environ.items() if k != POLICY_FILE_ENV}, "DAGSTER_HOME": str(tmp_path / "home")}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [exe, "dev", "--employees", "12", "--seed", "3", "--huma-port", "0", "--crona-port", "0",
@@ -123,6 +128,9 @@ def test_dev_serves_the_dagster_ui_on_the_sandboxes_and_sigterm_stops_everything
                        (Path(f"/proc/{dagster_dev}/environ").read_bytes().decode().split("\0")) if "=" in item)
         assert {k: environ.get(k) for k in sandbox_env} == sandbox_env
         assert environ["DAGSTER_HOME"] == str(tmp_path / "home")
+        # ... and the demo's policy, so a first sync_users launched from the UI does what the demo's does.
+        assert SyncPolicy.from_file(environ[POLICY_FILE_ENV]).policy() == demo_policy().policy()
+        assert f"Policy            {DEMO_POLICY}" in out, out
 
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=STOP_TIMEOUT_S)
@@ -145,3 +153,20 @@ def test_dev_serves_the_dagster_ui_on_the_sandboxes_and_sigterm_stops_everything
     assert not left_started, f"processes started by humacrona dev outlived it: {left_started}"
     for listening in (port, *sandbox_ports):
         assert not _listening(listening), f"port {listening} still listens"
+
+
+def test_dev_gives_dagster_the_demos_policy_unless_the_user_names_one(tmp_path, monkeypatch):
+    monkeypatch.delenv(POLICY_FILE_ENV, raising=False)
+    with start_sandboxes(SandboxOptions(employees=3, seed=1, huma_port=0, crona_port=0)) as sandboxes:
+        policy_file, said = dev_policy(tmp_path)
+        env = dagster_environment(sandboxes, tmp_path, policy_file)
+        assert SyncPolicy.from_file(env[POLICY_FILE_ENV]).policy() == demo_policy().policy()
+        assert demo_policy().policy().approve_mass_change  # what lets a first sync pass the guard
+        assert DEMO_POLICY in said and env[POLICY_FILE_ENV] in said
+
+        own = tmp_path / "mine.yaml"
+        own.write_text("default_winner: crona\n")
+        monkeypatch.setenv(POLICY_FILE_ENV, str(own))
+        policy_file, said = dev_policy(tmp_path)
+        assert dagster_environment(sandboxes, tmp_path, policy_file)[POLICY_FILE_ENV] == str(own)
+        assert str(own) in said and DEMO_POLICY not in said

@@ -40,6 +40,13 @@ def _writes(env: dict) -> int:
     return total
 
 
+def _confirm(env: dict, home: Path) -> None:
+    """`humacrona check --confirm`, as the administrator runs it before the first sync."""
+    result = subprocess.run([*_humacrona(), "check", "--confirm", "--by", "pytest"], cwd=home, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, **env, "DAGSTER_HOME": str(home)})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def _sync(env: dict, home: Path, policy: Path) -> subprocess.Popen:
     return subprocess.Popen([*_humacrona(), "sync", "--policy", str(policy)], cwd=home,
                             env={**os.environ, **env, "DAGSTER_HOME": str(home)},
@@ -73,6 +80,8 @@ def test_a_sync_killed_mid_apply_converges_on_rerun_to_the_uninterrupted_result(
     interrupted = SandboxProcess(*SEED, "--latency-ms", "150")
     reference = SandboxProcess(*SEED)
     try:
+        _confirm(interrupted.env, crashed)
+        _confirm(reference.env, clean)
         proc = _sync(interrupted.env, crashed, policy)
         deadline = time.monotonic() + 240
         while _writes(interrupted.env) < 3 and time.monotonic() < deadline and proc.poll() is None:

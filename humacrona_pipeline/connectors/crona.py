@@ -157,14 +157,18 @@ class CronaClient(SessionClient):
         extra = {"andradEfter": _timestamp(changed_after)} if changed_after is not None else {}
 
         async def page(index: int, size: int) -> Page:
-            body = await self._session.request("GET", EMPLOYEES_PATH, params={"sida": index + 1, "antal": size, **extra})
-            if not isinstance(body, dict) or not isinstance(body.get("anstallda"), list):
-                raise ApiError(SYSTEM, 200, "GET", EMPLOYEES_PATH, body=None,
-                               message="the answer holds no `anstallda` list")
-            return Page(body["anstallda"], body.get("totalt"))
+            return await self.employees_page(index + 1, size, **extra)
 
         return await collect_pages(page, page_size=self.page_size, key=lambda e: e.get(KEY_FIELD),
                                    workers=self.concurrency, system=SYSTEM, path=EMPLOYEES_PATH)
+
+    async def employees_page(self, sida: int = 1, antal: int = MAX_PAGE_SIZE, **extra: str) -> Page:
+        """One page of `GET /anstallda` (pages count from 1); `humacrona check` reads the first alone."""
+        body = await self._session.request("GET", EMPLOYEES_PATH, params={"sida": sida, "antal": antal, **extra})
+        if not isinstance(body, dict) or not isinstance(body.get("anstallda"), list):
+            raise ApiError(SYSTEM, 200, "GET", EMPLOYEES_PATH, body=None, message="the answer holds no `anstallda` list",
+                           base_url=self.base_url)
+        return Page(body["anstallda"], body.get("totalt"))
 
     async def get_employee(self, anstnr: str) -> dict:
         return await self._session.request("GET", f"{EMPLOYEES_PATH}/{_segment(anstnr)}")

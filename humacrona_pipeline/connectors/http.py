@@ -11,7 +11,8 @@ Retry rules, and why:
   calls (GET, PUT, PATCH with absolute values, DELETE, token requests). A create (POST) may have been
   applied before the answer was lost, and a blind retry would create the employee twice; it is raised
   with ``outcome_unknown=True`` so that the caller can check whether it exists before trying again.
-- A connection that could not be opened at all (nothing was sent) is retried for every call.
+- A connection that could not be opened at all (nothing was sent) is retried for every call, unless the
+  server's TLS certificate failed verification (it fails again; `connectors.problems` says so in one line).
 - A 401 renews the token (one renewal for any number of concurrent 401s) and repeats the call; a
   freshly obtained token that is refused as well raises AuthenticationError.
 """
@@ -23,6 +24,7 @@ import email.utils
 import logging
 import math
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +106,7 @@ class ApiError(Exception):
         attempts: int = 1,
         outcome_unknown: bool = False,
         retry_after_s: float | None = None,
+        base_url: str | None = None,
     ):
         self.system = system
         self.status = status
@@ -116,6 +119,7 @@ class ApiError(Exception):
         self.attempts = attempts
         self.outcome_unknown = outcome_unknown
         self.retry_after_s = retry_after_s
+        self.base_url = base_url  # where the call went (connection problems name it; never holds a secret)
         super().__init__(self._summary())
 
     def _summary(self) -> str:
@@ -145,7 +149,7 @@ def _error_state(error: ApiError) -> dict:
         "system": error.system, "status": error.status, "method": error.method, "path": error.path,
         "body": error.body, "code": error.code, "fields": error.fields, "message": error.message,
         "attempts": error.attempts, "outcome_unknown": error.outcome_unknown,
-        "retry_after_s": error.retry_after_s,
+        "retry_after_s": error.retry_after_s, "base_url": error.base_url,
     }
 
 
@@ -155,6 +159,10 @@ def _rebuild_error(cls: type[ApiError], state: dict) -> ApiError:
 
 class AuthenticationError(ApiError):
     """The credentials were refused, or a fresh token was still refused (401 after a renewal)."""
+
+
+class ForbiddenError(ApiError):
+    """403: the credentials are good but lack a permission this call needs."""
 
 
 class NotFoundError(ApiError):
@@ -188,6 +196,8 @@ class ListingChangedError(ApiError):
 def error_class(status: int) -> type[ApiError]:
     if status == 401:
         return AuthenticationError
+    if status == 403:
+        return ForbiddenError
     if status == 404:
         return NotFoundError
     if status == 409:
@@ -429,7 +439,7 @@ class ApiSession:
                 raise
             except httpx.TransportError as exc:
                 nothing_sent = isinstance(exc, _NOTHING_SENT)
-                if (idempotent or nothing_sent) and attempt < policy.attempts:
+                if (idempotent or nothing_sent) and attempt < policy.attempts and not _certificate_refused(exc):
                     delay = policy.backoff_s(attempt)
                     log.warning("%s %s %s: %s, retrying in %.2f s (attempt %d/%d)", self.system, method,
                                 path, type(exc).__name__, delay, attempt, policy.attempts)
@@ -437,7 +447,7 @@ class ApiSession:
                     continue
                 raise TransportError(
                     self.system, None, method, path, code=type(exc).__name__, message=_describe(exc),
-                    attempts=attempt, outcome_unknown=not nothing_sent and not idempotent,
+                    attempts=attempt, outcome_unknown=not nothing_sent and not idempotent, base_url=self.base_url,
                 ) from exc
 
             status = response.status_code
@@ -480,7 +490,7 @@ class ApiSession:
             return response.json()
         except ValueError as exc:
             raise ApiError(self.system, response.status_code, method, path,
-                           message="answered with a body that is not JSON") from exc
+                           message="answered with a body that is not JSON", base_url=self.base_url) from exc
 
     def _error(self, response: httpx.Response, method: str, path: str, attempts: int, idempotent: bool,
                retry_after: float | None) -> ApiError:
@@ -502,13 +512,31 @@ class ApiSession:
             attempts=attempts,
             outcome_unknown=status >= 500 and not idempotent,
             retry_after_s=retry_after,
+            base_url=self.base_url,
         )
 
     def __repr__(self) -> str:
         return f"ApiSession({self.system!r}, base_url={self.base_url!r}, concurrency={self.concurrency})"
 
 
+def _certificate_refused(exc: httpx.TransportError) -> bool:
+    """The server's TLS certificate failed verification: the same certificate fails again, so no retry."""
+    return any(isinstance(c, ssl.SSLCertVerificationError) for c in _causes(exc)) \
+        or "CERTIFICATE_VERIFY_FAILED" in str(exc)
+
+
+def _causes(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
 def _describe(exc: httpx.TransportError) -> str:
+    """One line: the OS's reason when the transport hides it ("All connection attempts failed")."""
+    if any(isinstance(c, ConnectionRefusedError) for c in _causes(exc)):
+        return "connection refused"
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else type(exc).__name__
 

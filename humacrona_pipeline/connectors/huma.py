@@ -135,6 +135,7 @@ class HumaClient(SessionClient):
             base_url, parse_error=parse_huma_error, concurrency=concurrency,
             timeout_s=timeout_s, retry=retry, transport=transport,
         )
+        self.organization_id: str | None = None  # `organizationId` from the token answer
 
     async def _obtain_token(self, previous: AccessToken | None) -> AccessToken:
         form = {
@@ -150,6 +151,7 @@ class HumaClient(SessionClient):
         if not isinstance(body, dict) or not body.get("access_token"):
             raise AuthenticationError(SYSTEM, 200, "POST", TOKEN_PATH,
                                       message="the token answer holds no access_token")
+        self.organization_id = body.get("organizationId") or self.organization_id
         expires_in = body.get("expires_in")
         return AccessToken(body["access_token"], float(expires_in) if expires_in is not None else None)
 
@@ -164,6 +166,11 @@ class HumaClient(SessionClient):
 
         return await collect_pages(page, page_size=USERS_PAGE_SIZE, key=lambda u: u.get("id"),
                                    workers=self.concurrency, system=SYSTEM, path="/users")
+
+    async def users_page(self, limit: int = USERS_PAGE_SIZE) -> Page:
+        """The first page of `GET /users` alone (`humacrona check`: can this key read the users?)."""
+        body = await self._session.request("GET", "/users", params={"limit": limit, "offset": 0})
+        return Page(list(body.get("items") or ()), body.get("total"))
 
     async def get_user(self, user_id: str) -> dict:
         """`UserDetails`: most fields wrapped as `{value, editable}`."""

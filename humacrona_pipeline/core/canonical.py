@@ -252,7 +252,28 @@ def _map_field(raw: pd.DataFrame, side: str, f, regions: np.ndarray) -> object:
 # --- validation -----------------------------------------------------------------------------------
 
 
-def _quarantine_rows(frame: pd.DataFrame, side: str, failures: pd.DataFrame) -> tuple[list[dict], list[str]]:
+# Pandera's table-wide failures (no row to quarantine), in words; {case} is pandera's failure case.
+SCHEMA_PROBLEMS = {
+    "column_in_schema": "column {case!r} is not one of the synced fields",
+    "column_in_dataframe": "column {case!r} is missing",
+}
+
+
+def _schema_error(column: object, check: str, case: object) -> str:
+    where = "" if column is None or pd.isna(column) else f"{column}: "
+    template = SCHEMA_PROBLEMS.get(check)
+    if template is not None:
+        return where + template.format(case=case)
+    if check.startswith("dtype("):
+        return f"{where}values of type {case}, expected {check[6:-1]}"
+    return f"{where}{check} ({case})"
+
+
+def explain_failures(frame: pd.DataFrame, side: str, failures: pd.DataFrame) -> tuple[list[dict], list[str]]:
+    """Pandera's failure cases (`schemas.failure_cases`) in words: one quarantine row (`QUARANTINE_COLUMNS`)
+    per failing field of an employee, its reason given by `_reason` (the one mapping of check names to what
+    they mean), and a schema error for each failure of the whole table. The schema checks show their failures
+    through this too, so a failure reads the same in the quarantine and in a check's result."""
     rows: list[dict] = []
     schema_errors: list[str] = []
     seen: set[tuple] = set()
@@ -263,13 +284,13 @@ def _quarantine_rows(frame: pd.DataFrame, side: str, failures: pd.DataFrame) -> 
         column = case.column
         check = str(case.check)
         if index is None or (isinstance(index, float) and index != index):
-            schema_errors.append(f"{column}: {check} ({case.failure_case})")
+            schema_errors.append(_schema_error(column, check, case.failure_case))
             continue
         index = int(index)
         if check == END_NOT_BEFORE_START:
             column = "end_date"
         elif column not in frame.columns:
-            schema_errors.append(f"{column}: {check} ({case.failure_case})")
+            schema_errors.append(_schema_error(column, check, case.failure_case))
             continue
         key = (index, column)
         if key in seen:
@@ -318,7 +339,7 @@ class _Holders:
 
 def _reason(cells: _Cells, side: str, index: int, column: str, check: str, value: object,
             holders: _Holders) -> tuple[str, str]:
-    """(reason, effect) of one failure."""
+    """(reason, effect) of one failure: what each pandera check of `core.schemas` means, as people read it."""
     system = SYSTEM_NAMES[side]
     if column == RECORD_ID:
         if value is None:
@@ -372,7 +393,7 @@ def validate_table(frame: pd.DataFrame, side: str, *, mapped_countries: int = 0,
     """Run the side's pandera model over a canonical frame and turn its failures into quarantine rows.
     ``text_only``: the caller guarantees every value is a str or None (`CanonicalTable.text_only`)."""
     failures = failure_cases(frame, side)
-    rows, schema_errors = _quarantine_rows(frame, side, failures)
+    rows, schema_errors = explain_failures(frame, side, failures)
     quarantine = pd.DataFrame(rows, columns=list(QUARANTINE_COLUMNS))
     if not quarantine.empty:
         quarantine = quarantine.sort_values(["record_id", "field"], kind="stable").reset_index(drop=True)
@@ -380,4 +401,4 @@ def validate_table(frame: pd.DataFrame, side: str, *, mapped_countries: int = 0,
 
 
 __all__ = ["CANONICAL_COLUMNS", "CanonicalTable", "FIELD_NOT_SYNCED", "HUMA", "CRONA", "NOT_SYNCABLE",
-           "QUARANTINE_COLUMNS", "build_table", "to_canonical", "validate_table"]
+           "QUARANTINE_COLUMNS", "build_table", "explain_failures", "to_canonical", "validate_table"]

@@ -59,6 +59,7 @@ class Field:
     immutable_in_crona: bool = False  # never updated in Crona once set
     match_key: bool = False
     masked: bool = False  # shown as its last four digits everywhere but the write itself
+    description: str = ""  # one sentence for people: what the value is and how it is written (column docs)
 
     def required_in(self, side: str) -> bool:
         return self.required_in_huma if side == HUMA else self.required_in_crona
@@ -75,25 +76,33 @@ class Field:
 FIELDS: tuple[Field, ...] = (
     Field("employment_id", "employment ID", Kind.IDENTIFIER, HumaLocation.USER,
           ("employmentId",), ("AnstNr",),
-          required_in_crona=True, unique_in_huma=True, unique_in_crona=True, immutable_in_crona=True),
+          required_in_crona=True, unique_in_huma=True, unique_in_crona=True, immutable_in_crona=True,
+          description="The employee's employment number; never changed in Crona."),
     Field("given_name", "given name", Kind.TEXT, HumaLocation.USER, ("givenName",), ("FoNamn",),
-          required_in_huma=True, required_in_crona=True),
+          required_in_huma=True, required_in_crona=True, description="First name."),
     Field("family_name", "family name", Kind.TEXT, HumaLocation.USER, ("familyName",), ("EfNamn",),
-          required_in_huma=True, required_in_crona=True),
+          required_in_huma=True, required_in_crona=True, description="Last name."),
     Field("work_email", "work email", Kind.EMAIL, HumaLocation.USER, ("email",), ("EpostArb",),
-          required_in_huma=True, required_in_crona=True, unique_in_huma=True, match_key=True),
+          required_in_huma=True, required_in_crona=True, unique_in_huma=True, match_key=True,
+          description="Work email address, in lower case; employees are matched by it."),
     Field("address", "address", Kind.ADDRESS, HumaLocation.HOME_ADDRESS,
           ("homeAddress.line1", "homeAddress.postalCode", "homeAddress.city", "homeAddress.country"),
-          ("Adress1", "PostNr", "Ort", "Land")),
-    Field("phone", "mobile phone", Kind.PHONE, HumaLocation.USER, ("phone",), ("Mobil",), unique_in_huma=True),
+          ("Adress1", "PostNr", "Ort", "Land"),
+          description="Home address: street, postal code, city and ISO country code, one per line."),
+    Field("phone", "mobile phone", Kind.PHONE, HumaLocation.USER, ("phone",), ("Mobil",), unique_in_huma=True,
+          description="Mobile phone number, written E.164 (+46…)."),
     Field("start_date", "employment start date", Kind.DATE, HumaLocation.POSITION,
-          ("position.contractStartDate",), ("AnstDatum",)),
+          ("position.contractStartDate",), ("AnstDatum",), description="First day of employment, YYYY-MM-DD."),
     Field("end_date", "employment end date", Kind.DATE, HumaLocation.POSITION,
-          ("position.contractEndDate",), ("AvgDatum",)),
+          ("position.contractEndDate",), ("AvgDatum",),
+          description="Last day of employment, YYYY-MM-DD; empty while employed."),
     Field("bank_account", "salary bank account", Kind.BANK_ACCOUNT, HumaLocation.BANK_ACCOUNT,
-          ("bankAccount.number",), ("UtbetClearNr", "UtbetKontoNr"), masked=True),
-    Field("private_email", "private email", Kind.EMAIL, HumaLocation.USER, ("privateEmail",), ("EpostPriv",)),
-    Field("job_title", "job title", Kind.TEXT, HumaLocation.POSITION, ("position.title",), ("Befattning",)),
+          ("bankAccount.number",), ("UtbetClearNr", "UtbetKontoNr"), masked=True,
+          description="Salary bank account, clearing + account number; shown as its last four digits."),
+    Field("private_email", "private email", Kind.EMAIL, HumaLocation.USER, ("privateEmail",), ("EpostPriv",),
+          description="Private email address."),
+    Field("job_title", "job title", Kind.TEXT, HumaLocation.POSITION, ("position.title",), ("Befattning",),
+          description="Job title of the current position."),
 )
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)

@@ -20,6 +20,7 @@ from .policy import FILL, FOLLOW_WINNER, LEAVE, Policy
 from .reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_HUMA, UNMATCHED, \
     Reconciliation
 from .schemas import RECORD_ID
+from .wording import percent, plural
 
 CREATE, UPDATE, HELD = "create", "update", "held"
 ACTIONS = (CREATE, UPDATE, HELD)
@@ -65,10 +66,11 @@ class SyncPlan:
         problems = []
         if self.update_share() > policy.max_update_share:
             problems.append(
-                f"{self.updated_employees()} of {self.matched_employees} matched employees would be updated"
-                f" ({self.update_share():.1%}), more than max_update_share {policy.max_update_share:.1%}")
+                f"{self.updated_employees()} of {plural(self.matched_employees, 'matched employee')} would be"
+                f" updated ({percent(self.update_share())}), more than max_update_share"
+                f" {percent(policy.max_update_share)}")
         if self.created_employees() > policy.max_creates:
-            problems.append(f"{self.created_employees()} employees would be created, more than max_creates"
+            problems.append(f"{plural(self.created_employees(), 'employee')} would be created, more than max_creates"
                             f" {policy.max_creates}")
         return problems
 

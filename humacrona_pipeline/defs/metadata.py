@@ -1,4 +1,5 @@
-"""Metadata every asset attaches: row count, column schema and a short preview with bank accounts masked."""
+"""Metadata every asset attaches: row count, column schema (each column described, see `core.columns`), a short
+preview with bank accounts masked, and shares written as people read them ("10.1 %")."""
 
 from __future__ import annotations
 
@@ -8,12 +9,21 @@ import dagster as dg
 import pandas as pd
 
 from ..core.bank_accounts import mask
+from ..core.columns import describe
+from ..core.wording import percent
 
 PREVIEW_ROWS = 5
 
 
 def column_schema(df: pd.DataFrame) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=str(c), type=str(t)) for c, t in df.dtypes.items()])
+    """Each column's name, type and description (the field table's for a field, `core.columns` otherwise)."""
+    return dg.TableSchema(columns=[dg.TableColumn(name=str(c), type=str(t), description=describe(str(c)))
+                                   for c, t in df.dtypes.items()])
+
+
+def share(value: float) -> dg.MetadataValue:
+    """A share (0..1) as metadata people read: "10.1 %" rather than 0.10126582278481013."""
+    return dg.MetadataValue.text(percent(float(value)))
 
 
 def masked(df: pd.DataFrame, masked_columns: Iterable[str]) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from email.utils import formatdate, make_msgid
 from .summary import SyncReport
 
 
-def build_email(report: SyncReport, *, sender: str, to: str, html: str, text: str) -> EmailMessage:
+def build_email(report: SyncReport, *, sender: str, to: str | None, html: str, text: str) -> EmailMessage:
     """A multipart/alternative message: ``text`` first, ``html`` as the alternative mail clients prefer."""
     message = EmailMessage()
     message["Subject"] = report.subject()

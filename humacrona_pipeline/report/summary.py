@@ -2,13 +2,14 @@
 
 `build_report` turns the outcome table (`core.outcomes`), the conflicts and the not-planned rows into a
 `SyncReport` of plain, display-ready data (bank accounts as their last four digits, also inside error
-texts); `SyncReport.markdown()` is the Dagster Markdown summary, `report.html` renders the same as HTML and
-plain text. Pure Python: no Dagster, no HTTP."""
+texts) and times in the administrator's time zone (`report.times`); `SyncReport.markdown()` is the Dagster
+Markdown summary, `report.html` renders the same as HTML and plain text. Pure Python: no Dagster, no HTTP."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -16,9 +17,11 @@ import pandas as pd
 from ..core.display import display_value, present, scrub
 from ..core.fields import BY_NAME, CRONA, FIELD_NAMES, HUMA, SIDES, SYSTEM_NAMES, other_side
 from ..core.outcomes import APPLIED, FAILED, SKIPPED, UNVERIFIED
-from ..core.plan import BANK_HOLD_RULE, CREATE, HELD, SKIP_CATEGORIES, UPDATE
+from ..core.plan import CREATE, HELD, SKIP_CATEGORIES, UPDATE
 from ..core.policy import Policy
 from ..core.reconcile import CONFLICT
+from ..core.wording import plural
+from .times import DEFAULT_TIMEZONE, Moment, moment
 
 CREATED, UPDATED = "created", "updated"
 # What became of an operation, as the report counts it: an applied create is `created`, an applied update
@@ -28,6 +31,13 @@ CATEGORIES = (CREATED, UPDATED, HELD, SKIPPED, FAILED, UNVERIFIED)
 CHART_STATUSES = (APPLIED, FAILED, UNVERIFIED, HELD, SKIPPED)
 MARKDOWN_LIST_ROWS = 50
 LIST_COLUMNS = ("system", "employee", "record_id", "field", "action", "current_value", "new_value", "reason")
+# How a held salary-account change is approved is said once, under this title, for every held employee
+# (`SyncReport.approval_snippet`); each held row's reason points there.
+APPROVAL_TITLE = "To approve"
+APPROVAL_INSTRUCTION = ("A held salary-account change goes to Crona once the policy approves it for the employee:"
+                        " add these entries under employees: in the policy file, then run the sync again.")
+HELD_BANK_REASON = (f"a changed salary account of an existing Crona employee waits for approval:"
+                    f" see “{APPROVAL_TITLE}” below")
 
 
 def _text(value: object) -> str:
@@ -59,8 +69,8 @@ class SyncReport:
     """One run's report, display-ready: every value here may be shown (bank accounts are masked)."""
 
     run_id: str
-    started_at: str
-    finished_at: str
+    started_at: Moment  # shown in the administrator's time zone, with UTC beside it
+    finished_at: Moment
     dry_run: bool
     operations: int
     counts: dict[str, dict[str, int]]  # system name ("Huma", "Crona") -> category (`CATEGORIES`) -> operations
@@ -68,7 +78,7 @@ class SyncReport:
     conflicts: list[dict[str, Any]]  # per field: field, label, conflicts, huma_won, crona_won, unresolved
     failed: list[dict[str, str]]  # `LIST_COLUMNS` (+ label, rule)
     skipped: list[dict[str, str]]
-    held: list[dict[str, str]]  # + approval (the policy snippet for a held bank-account change)
+    held: list[dict[str, str]]  # a held bank-account change points to `approval_snippet` in its reason
     unverified: list[dict[str, str]]
     not_planned: dict[str, int]  # category -> rows
     by_field_status: list[dict[str, Any]]  # field, label, status (`CHART_STATUSES`), operations; none zero
@@ -100,6 +110,16 @@ class SyncReport:
         return approval_snippet(emails) if emails else ""
 
     @property
+    def timezone(self) -> str:
+        """The time zone the report's times are shown in (an IANA name)."""
+        return self.started_at.zone
+
+    def conflict_line(self, c: dict[str, Any]) -> str:
+        """One field's conflicts in words: "job title: 2 conflicts; Huma won 2, Crona won 0, unresolved 0"."""
+        return (f"{c['label']}: {plural(c['conflicts'], 'conflict')}; Huma won {c['huma_won']}, Crona won"
+                f" {c['crona_won']}, unresolved {c['unresolved']}")
+
+    @property
     def title(self) -> str:
         return f"humacrona sync {self.run_id}" + (" (dry run)" if self.dry_run else "")
 
@@ -122,8 +142,8 @@ class SyncReport:
     def markdown(self, list_rows: int = MARKDOWN_LIST_ROWS) -> str:
         """The Dagster Markdown summary: counts, conflicts resolved, not planned, and the lists of failed,
         unverified, held and skipped operations (the first ``list_rows`` of each; the HTML has them all)."""
-        out = [f"## {_md(self.title)}", "",
-               f"{_md(self.started_at)} → {_md(self.finished_at)}: **{_md(self.outcome_label)}**"]
+        out = [f"## {_md(self.title)}", "", f"**{_md(self.outcome_label)}**", "",
+               f"{_md(self.started_at)} → {_md(self.finished_at)} (times in {_md(self.timezone)})"]
         if self.dry_run:
             out += ["", "_Dry run: nothing was written to Huma or Crona._"]
         out += ["", "### Operations by system", "",
@@ -145,8 +165,7 @@ class SyncReport:
             if len(rows) > list_rows:
                 out += ["", f"_first {list_rows} of {len(rows)}; the HTML report lists them all_"]
         if self.approval_snippet:
-            out += ["", "Held salary-account changes go to Crona once approved in the policy:", "",
-                    "```yaml", self.approval_snippet, "```"]
+            out += ["", f"### {APPROVAL_TITLE}", "", APPROVAL_INSTRUCTION, "", "```yaml", self.approval_snippet, "```"]
         out += ["", "### Not planned", ""]
         out.append(_md_table(["category", "rows"], [[k, v] for k, v in self.not_planned.items()])
                    if self.not_planned else "_nothing_")
@@ -169,10 +188,9 @@ def _operation(row: Any) -> dict[str, str]:
     f = row.field if present(row.field) else ""
     reason = scrub(row.error, f) or ""
     rule = _text(row.rule)
-    if row.action == HELD and not reason:
-        reason = ("a changed salary account of an existing Crona employee is held until the policy approves it"
-                  f" ({BANK_HOLD_RULE})") if f == "bank_account" else f"held ({rule})"
-    item = {
+    if row.action == HELD:  # how to approve is said once, in the report's approval snippet
+        reason = HELD_BANK_REASON if f == "bank_account" else (reason or f"held ({rule})")
+    return {
         "system": SYSTEM_NAMES.get(row.target, _text(row.target)),
         "employee": _text(row.employee),
         "record_id": _text(row.record_id) or _text(getattr(row, "created_id", None)),
@@ -183,11 +201,7 @@ def _operation(row: Any) -> dict[str, str]:
         "new_value": display_value(f, row.new_value),
         "reason": reason or rule,
         "rule": rule,
-        "approval": "",
     }
-    if row.action == HELD and f == "bank_account":
-        item["approval"] = approval_snippet([item["employee"]])
-    return item
 
 
 def _policy_summary(policy: Policy) -> list[tuple[str, str]]:
@@ -208,9 +222,11 @@ def _policy_summary(policy: Policy) -> list[tuple[str, str]]:
 
 
 def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, not_planned: pd.DataFrame,
-                 policy: Policy, *, started_at: str, finished_at: str, dry_run: bool = False) -> SyncReport:
+                 policy: Policy, *, started_at: datetime | str, finished_at: datetime | str, dry_run: bool = False,
+                 timezone: str = DEFAULT_TIMEZONE) -> SyncReport:
     """The report of one run from its outcome table (`core.outcomes.OUTCOME_COLUMNS`), the conflict table
-    (`core.reconcile.CONFLICT_COLUMNS`) and the plan's not-planned rows (`core.plan.NOT_PLANNED_COLUMNS`)."""
+    (`core.reconcile.CONFLICT_COLUMNS`) and the plan's not-planned rows (`core.plan.NOT_PLANNED_COLUMNS`).
+    ``started_at``/``finished_at``: aware datetimes or ISO 8601 text (naive: UTC), shown in ``timezone``."""
     rows = list(outcomes.itertuples(index=False)) if outcomes is not None else []
     counts = {SYSTEM_NAMES[s]: dict.fromkeys(CATEGORIES, 0) for s in SIDES}
     status_counts = dict.fromkeys(CHART_STATUSES, 0)
@@ -259,8 +275,8 @@ def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, n
                                      key=lambda kv: (_field_order(kv[0][0]), CHART_STATUSES.index(kv[0][1])
                                                      if kv[0][1] in CHART_STATUSES else 99))]
     return SyncReport(
-        run_id=str(run_id), started_at=str(started_at), finished_at=str(finished_at), dry_run=dry_run,
-        operations=len(rows), counts=counts, status_counts=status_counts, conflicts=conflict_summary,
+        run_id=str(run_id), started_at=moment(started_at, timezone), finished_at=moment(finished_at, timezone),
+        dry_run=dry_run, operations=len(rows), counts=counts, status_counts=status_counts, conflicts=conflict_summary,
         failed=lists[FAILED], skipped=lists[SKIPPED], held=lists[HELD], unverified=lists[UNVERIFIED],
         not_planned=not_planned_counts, by_field_status=chart, policy_summary=_policy_summary(policy))
 

@@ -53,6 +53,7 @@ from humacrona_pipeline.sandbox.crona_rules import (
     format_timestamp,
     parse_timestamp,
 )
+from humacrona_pipeline.sandbox.defaults import DEFAULT_CRONA_ACTIVATION_CODE
 from humacrona_pipeline.sandbox.faults import FaultConfig, FaultInjector
 from humacrona_pipeline.sandbox.store import Store
 from humacrona_pipeline.sandbox.tokens import TokenIssuer, TokenState, bearer_token
@@ -65,7 +66,6 @@ __all__ = [
     "crona_error_body",
 ]
 
-DEFAULT_CRONA_ACTIVATION_CODE = "CRONA-SANDBOX-7K4M-2Q9X"
 COLLECTION = "employees"  # one Store per sandbox (crona.sqlite), so no prefix is needed
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50

@@ -11,6 +11,7 @@ Endpoints: ``POST /auth/oauth/token``; ``GET/POST /users``; ``GET/PATCH /users/{
 ``GET/POST /users/{userId}/positions``; ``GET/PATCH/DELETE /users/{userId}/positions/{id}``;
 ``GET/POST /job-titles``; ``GET/PATCH /job-titles/{id}``; ``GET /groups``; ``GET /groups/{id}``.
 Admin endpoints under ``/_sandbox`` need no token and are never faulted: ``POST /_sandbox/expire-tokens``,
+``POST /_sandbox/api-keys``,
 ``GET /_sandbox/stats``, ``POST/DELETE /_sandbox/reject-writes``, the webhook registrations
 ``GET/POST /_sandbox/webhooks``, ``DELETE /_sandbox/webhooks/{id}`` and ``POST /_sandbox/webhooks/export``,
 and the changes an HR administrator makes in Huma's UI: ``PATCH /_sandbox/users/{id}`` (or
@@ -24,6 +25,13 @@ Further choices:
   A missing or other ``grant_type`` is a 400 with ``fields: ["grant_type"]``; missing or wrong
   credentials a 401 ``invalid_client``. Every other endpoint answers 401 ``invalid_token`` without a
   valid bearer token, saying when the token has expired.
+- API keys and their permissions. In Huma an administrator creates an API key with the permissions it gets;
+  the document declares no scopes and no 403, so the sandbox's choice is: the configured key holds every
+  permission in `PERMISSIONS` (``<area>:read`` for GET, ``<area>:write`` for POST/PATCH/DELETE; the areas
+  are users, positions, job-titles and groups), ``POST /_sandbox/api-keys``
+  ``{"permissions": [...]}`` (or `create_api_key`) creates another key holding only those, and a call its
+  key lacks the permission for answers 403 in the StandardServerErrorResponse shape Huma's 500 has
+  (``error`` "Forbidden", ``message`` "Access Denied", as Spring Security answers). Nothing is written.
 - An unknown route answers 404 NotFoundErrorResponse with ``interpolations.type`` ``"Route"``; a known
   route with the wrong method answers 405 in the StandardServerErrorResponse shape.
 - ``GET /users`` pages in insertion order (``orderDirection=DESC`` reverses it) and supports the
@@ -64,6 +72,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import huma_render as render
+from .defaults import DEFAULT_HUMA_CLIENT_ID, DEFAULT_HUMA_CLIENT_SECRET
 from .faults import FaultConfig, FaultInjector
 from .huma_rules import (
     INVALID_FORMAT,
@@ -100,11 +109,13 @@ from .huma_webhooks import (
 from .store import Store
 from .tokens import TokenIssuer, TokenState, bearer_token
 
-DEFAULT_HUMA_CLIENT_ID = "3f6c2a8e-5b1d-4e7a-9c0f-2d4b6e8a1c3f"
-DEFAULT_HUMA_CLIENT_SECRET = "9b2e7d4c-1a6f-4c3b-8e5d-0f7a9c2b4d6e"
 DEFAULT_ORGANIZATION_ID = "7d1e4b2a-9c3f-4e8d-a5b6-1f2e3d4c5b6a"
 SERVICE_USER_ID = "5e3a9d1c-7b2f-4c8e-9a6d-3b1f0e2c4d5a"
 """The Open API key's own user: the ``userId`` of every token, and what the alias ``me`` names."""
+
+# The sandbox's permission names (Huma publishes none): an area's read (GET) and write (everything else).
+PERMISSIONS = ("users:read", "users:write", "positions:read", "positions:write", "job-titles:read",
+               "job-titles:write", "groups:read", "groups:write")
 
 USERS_PAGE_MAX = 50
 GROUPS_PAGE_MAX = 25
@@ -227,6 +238,10 @@ class HumaSandbox:
         self.settings = settings or HumaSandboxSettings()
         self.faults = faults
         self.tokens = TokenIssuer(self.settings.token_lifetime_s)
+        # client id -> (client secret, permissions); the configured key holds every permission
+        self.api_keys: dict[str, tuple[str, frozenset[str]]] = {
+            self.settings.client_id: (self.settings.client_secret, frozenset(PERMISSIONS))}
+        self._token_permissions: dict[str, frozenset[str]] = {}
         self.directory = HumaDirectory(store)
         self.request_counts: Counter[str] = Counter()
         self.rejections: dict[str, dict] = {}  # email key -> the error answer every write for that user gets
@@ -274,6 +289,7 @@ class HumaSandbox:
         """Routes under /_sandbox: no token, never faulted, not counted."""
         return [
             Route("/_sandbox/expire-tokens", self._expire_tokens, methods=["POST"]),
+            Route("/_sandbox/api-keys", self._admin(self._api_keys_admin), methods=["POST"]),
             Route("/_sandbox/stats", self._stats, methods=["GET"]),
             Route("/_sandbox/reject-writes", self._reject_writes, methods=["POST", "DELETE"]),
             Route("/_sandbox/webhooks", self._admin(self._webhooks_admin), methods=["GET", "POST"]),
@@ -444,6 +460,18 @@ class HumaSandbox:
             self.webhooks.publish(USERS_DELETE, [gone])
         return gone
 
+    def create_api_key(self, permissions: list[str]) -> dict:
+        """A new API key holding only ``permissions`` (names from `PERMISSIONS`): ``{"clientId", "clientSecret",
+        "permissions"}``, as Huma shows a new key once. ValueError for an unknown permission."""
+        if not isinstance(permissions, (list, tuple)) or not all(isinstance(p, str) for p in permissions):
+            raise ValueError("permissions must be a list of permission names")
+        unknown = sorted(set(permissions) - set(PERMISSIONS))
+        if unknown:
+            raise ValueError(f"unknown permissions {unknown}; the sandbox knows {', '.join(PERMISSIONS)}")
+        client_id, client_secret = str(uuid.uuid4()), str(uuid.uuid4())
+        self.api_keys[client_id] = (client_secret, frozenset(permissions))
+        return {"clientId": client_id, "clientSecret": client_secret, "permissions": sorted(set(permissions))}
+
     def reject_writes(self, email: str, status: int = 400, message: str | None = None,
                       fields: list[str] | None = None) -> None:
         """Refuse every write for the user with this work email (creating it with ``POST /users``,
@@ -491,12 +519,16 @@ class HumaSandbox:
 
     def _route(self, method: str, template: str, handler, auth: bool) -> Route:
         key = f"{method} {template}"
+        area = template.split("/")[3] if template.startswith("/users/{userId}/positions") else template.split("/")[1]
+        permission = f"{area}:{'read' if method == 'GET' else 'write'}"
 
         async def endpoint(request: Request) -> Response:
             self.request_counts[key] += 1
             try:
                 if auth:
-                    self._authenticate(request)
+                    token = self._authenticate(request)
+                    if permission not in self._token_permissions.get(token, frozenset(PERMISSIONS)):
+                        raise ApiError(403, render.server_error(403, request.url.path, "Access Denied"))
                 return await handler(request)
             except InvalidFields as exc:
                 return _json_response(render.invalid_fields(exc), 400)
@@ -507,11 +539,11 @@ class HumaSandbox:
 
         return Route(template, endpoint, methods=[method])
 
-    def _authenticate(self, request: Request) -> None:
+    def _authenticate(self, request: Request) -> str:
         token = bearer_token(request.headers)
         state = self.tokens.check(token) if token else None
         if state is TokenState.VALID:
-            return
+            return token
         if state is None:
             description = "Full authentication is required: send Authorization: Bearer <access_token>"
         elif state is TokenState.EXPIRED:
@@ -583,12 +615,14 @@ class HumaSandbox:
         basic = self._basic_credentials(request)
         if basic and client_id is None and client_secret is None:
             client_id, client_secret = basic
-        if not (isinstance(client_id, str) and isinstance(client_secret, str)
-                and hmac.compare_digest(client_id.encode(), self.settings.client_id.encode())
-                and hmac.compare_digest(client_secret.encode(), self.settings.client_secret.encode())):
+        key = self.api_keys.get(client_id) if isinstance(client_id, str) else None
+        if not (key is not None and isinstance(client_secret, str)
+                and hmac.compare_digest(client_secret.encode(), key[0].encode())):
             raise ApiError(401, render.invalid_token("invalid_client", "Bad client credentials"))
+        token = self.tokens.issue()
+        self._token_permissions[token] = key[1]
         body = {
-            "access_token": self.tokens.issue(),
+            "access_token": token,
             "token_type": "Bearer",
             "expires_in": self.tokens.expires_in,
             "organizationId": self.settings.organization_id,
@@ -744,6 +778,17 @@ class HumaSandbox:
     async def _expire_tokens(self, request: Request) -> Response:
         self.tokens.expire_all()
         return _json_response({"expired": True})
+
+    async def _api_keys_admin(self, request: Request) -> Response:
+        """POST {"permissions": [...]} creates an API key holding only those: 201 with its client id and secret."""
+        body = await self._admin_body(request)
+        unknown = sorted(set(body) - {"permissions"})
+        if unknown:
+            raise InvalidFields([FieldProblem(k, UNSUPPORTED, f"{k} is not an API key setting") for k in unknown])
+        try:
+            return _json_response(self.create_api_key(body.get("permissions")), 201)
+        except ValueError as exc:
+            raise InvalidFields.one("permissions", INVALID_FORMAT, str(exc)) from None
 
     async def _reject_writes(self, request: Request) -> Response:
         """POST {"email", "status"?, "message"?, "fields"?} starts refusing that user's writes;

@@ -10,16 +10,18 @@ import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .crona_app import DEFAULT_CRONA_ACTIVATION_CODE, CronaSandbox, CronaSandboxSettings
-from .faults import FaultConfig
-from .huma_app import DEFAULT_HUMA_CLIENT_ID, DEFAULT_HUMA_CLIENT_SECRET, HumaSandbox, HumaSandboxSettings
-from .seed import SeedData, generate
-from .server import BackgroundServer
-from .store import Store
+# Only the defaults at import: `humacrona --help` builds these options without loading the web apps.
+from .defaults import (DEFAULT_CRONA_ACTIVATION_CODE, DEFAULT_CRONA_PORT, DEFAULT_HUMA_CLIENT_ID,
+                       DEFAULT_HUMA_CLIENT_SECRET, DEFAULT_HUMA_PORT)
 
-DEFAULT_HUMA_PORT = 8701
-DEFAULT_CRONA_PORT = 8702
+if TYPE_CHECKING:
+    from .crona_app import CronaSandbox
+    from .faults import FaultConfig
+    from .huma_app import HumaSandbox
+    from .seed import SeedData
+    from .server import BackgroundServer
 
 
 @dataclass
@@ -85,6 +87,8 @@ class RunningSandboxes:
 
 
 def _faults(options: SandboxOptions, offset: int) -> FaultConfig | None:
+    from .faults import FaultConfig
+
     if not options.fault_rate and not options.latency_ms:
         return None
     seed = None if options.fault_seed is None else options.fault_seed + offset
@@ -93,6 +97,12 @@ def _faults(options: SandboxOptions, offset: int) -> FaultConfig | None:
 
 def start_sandboxes(options: SandboxOptions) -> RunningSandboxes:
     """Create (or reopen, with a data dir) both sandboxes, seed them when empty, and serve them."""
+    from .crona_app import CronaSandbox, CronaSandboxSettings
+    from .huma_app import HumaSandbox, HumaSandboxSettings
+    from .seed import generate
+    from .server import BackgroundServer
+    from .store import Store
+
     data_dir = Path(options.data_dir) if options.data_dir else None
     huma_store = Store(data_dir / "huma.sqlite" if data_dir else None)
     crona_store = Store(data_dir / "crona.sqlite" if data_dir else None)
@@ -139,15 +149,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = SandboxOptions()
     parser.add_argument("--employees", type=int, default=d.employees, help="people to seed (default %(default)s)")
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the generated data (default %(default)s)")
-    parser.add_argument("--huma-port", type=int, default=d.huma_port, help="0 picks a free port (default %(default)s)")
-    parser.add_argument("--crona-port", type=int, default=d.crona_port, help="0 picks a free port (default %(default)s)")
+    parser.add_argument("--huma-port", type=int, default=d.huma_port,
+                        help="port of the Huma sandbox on 127.0.0.1; 0 picks a free port (default %(default)s)")
+    parser.add_argument("--crona-port", type=int, default=d.crona_port,
+                        help="port of the Crona Lön sandbox on 127.0.0.1; 0 picks a free port (default %(default)s)")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep state here across restarts (default: in memory)")
-    parser.add_argument("--huma-client-id", default=d.huma_client_id)
-    parser.add_argument("--huma-client-secret", default=d.huma_client_secret)
-    parser.add_argument("--crona-activation-code", default=d.crona_activation_code)
+    parser.add_argument("--huma-client-id", default=d.huma_client_id,
+                        help="the client id the Huma sandbox accepts (default: a public sandbox value)")
+    parser.add_argument("--huma-client-secret", default=d.huma_client_secret,
+                        help="the client secret the Huma sandbox accepts (default: a public sandbox value)")
+    parser.add_argument("--crona-activation-code", default=d.crona_activation_code,
+                        help="the Aktiveringskod the Crona Lön sandbox accepts (default: a public sandbox value)")
     parser.add_argument("--fault-rate", type=float, default=0.0,
                         help="share of requests answered with 500, 503, 429, a slow response or a dropped connection")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="milliseconds added to every request (default %(default)s)")
     parser.add_argument("--token-lifetime", type=float, default=None, dest="token_lifetime_s",
                         help="seconds an access token lives (default: each service's own)")
     parser.add_argument("--fault-seed", type=int, default=None, help="make the injected faults reproducible")

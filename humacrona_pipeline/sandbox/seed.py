@@ -36,7 +36,12 @@ __all__ = [
 class DiscrepancyShares:
     """Share of employees (0..1) affected by each kind of discrepancy. The defaults make a demo interesting.
 
-    A share above 0 gives at least one occurrence once there are 40 employees or more; 0 gives none."""
+    A share above 0 gives at least one occurrence once there are 40 employees or more; 0 gives none.
+
+    Three kinds plant a value the pipeline must quarantine: country_name and duplicate_phone_crona in Crona,
+    invalid_bank_account_huma in Huma. With the defaults they stay within the policy's default
+    quarantine_warn_share (5 % of a side's employees) from 25 employees up, so a demo's schema checks pass;
+    only at 40 exactly the one-of-every-kind minimum puts 2 of 39 Crona employees (5.1 %) in quarantine."""
 
     differing: float = 0.10  # one comparable field differs (field chosen round-robin over COMPARABLE_FIELDS)
     missing_in_huma: float = 0.05  # a value Crona has is missing in Huma
@@ -45,7 +50,7 @@ class DiscrepancyShares:
     crona_only: float = 0.03
     email_case: float = 0.04  # same work email, different letter case on the Crona side
     phone_format: float = 0.10  # same phone number, written another way on the Crona side
-    country_name: float = 0.04  # Crona Land written as a name ("Sverige", "Norge") instead of SE/NO
+    country_name: float = 0.02  # Crona Land written as a name ("Sverige", "Norge") instead of SE/NO
     invalid_bank_account_huma: float = 0.02  # Huma's account fails Swedish validation; Crona's is valid
     duplicate_phone_crona: float = 0.005  # a Crona employee carries another Crona employee's Mobil
     employment_id_differs: float = 0.005  # same work email, different employment ID vs AnstNr
@@ -141,9 +146,12 @@ def _counts(employees: int, shares: DiscrepancyShares) -> dict[str, int]:
     counts = {kind: int(share * employees + 0.5) for kind, share in values.items()}
     if employees >= MIN_EMPLOYEES_FOR_EVERY_KIND:
         counts = {kind: max(c, 1) if values[kind] > 0 else 0 for kind, c in counts.items()}
-    # A borrowed phone needs an owner without a discrepancy of its own.
-    available = employees - (1 if counts["duplicate_phone_crona"] else 0)
-    while sum(counts.values()) > available:  # rounding up can overshoot when the shares add up to ~1
+    # A borrowed phone needs an owner whose own phone is untouched: a Crona country name (see _plan) or,
+    # without one, somebody kept free of discrepancies.
+    def available() -> int:
+        return employees - (1 if counts["duplicate_phone_crona"] and not counts["country_name"] else 0)
+
+    while sum(counts.values()) > available():  # rounding up can overshoot when the shares add up to ~1
         kind = max(KINDS, key=lambda k: counts[k])
         counts[kind] -= 1
     return counts
@@ -153,7 +161,7 @@ def _counts(employees: int, shares: DiscrepancyShares) -> dict[str, int]:
 class _Plan:
     kind_of: list[str | None]  # per person index
     field_of: list[str | None]
-    lender_of: dict[int, int]  # borrower index -> index of the person (without a discrepancy) whose phone it carries
+    lender_of: dict[int, int]  # borrower index -> index of the person whose phone it carries (not a borrower)
 
 
 def _plan(employees: int, counts: dict[str, int], rng: random.Random) -> _Plan:
@@ -171,9 +179,16 @@ def _plan(employees: int, counts: dict[str, int], rng: random.Random) -> _Plan:
             field_of[index] = rotation[k % len(rotation)] if rotation else _FIXED_FIELD[kind]
     borrowers = [i for i in chosen if kind_of[i] == "duplicate_phone_crona"]
     lender_of: dict[int, int] = {}
-    if borrowers:  # _counts left at least one person without a discrepancy
-        clean = [i for i in range(employees) if kind_of[i] is None]
-        lenders = rng.sample(clean, min(len(clean), len(borrowers)))
+    if borrowers:  # _counts left a country name or a person without a discrepancy to lend the phone
+        # Whose phone is borrowed: first people whose Crona record already has its country written as a name
+        # (a carelessly kept payroll record has more than one problem), then people without a discrepancy.
+        # The duplicate then quarantines one more Crona employee instead of two, which keeps a small seed's
+        # quarantine below the warn share (see DiscrepancyShares).
+        messy = [i for i in range(employees) if kind_of[i] == "country_name"]
+        lenders = rng.sample(messy, min(len(messy), len(borrowers)))
+        if len(lenders) < len(borrowers):
+            clean = [i for i in range(employees) if kind_of[i] is None]
+            lenders += rng.sample(clean, min(len(clean), len(borrowers) - len(lenders)))
         lender_of = {b: lenders[k % len(lenders)] for k, b in enumerate(borrowers)}
     return _Plan(kind_of, field_of, lender_of)
 

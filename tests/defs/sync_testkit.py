@@ -1,4 +1,8 @@
-"""Running `sync_users` / `plan_sync` against sandboxes with resources swapped, and reading both systems back."""
+"""Running `sync_users` / `plan_sync` against sandboxes with resources swapped, and reading both systems back.
+
+A job that writes refuses a connection nobody confirmed: a test that writes calls `confirm` first, which does
+what `humacrona check --confirm` does (check the connection, record the confirmation) in the test's own state
+database, the one `resources` gives the ledger."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, employee_row
 from humacrona_pipeline.core.canonical import build_table
 from humacrona_pipeline.core.fields import CRONA, HUMA
 from humacrona_pipeline.core.policy import Policy
+from humacrona_pipeline.connection.check import confirm_sandboxes
 from humacrona_pipeline.core.reconcile import reconcile
 from humacrona_pipeline.definitions import build_defs
 from humacrona_pipeline.defs.apply.resources import LedgerResource
@@ -19,6 +24,17 @@ from humacrona_pipeline.defs.crona.resources import CronaResource
 from humacrona_pipeline.defs.email.resources import EmailResource
 from humacrona_pipeline.defs.huma.resources import HumaResource
 from humacrona_pipeline.defs.policy import SyncPolicy
+from humacrona_pipeline.state.confirmations import Confirmation
+
+
+def state_url(home: Path) -> str:
+    """The test's own state database (audit ledger, confirmations)."""
+    return f"sqlite:///{home / 'ledger.sqlite'}"
+
+
+def confirm(sandboxes, home: Path, by: str = "pytest") -> Confirmation:
+    """The administrator's confirmation of the sandboxes' connection, recorded after its checks passed."""
+    return confirm_sandboxes(sandboxes, by, state_url(home))
 
 
 def resources(sandboxes, policy: Policy, home: Path) -> dict:
@@ -28,7 +44,7 @@ def resources(sandboxes, policy: Policy, home: Path) -> dict:
                              client_secret=env["HUMA_CLIENT_SECRET"]),
         "crona": CronaResource(base_url=env["CRONA_BASE_URL"], activation_code=env["CRONA_ACTIVATION_CODE"]),
         "policy": SyncPolicy.from_policy(policy),
-        "ledger": LedgerResource(url=f"sqlite:///{home / 'ledger.sqlite'}"),
+        "ledger": LedgerResource(url=state_url(home)),
         "email": EmailResource(sender="humacrona@example.org", admin_address="hr-admin@example.org",
                                outbox_dir=str(home / "outbox")),
     }

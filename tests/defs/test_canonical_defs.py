@@ -15,7 +15,8 @@ import pytest
 from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, employee_row
 from humacrona_pipeline.connectors.huma import HUMA_COLUMNS, flatten_employee
 from humacrona_pipeline.core.canonical import validate_table
-from humacrona_pipeline.core.fields import HUMA
+from humacrona_pipeline.core.fields import FIELDS, HUMA
+from humacrona_pipeline.core.wording import percent
 from humacrona_pipeline.defs.canonical.assets import crona_employees, huma_employees
 from humacrona_pipeline.defs.canonical.checks import crona_employees_schema, huma_employees_schema
 from humacrona_pipeline.defs.policy import SyncPolicy
@@ -50,6 +51,13 @@ def run(seeded: SeedData, policy: SyncPolicy, *extra: dg.AssetsDefinition) -> dg
 
 def evaluation(result: dg.ExecuteInProcessResult, name: str):
     return next(e for e in result.get_asset_check_evaluations() if e.check_name == name)
+
+
+def share_of(check, key: str) -> float:
+    """A share the check shows as "10.1 %", as the number 10.1."""
+    text = check.metadata[key].value
+    assert re.fullmatch(r"\d{1,3}\.\d %", text), text
+    return float(text.removesuffix(" %"))
 
 
 def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
@@ -107,7 +115,7 @@ def test_canonical_tables_keep_every_row_and_say_what_is_quarantined(seeded, dag
     meta = result.asset_materializations_for_node("crona_employees")[0].metadata
     assert meta["dagster/row_count"].value == len(seeded.crona_employees)
     assert meta["quarantined_values"].value == len(names)
-    assert meta["quarantine_share"].value == pytest.approx(len(names) / len(seeded.crona_employees))
+    assert meta["quarantine_share"].value == percent(len(names) / len(seeded.crona_employees))
     assert meta["not_syncable_employees"].value == 0
     assert meta["mapped_country_names"].value == 0
     assert "| address " in meta["quarantine_by_field"].value
@@ -131,12 +139,13 @@ def test_schema_check_warns_above_the_warn_share_and_does_not_block(seeded, dags
     result = run(seeded, SyncPolicy(), employee_matches)
     crona_check = evaluation(result, "crona_employees_schema")
     assert not crona_check.passed and crona_check.severity == dg.AssetCheckSeverity.WARN
-    assert crona_check.metadata["quarantine_share"].value > crona_check.metadata["quarantine_warn_share"].value
-    assert "synced_value" in crona_check.metadata["failures_by_column_and_check"].value
+    assert share_of(crona_check, "quarantine_share") > share_of(crona_check, "quarantine_warn_share") == 5.0
+    assert re.search(r"\| address +\| country 'Sverige' is not an ISO 3166-1 alpha-2 code",
+                     crona_check.metadata["failures_by_field_and_reason"].value)
     assert "Sverige" in crona_check.metadata["failure_cases"].value or "Norge" in crona_check.metadata[
         "failure_cases"].value
     huma_check = evaluation(result, "huma_employees_schema")
-    assert huma_check.passed == (huma_check.metadata["quarantine_share"].value <= 0.05)
+    assert huma_check.passed == (share_of(huma_check, "quarantine_share") <= 5.0)
     assert "employee_matches" in materialized(result), "a WARN does not block reconciliation"
 
 
@@ -144,7 +153,7 @@ def test_schema_check_fails_with_error_above_the_error_share_and_blocks(seeded, 
     result = run(seeded, SyncPolicy(quarantine_warn_share=0.01, quarantine_error_share=0.05), employee_matches)
     crona_check = evaluation(result, "crona_employees_schema")
     assert not crona_check.passed and crona_check.severity == dg.AssetCheckSeverity.ERROR
-    assert "above quarantine_error_share 5.0%" in crona_check.description
+    assert "above quarantine_error_share 5.0 %" in crona_check.description
     assert "employee_matches" not in materialized(result), "an ERROR blocks everything downstream"
 
 
@@ -154,7 +163,7 @@ def test_schema_check_passes_clean_data(dagster_home):
     assert result.success
     for name in ("huma_employees_schema", "crona_employees_schema"):
         check = evaluation(result, name)
-        assert check.passed and check.metadata["quarantine_share"].value == 0
+        assert check.passed and check.metadata["quarantine_share"].value == "0.0 %"
         assert check.metadata["failure_cases"].value == "_no rows_"
 
 
@@ -182,3 +191,51 @@ def test_no_metadata_shows_a_full_bank_account(seeded, dagster_home):
     invalid = next(d for d in seeded.discrepancies if d.kind == "invalid_bank_account_huma")
     number = next(u["bankAccount"]["number"] for u in seeded.huma_users if u["email"] == invalid.email)
     assert re.sub(r"\D", "", number)[-4:] in text, "the invalid account is shown, masked to its last four"
+
+
+def test_columns_are_described_by_the_field_table(seeded, dagster_home):
+    result = run(seeded, SyncPolicy())
+    for node in ("huma_employees", "crona_employees"):
+        schema = result.asset_materializations_for_node(node)[0].metadata["dagster/column_schema"].value
+        described = {c.name: c.description for c in schema.columns}
+        assert {f.name: described[f.name] for f in FIELDS} == {f.name: f.description for f in FIELDS}
+        assert all(f.description for f in FIELDS)
+        assert described["record_id"] and "id" in described["record_id"]  # a non-field column, described too
+
+
+def test_check_failures_read_as_the_quarantine_reasons(seeded, dagster_home):
+    result = run(seeded, SyncPolicy())
+    for side in ("huma", "crona"):
+        check = evaluation(result, f"{side}_employees_schema")
+        quarantine = result.output_for_node(f"{side}_employees").quarantine
+        assert len(quarantine)
+        shown = check.metadata["failure_cases"].value
+        for reason in set(quarantine["reason"]):
+            assert reason in shown and reason in check.metadata["failures_by_field_and_reason"].value
+        text = "\n".join(str(v.value) for v in check.metadata.values()) + (check.description or "")
+        for internal in ("synced_value", "no_duplicates", "not_nullable", "kind=", "end_not_before_start"):
+            assert internal not in text
+    huma = evaluation(result, "huma_employees_schema")
+    assert "not a valid Swedish bank account" in huma.metadata["failure_cases"].value
+
+
+def test_schema_errors_and_counts_read_as_sentences(seeded, dagster_home):
+    huma, _ = raw_frames(seeded)
+    with dg.instance_for_test() as instance:
+        good = dg.materialize([stand_in("huma_users_raw", huma), huma_employees], resources={"policy": SyncPolicy()},
+                              instance=instance)
+    frame = good.output_for_node("huma_employees").frame
+    one = validate_table(frame.drop(columns=["phone"]), HUMA)
+    two = validate_table(frame.drop(columns=["phone"]).assign(nickname="x"), HUMA)
+    descriptions = []
+    for table in (one, two):
+        broken = stand_in("huma_employees", table, group="canonical")
+        with dg.instance_for_test() as instance:
+            checked = dg.materialize([broken, huma_employees_schema], resources={"policy": SyncPolicy()},
+                                     instance=instance, raise_on_error=False)
+        descriptions.append(evaluation(checked, "huma_employees_schema").description)
+    assert descriptions[0].startswith("1 schema error: ") and "column 'phone' is missing" in descriptions[0]
+    assert descriptions[1].startswith("2 schema errors: ")
+    assert "column 'nickname' is not one of the synced fields" in descriptions[1]
+    clean = evaluation(run(generate(40, seed=2, shares=NO_DISCREPANCIES), SyncPolicy()), "huma_employees_schema")
+    assert clean.description == "0 of 40 Huma employees (0.0 %) have a quarantined value"

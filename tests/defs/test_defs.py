@@ -33,9 +33,15 @@ def test_dagster_definitions_validate_cli_passes(tmp_path, dagster_home):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_secrets_are_bound_from_the_environment_not_the_code():
-    huma = defs.resources["huma"]
-    crona = defs.resources["crona"]
+def test_secrets_are_bound_from_the_environment_not_the_code(monkeypatch):
+    from humacrona_pipeline.connection.variables import VARIABLES
+    from humacrona_pipeline.definitions import build_defs
+
+    for variable in VARIABLES:
+        monkeypatch.setenv(variable.name, "set-in-the-environment")
+    located = build_defs()
+    huma = located.resources["huma"]
+    crona = located.resources["crona"]
     assert isinstance(huma, HumaResource) and isinstance(crona, CronaResource)
     # EnvVar-bound fields stay unresolved in the definitions: no secret is baked into the code location.
     assert isinstance(huma.client_secret, dg.EnvVar) and huma.client_secret.env_var_name == "HUMA_CLIENT_SECRET"

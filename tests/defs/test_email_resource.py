@@ -10,6 +10,7 @@ import ssl
 import subprocess
 from email import policy as email_policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -202,3 +203,71 @@ def test_from_env_sends_through_smtp_and_never_logs_the_password(smtp_server, tm
     logs = "\n".join(str(entry) for entry in instance.all_logs(result.run_id))
     assert "smtp://127.0.0.1" in logs and PASSWORD not in logs
     assert PASSWORD not in str(instance.get_run_by_id(result.run_id).run_config)
+
+
+# --- the recipient on every path, and the administrator's time zone ----------------------------------------
+
+
+def unaddressed() -> EmailMessage:
+    m = message()
+    del m["To"]
+    return m
+
+
+def test_outbox_message_is_addressed_to_the_configured_admin(tmp_path, caplog):
+    caplog.set_level("INFO")
+    where = EmailResource(admin_address="lon@nordljus.se", outbox_dir=str(tmp_path)).send(unaddressed())
+    parsed, _, _ = parts(Path(where).read_bytes())
+    assert parsed["To"] == "lon@nordljus.se"
+    assert f"for lon@nordljus.se to {where}" in caplog.text
+
+
+def test_outbox_without_a_recipient_says_what_to_set(tmp_path, caplog):
+    caplog.set_level("INFO")
+    where = EmailResource(outbox_dir=str(tmp_path)).send(unaddressed())
+    parsed, _, _ = parts(Path(where).read_bytes())
+    assert parsed["To"] is None
+    assert "for None" not in caplog.text
+    assert "(no recipient configured: set HUMACRONA_ADMIN_EMAIL)" in caplog.text
+
+
+def test_smtp_message_is_addressed_to_the_configured_admin(smtp_server, caplog):
+    controller, inbox, _, cert = smtp_server
+    resource = EmailResource(smtp_host="127.0.0.1", smtp_port=controller.port, smtp_username=USER,
+                             smtp_password=PASSWORD, ssl_ca_file=str(cert), sender="humacrona@nordljus.se",
+                             admin_address="lon@nordljus.se")
+    caplog.set_level("INFO")
+    resource.send(unaddressed())
+    (received,) = inbox.messages
+    assert received["to"] == ["lon@nordljus.se"]
+    parsed, _, _ = parts(received["content"])
+    assert parsed["To"] == "lon@nordljus.se"  # the header the administrator's mail client shows, too
+    assert "to lon@nordljus.se via smtp://127.0.0.1" in caplog.text
+
+
+def test_time_zone_from_env_defaults_to_stockholm_and_is_configurable(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    for variable in ENV_VARIABLES.values():
+        monkeypatch.delenv(variable, raising=False)
+    assert ENV_VARIABLES["timezone"] == "HUMACRONA_TIMEZONE"
+
+    @dg.asset
+    def zone(email: EmailResource) -> str:
+        return email.timezone
+
+    def resolved() -> str:
+        return dg.materialize([zone], resources={"email": email_resource_from_env()}).output_for_node("zone")
+
+    assert resolved() == "Europe/Stockholm"
+    monkeypatch.setenv("HUMACRONA_TIMEZONE", "Europe/Helsinki")
+    assert resolved() == "Europe/Helsinki"
+
+
+def test_an_unknown_time_zone_stops_loading_with_one_line(monkeypatch):
+    monkeypatch.setenv("HUMACRONA_TIMEZONE", "Europe/Stokholm")
+    with pytest.raises(ValueError) as raised:
+        email_resource_from_env()
+    assert str(raised.value) == ("HUMACRONA_TIMEZONE: unknown time zone 'Europe/Stokholm'; use an IANA name such as"
+                                 " Europe/Stockholm, Europe/Oslo or UTC")
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        EmailResource(timezone="Mars/Olympus")

@@ -28,7 +28,7 @@ from humacrona_pipeline.defs.realtime.sensors import BATCH_USERS, huma_changes_s
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.state.inbox import Inbox
 from humacrona_pipeline.state.ledger import Ledger
-from sync_testkit import resources
+from sync_testkit import confirm, resources
 
 _bodies = itertools.count()
 
@@ -200,8 +200,10 @@ def test_the_share_guard_counts_against_every_crona_employee_and_only_for_larger
 
 
 @pytest.fixture
-def sandboxes30():
+def sandboxes30(dagster_home):
+    """Fresh sandboxes whose connection the administrator confirmed (a push writes nothing otherwise)."""
     with start_sandboxes(SandboxOptions(employees=30, seed=5, huma_port=0, crona_port=0)) as running:
+        confirm(running, dagster_home)
         yield running
 
 

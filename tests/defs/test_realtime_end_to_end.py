@@ -18,18 +18,19 @@ from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.sandbox.server import BackgroundServer
 from humacrona_pipeline.state.inbox import Inbox
 from humacrona_pipeline.webhook import build_app
-from sync_testkit import read_both, resources
+from sync_testkit import confirm, read_both, resources
 
 SECRET = "end-to-end-secret"
 
 
 @pytest.fixture
-def wired(tmp_path):
+def wired(tmp_path, dagster_home):
     """Sandboxes whose Huma sends signed webhooks to a running receiver that stores into the inbox."""
     url = f"sqlite:///{tmp_path / 'state.sqlite'}"
     receiver = BackgroundServer(build_app(SECRET, None, Inbox(url)), port=0).start()
     with start_sandboxes(SandboxOptions(employees=30, seed=5, huma_port=0, crona_port=0)) as sandboxes:
         sandboxes.huma.register_webhook(receiver.url + "/huma/webhook", secret=SECRET)
+        confirm(sandboxes, dagster_home)  # the administrator's confirmation: a push writes nothing otherwise
         try:
             yield sandboxes, url
         finally:

@@ -13,6 +13,7 @@ import pytest
 from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, employee_row
 from humacrona_pipeline.connectors.huma import HUMA_COLUMNS, flatten_employee
 from humacrona_pipeline.core.plan import HELD, SyncPlan
+from humacrona_pipeline.core.wording import percent
 from humacrona_pipeline.defs.canonical.assets import crona_employees, huma_employees
 from humacrona_pipeline.defs.canonical.checks import crona_employees_schema, huma_employees_schema
 from humacrona_pipeline.defs.policy import SyncPolicy
@@ -58,7 +59,9 @@ def test_the_plan_follows_the_policy_and_the_guard_stops_a_mass_change(seeded, d
     assert not result.success, "a blocking check failing with ERROR fails the run"
     check = guard(result)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert check.metadata["update_share"].value > check.metadata["max_update_share"].value == 0.2
+    assert check.metadata["max_update_share"].value == "20.0 %"  # shares read as rounded percentages
+    assert check.metadata["update_share"].value == percent(result.output_for_node("sync_plan").update_share())
+    assert result.output_for_node("sync_plan").update_share() > 0.2
     assert "max_update_share" in check.description and "approve_mass_change" in check.description
 
     plan: SyncPlan = result.output_for_node("sync_plan")
@@ -74,7 +77,8 @@ def test_the_plan_follows_the_policy_and_the_guard_stops_a_mass_change(seeded, d
     assert re.search(r"\| crona +\| held +\| bank_account +\|", meta["operations_by_target_action_field"].value)
     assert meta["not_planned"].value == len(plan.not_planned)
     assert re.search(r"\| policy decision +\| +[1-9]", meta["not_planned_by_category"].value)
-    assert meta["update_share"].value == pytest.approx(plan.update_share())
+    assert meta["update_share"].value == percent(plan.update_share())
+    assert re.fullmatch(r"\d{1,3}\.\d %", meta["update_share"].value)
 
 
 def test_approve_mass_change_lets_the_same_plan_through(seeded, dagster_home):
@@ -82,7 +86,7 @@ def test_approve_mass_change_lets_the_same_plan_through(seeded, dagster_home):
     assert result.success
     check = guard(result)
     assert check.passed and "approved by approve_mass_change" in check.description
-    assert check.metadata["update_share"].value > 0.2
+    assert float(check.metadata["update_share"].value.removesuffix(" %")) > 20
 
 
 def test_too_many_creates_fail_the_guard(seeded, dagster_home):

@@ -12,12 +12,14 @@ import pytest
 from humacrona_pipeline.core.plan import plan
 from humacrona_pipeline.core.reconcile import CONFLICT, MISSING_IN_CRONA, MISSING_IN_HUMA
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
-from sync_testkit import huma_policy, read_both, reconcile_both, run
+from sync_testkit import confirm, huma_policy, read_both, reconcile_both, run
 
 
 @pytest.fixture
-def seeded_sandboxes():
+def seeded_sandboxes(dagster_home):
+    """Fresh sandboxes whose connection the administrator confirmed (a sync writes nothing otherwise)."""
     with start_sandboxes(SandboxOptions(employees=40, seed=3, huma_port=0, crona_port=0)) as running:
+        confirm(running, dagster_home)
         yield running
 
 

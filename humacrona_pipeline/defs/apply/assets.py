@@ -20,6 +20,7 @@ from ...report.html import render_text, write_html
 from ...report.summary import build_report
 from ...state.db import dagster_home
 from ..crona.resources import CronaResource
+from ..connection import connection_failures, require_confirmed
 from ..email.resources import EmailResource
 from ..huma.resources import HumaResource
 from ..metadata import counts_md, frame_shape_metadata, markdown_table
@@ -72,8 +73,10 @@ def write_recorded(context: dg.OpExecutionContext, client, target: str, operatio
     "applied, failed, skipped or unverified.",
 )
 def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, crona: CronaResource,
-                    policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
-    return _write(context, CRONA, crona.client(), sync_plan, policy, ledger)
+                    huma: HumaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
+    require_confirmed(huma, crona, ledger.url)  # the write gate: never rely on the check alone
+    with connection_failures():
+        return _write(context, CRONA, crona.client(), sync_plan, policy, ledger)
 
 
 @dg.asset(
@@ -84,8 +87,10 @@ def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, cron
     "the audit ledger. One row per operation: applied, failed, skipped or unverified.",
 )
 def huma_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, huma: HumaResource,
-                   policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
-    return _write(context, HUMA, huma.client(), sync_plan, policy, ledger, huma_group_id=huma.group_id)
+                   crona: CronaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
+    require_confirmed(huma, crona, ledger.url)  # the write gate: never rely on the check alone
+    with connection_failures():
+        return _write(context, HUMA, huma.client(), sync_plan, policy, ledger, huma_group_id=huma.group_id)
 
 
 def report_dir() -> Path:
@@ -96,11 +101,11 @@ def report_dir() -> Path:
     return base
 
 
-def _started_at(context: dg.AssetExecutionContext) -> str:
+def _started_at(context: dg.AssetExecutionContext) -> datetime:
+    """When the run started (UTC); now for a run the instance has no start time of."""
     record = context.instance.get_run_record_by_id(context.run.run_id)
     start = record.start_time if record is not None and record.start_time else None
-    moment = datetime.fromtimestamp(start, timezone.utc) if start else datetime.now(timezone.utc)
-    return moment.isoformat(timespec="seconds")
+    return datetime.fromtimestamp(start, timezone.utc) if start else datetime.now(timezone.utc)
 
 
 @dg.asset(
@@ -108,27 +113,30 @@ def _started_at(context: dg.AssetExecutionContext) -> str:
     kinds={"python", "html", "email"},
     description="The outcome of the sync: counts per system and status, conflicts resolved per field and "
     "who won, every failed, skipped, held and unverified operation with its reason. Written as an HTML file "
-    "and emailed to the administrator. Bank accounts masked; no secret anywhere.",
+    "and emailed to the administrator (HUMACRONA_ADMIN_EMAIL), times in their time zone (HUMACRONA_TIMEZONE). "
+    "Bank accounts masked; no secret anywhere.",
 )
 def sync_report(context: dg.AssetExecutionContext, crona_writeback: pd.DataFrame, huma_writeback: pd.DataFrame,
                 employee_conflicts: pd.DataFrame, sync_plan: SyncPlan, policy: SyncPolicy,
                 email: EmailResource) -> dg.Output[dict]:
     outcomes = pd.concat([crona_writeback, huma_writeback], ignore_index=True)
     report = build_report(context.run.run_id, outcomes, employee_conflicts, sync_plan.not_planned, policy.policy(),
-                          started_at=_started_at(context),
-                          finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                          started_at=_started_at(context), finished_at=datetime.now(timezone.utc),
+                          timezone=email.timezone)
     path = write_html(report, report_dir())
     message = build_email(report, sender=email.sender, to=email.admin_address, html=path.read_text(encoding="utf-8"),
                           text=render_text(report))
     sent_to = email.send(message)
-    context.log.info(f"report {path}; email {message['Subject']!r} -> {sent_to}")
-    summary = {"report_path": str(path), "email": sent_to, "subject": str(message["Subject"]),
+    recipient = email.recipient(message)
+    context.log.info(f"report {path}; email {message['Subject']!r} for {recipient} -> {sent_to}")
+    summary = {"report_path": str(path), "email": sent_to, "email_to": recipient, "subject": str(message["Subject"]),
                "statuses": outcomes["status"].value_counts().to_dict(), "converged": bool(report.converged)}
     return dg.Output(summary, metadata={
         "summary": dg.MetadataValue.md(report.markdown()),
         "report": dg.MetadataValue.path(str(path)),
         "email_subject": str(message["Subject"]),
-        "email_sent_to": sent_to,
+        "email_to": recipient,
+        "email_sent_via": sent_to,
         "failed": int((outcomes["status"] == FAILED).sum()),
         "unverified": int((outcomes["status"] == UNVERIFIED).sum()),
     })

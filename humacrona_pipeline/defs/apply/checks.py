@@ -1,9 +1,16 @@
 """The run's verdict, after everything else was applied and reported: a sync in which any write failed or
-did not read back as written fails here, so Dagster shows the run as failed."""
+did not read back as written fails here, so Dagster shows the run as failed. And, ahead of the write-back,
+whether anybody confirmed the authority to connect the two systems (`connection_confirmed`)."""
 
 import dagster as dg
 
+from ...state.confirmations import Confirmations
+from ..connection import connection_of, require_confirmed
+from ..crona.resources import CronaResource
+from ..huma.resources import HumaResource
+from ..reconcile.assets import sync_plan
 from .assets import sync_report
+from .resources import LedgerResource
 
 
 @dg.asset_check(asset=sync_report, blocking=True,
@@ -19,3 +26,33 @@ def sync_applied_cleanly(sync_report: dict) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=True, metadata=metadata,
                                description="nothing to write: converged" if sync_report["converged"]
                                else "every operation applied and verified")
+
+
+WRITEBACK_ASSETS = frozenset({dg.AssetKey("crona_writeback"), dg.AssetKey("huma_writeback")})
+
+
+def _run_writes(context: dg.AssetCheckExecutionContext) -> bool:
+    """Whether this run writes: it materialises a write-back (sync_users does; plan_sync, a dry run, does not)."""
+    op_context = context.op_execution_context
+    selection = op_context.run.asset_selection or op_context.job_def.asset_layer.selected_asset_keys
+    return bool(WRITEBACK_ASSETS & set(selection))
+
+
+@dg.asset_check(asset=sync_plan, blocking=True,
+                description="An administrator confirmed, with `humacrona check --confirm`, the authority to connect "
+                "this Huma organisation and this Crona Lön company. A run that writes stops here when nobody did; "
+                "a dry run (plan_sync) only warns.")
+def connection_confirmed(context: dg.AssetCheckExecutionContext, huma: HumaResource, crona: CronaResource,
+                         ledger: LedgerResource) -> dg.AssetCheckResult:
+    connection = connection_of(huma, crona)
+    found = Confirmations(ledger.url).latest(connection)
+    if found is not None:
+        return dg.AssetCheckResult(passed=True, description=f"confirmed by {found.confirmed_by} at {found.confirmed_at}"
+                                   " (UTC)", metadata={"confirmed_by": found.confirmed_by,
+                                                       "confirmed_at": found.confirmed_at,
+                                                       "connection": connection.described()})
+    if _run_writes(context):  # fail the step with the how-to as its first line, so nothing downstream writes
+        require_confirmed(huma, crona, ledger.url)
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                               description=connection.not_confirmed_line() + " (this run writes nothing; sync_users"
+                               " refuses to write until then)", metadata={"connection": connection.described()})

@@ -8,7 +8,8 @@ import pandas as pd
 from ...core.canonical import NOT_SYNCABLE, CanonicalTable, build_table
 from ...core.display import display_wide
 from ...core.fields import CRONA, HUMA
-from ..metadata import PREVIEW_ROWS, column_schema, counts_md, markdown_table
+from ...core.wording import plural
+from ..metadata import PREVIEW_ROWS, column_schema, counts_md, markdown_table, share
 from ..policy import SyncPolicy
 
 
@@ -19,7 +20,7 @@ def canonical_metadata(table: CanonicalTable) -> dict:
         "dagster/row_count": len(table.frame),
         "dagster/column_schema": column_schema(table.frame),
         "quarantined_values": len(quarantine),
-        "quarantine_share": float(table.quarantine_share()),
+        "quarantine_share": share(table.quarantine_share()),
         "not_syncable_employees": int((~table.syncable()).sum()),
         "quarantine_by_field": counts_md(quarantine, ["field"]),
         "quarantine_by_effect": counts_md(quarantine, ["effect"]),
@@ -37,8 +38,9 @@ def _build(context: dg.AssetExecutionContext, raw: pd.DataFrame, side: str,
            policy: SyncPolicy) -> dg.Output[CanonicalTable]:
     table = build_table(raw, side, map_country_names=policy.policy().map_country_names)
     blocked = int((table.quarantine["effect"] == NOT_SYNCABLE).sum())
-    context.log.info(f"{table.system}: {len(table.frame)} employees, {len(table.quarantine)} quarantined values"
-                     f" ({blocked} making an employee unsyncable), {len(table.schema_errors)} schema errors")
+    context.log.info(f"{table.system}: {plural(len(table.frame), 'employee')},"
+                     f" {plural(len(table.quarantine), 'quarantined value')} ({blocked} making an employee"
+                     f" unsyncable), {plural(len(table.schema_errors), 'schema error')}")
     return dg.Output(table, metadata=canonical_metadata(table))
 
 

@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from ...connectors.crona import CRONA_COLUMNS, CRONA_MASKED_COLUMNS
+from ..connection import connection_failures
 from ..metadata import table_metadata
 from .resources import CronaResource
 
@@ -22,6 +23,8 @@ async def _extract(crona: CronaResource) -> list[dict]:
     "columns in Crona's own field names.",
 )
 def crona_employees_raw(context: dg.AssetExecutionContext, crona: CronaResource) -> dg.Output[pd.DataFrame]:
-    df = pd.DataFrame(asyncio.run(_extract(crona)), columns=list(CRONA_COLUMNS))
+    with connection_failures():  # a misconfiguration fails the step with one line, not a traceback
+        rows = asyncio.run(_extract(crona))
+    df = pd.DataFrame(rows, columns=list(CRONA_COLUMNS))
     context.log.info(f"extracted {len(df)} Crona employees")
     return dg.Output(df, metadata=table_metadata(df, CRONA_MASKED_COLUMNS))

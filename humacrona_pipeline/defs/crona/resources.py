@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import dagster as dg
+from pydantic import Field
 
+from ...connection.variables import CRONA, CRONA_ACTIVATION_CODE, CRONA_BASE_URL
 from ...connectors.crona import CronaClient
+from ...connectors.problems import not_configured
+from ..huma.resources import bound
 
 
 class CronaResource(dg.ConfigurableResource):
     """Crona Lön API-koppling settings (the Aktiveringskod Crona shows when the connection is created)."""
 
-    base_url: str
-    activation_code: str
+    base_url: str = Field(default="", description=f"The Crona Lön API's address ({CRONA_BASE_URL}).")
+    activation_code: str = Field(default="", description=f"The API-koppling's Aktiveringskod ({CRONA_ACTIVATION_CODE}).")
     concurrency: int = 4
     timeout_s: float = 30.0
 
     def client(self) -> CronaClient:
+        """A client; `ConnectionProblem` (one line naming the variables) when a setting is missing."""
+        problem = not_configured(CRONA, {CRONA_BASE_URL: self.base_url, CRONA_ACTIVATION_CODE: self.activation_code})
+        if problem is not None:
+            raise problem
         return CronaClient(
-            self.base_url,
-            self.activation_code,
+            self.base_url.strip(),
+            self.activation_code.strip(),
             concurrency=self.concurrency,
             timeout_s=self.timeout_s,
         )
@@ -26,6 +34,6 @@ class CronaResource(dg.ConfigurableResource):
 
 def crona_resource_from_env() -> CronaResource:
     return CronaResource(
-        base_url=dg.EnvVar("CRONA_BASE_URL"),
-        activation_code=dg.EnvVar("CRONA_ACTIVATION_CODE"),
+        base_url=bound(CRONA_BASE_URL),
+        activation_code=bound(CRONA_ACTIVATION_CODE),
     )

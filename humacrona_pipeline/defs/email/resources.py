@@ -1,4 +1,5 @@
-"""Email as a Dagster resource: SMTP with STARTTLS and login when a host is set, else an outbox folder.
+"""Email as a Dagster resource: SMTP with STARTTLS and login when a host is set, else an outbox folder; and
+the administrator it goes to, with the time zone their report shows times in.
 
 Settings arrive through environment variables (`email_resource_from_env`), each only when set, so the code
 location loads on a machine with none of them (mail then goes to ``<DAGSTER_HOME>/outbox`` as ``.eml``
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Optional
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from ...report.times import DEFAULT_TIMEZONE, TIMEZONE_ENV, time_zone
 from ...state.db import dagster_home
 
 DEFAULT_SENDER = "humacrona@localhost"
@@ -30,7 +32,9 @@ ENV_VARIABLES = {
     "smtp_password": "HUMACRONA_SMTP_PASSWORD",
     "sender": "HUMACRONA_EMAIL_FROM",
     "admin_address": "HUMACRONA_ADMIN_EMAIL",
+    "timezone": TIMEZONE_ENV,
 }
+NO_RECIPIENT = f"(no recipient configured: set {ENV_VARIABLES['admin_address']})"
 
 
 class EmailResource(dg.ConfigurableResource):
@@ -46,27 +50,47 @@ class EmailResource(dg.ConfigurableResource):
     timeout_s: float = Field(default=30.0, description="SMTP connection timeout in seconds.")
     sender: str = Field(default=DEFAULT_SENDER, description="The From address.")
     admin_address: Optional[str] = Field(default=None, description="Who receives the sync report.")
+    timezone: str = Field(default=DEFAULT_TIMEZONE,
+                          description="The administrator's time zone (IANA name): the report's times are shown in it.")
     outbox_dir: Optional[str] = Field(default=None, description="Folder for .eml files; unset: <DAGSTER_HOME>/outbox.")
 
     def __repr__(self) -> str:  # never the password, whatever pydantic or Dagster would print
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in (
-            "smtp_host", "smtp_port", "smtp_username", "starttls", "sender", "admin_address", "outbox_dir"))
+            "smtp_host", "smtp_port", "smtp_username", "starttls", "sender", "admin_address", "timezone",
+            "outbox_dir"))
         return f"EmailResource({shown}, smtp_password={'***' if self.smtp_password else None})"
 
     __str__ = __repr__
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        # An EnvVar is checked once resolved, when a run starts (this runs again then); `email_resource_from_env`
+        # checks the variable earlier, when the code location loads.
+        if not isinstance(value, dg.EnvVar):
+            time_zone(value)
+        return value
+
+    def recipient(self, message: EmailMessage | None = None) -> str:
+        """Who the message goes to (its To, else the admin address), or what to set when nobody is configured."""
+        addressed = message["To"] if message is not None else None
+        return addressed or self.admin_address or NO_RECIPIENT
 
     def outbox_path(self) -> Path:
         return Path(self.outbox_dir) if self.outbox_dir else dagster_home() / OUTBOX
 
     def send(self, message: EmailMessage) -> str:
-        """Send ``message``; where it went: ``smtp://host:port`` or the path of the written ``.eml`` file."""
+        """Send ``message``; where it went: ``smtp://host:port`` or the path of the written ``.eml`` file. A message
+        without a To header is addressed to the configured admin address, by SMTP and in the outbox alike."""
+        if self.admin_address and not message["To"]:
+            message["To"] = self.admin_address
         if self.smtp_host:
             return self._send_smtp(message)
         return self._write_outbox(message)
 
     def _send_smtp(self, message: EmailMessage) -> str:
         if not any(message.get_all(h) for h in ("To", "Cc", "Bcc")):
-            raise ValueError("the message has no recipient; set HUMACRONA_ADMIN_EMAIL (admin_address)")
+            raise ValueError(f"the message has no recipient; set {ENV_VARIABLES['admin_address']} (admin_address)")
         where = f"smtp://{self.smtp_host}:{self.smtp_port}"
         with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout_s) as smtp:
             smtp.ehlo()
@@ -94,13 +118,17 @@ class EmailResource(dg.ConfigurableResource):
         tmp = path.with_suffix(".eml.tmp")
         tmp.write_bytes(message.as_bytes(policy=SMTP_POLICY))
         os.replace(tmp, path)  # a reader never sees half a message
-        dg.get_dagster_logger().info(f"wrote '{message['Subject']}' for {message['To']} to {path}")
+        dg.get_dagster_logger().info(f"wrote '{message['Subject']}' for {self.recipient(message)} to {path}")
         return str(path)
 
 
 def email_resource_from_env() -> EmailResource:
-    """The resource bound to `HUMACRONA_SMTP_*`, `HUMACRONA_EMAIL_FROM` and `HUMACRONA_ADMIN_EMAIL`, each only
-    when set (unset: the default; no host: the outbox)."""
+    """The resource bound to `HUMACRONA_SMTP_*`, `HUMACRONA_EMAIL_FROM`, `HUMACRONA_ADMIN_EMAIL` and
+    `HUMACRONA_TIMEZONE`, each only when set (unset: the default; no host: the outbox). An unknown time zone
+    stops the code location from loading, with one line saying so, before any run could write anything."""
+    configured_zone = os.environ.get(TIMEZONE_ENV, "").strip()
+    if configured_zone:
+        time_zone(configured_zone)
     settings: dict = {}
     for option, variable in ENV_VARIABLES.items():
         if os.environ.get(variable, "").strip():

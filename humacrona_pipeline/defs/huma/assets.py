@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from ...connectors.huma import HUMA_COLUMNS, HUMA_MASKED_COLUMNS, flatten_employee
+from ..connection import connection_failures
 from ..metadata import table_metadata
 from .resources import HumaResource
 
@@ -22,6 +23,8 @@ async def _extract(huma: HumaResource) -> list[dict]:
     "/users/{id}/positions), one row per user, columns in Huma's Open API names.",
 )
 def huma_users_raw(context: dg.AssetExecutionContext, huma: HumaResource) -> dg.Output[pd.DataFrame]:
-    df = pd.DataFrame(asyncio.run(_extract(huma)), columns=list(HUMA_COLUMNS))
+    with connection_failures():  # a misconfiguration fails the step with one line, not a traceback
+        rows = asyncio.run(_extract(huma))
+    df = pd.DataFrame(rows, columns=list(HUMA_COLUMNS))
     context.log.info(f"extracted {len(df)} Huma users")
     return dg.Output(df, metadata=table_metadata(df, HUMA_MASKED_COLUMNS))

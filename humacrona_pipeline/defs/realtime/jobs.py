@@ -24,6 +24,7 @@ from ...core.outcomes import FAILED, UNVERIFIED
 from ...state.inbox import TOPICS
 from ..apply.assets import write_recorded
 from ..apply.resources import LedgerResource
+from ..connection import connection_failures, require_confirmed
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
 from ..metadata import markdown_table
@@ -79,7 +80,8 @@ def _shown(frame: pd.DataFrame) -> dg.MetadataValue:
 def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma: HumaResource,
                  crona: CronaResource) -> dg.Output[HumaChanges]:
     users = _users(config)
-    changes = read_changes(huma.client(), crona.client(), users)
+    with connection_failures():  # a misconfiguration fails the step with one line (and is not retried)
+        changes = read_changes(huma.client(), crona.client(), users)
     context.log.info(f"inbox events {config.first_event_id}-{config.last_event_id}: {len(users)} users; "
                      f"{len(changes.huma_rows)} read from Huma, {len(changes.crona_rows)} Crona employees found, "
                      f"{len(changes.not_pushed)} deleted or gone")
@@ -125,12 +127,14 @@ def push_plan(context: dg.OpExecutionContext, huma_changes: HumaChanges, policy:
 
 
 @dg.op(
-    description="Checks the guards (max_creates; max_update_share against every Crona employee, for pushes "
+    description="Refuses a connection nobody confirmed (`humacrona check --confirm`), checks the guards "
+    "(max_creates; max_update_share against every Crona employee, for pushes "
     "updating more than a handful), then writes the operations to Crona with the sync's write-back, reads "
     "them back to verify, and records every attempt in the audit ledger. One row per operation.",
 )
-def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: CronaResource, policy: SyncPolicy,
-               ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
+def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: CronaResource, huma: HumaResource,
+               policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
+    require_confirmed(huma, crona, ledger.url)  # nothing is written on a connection nobody confirmed
     rules = policy.policy()
     violations = push_guard_violations(push_plan, rules)
     if violations and not rules.approve_mass_change:
@@ -139,7 +143,8 @@ def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: Crona
         raise dg.Failure(description="The push exceeds the policy's guards; nothing was written: "
                          + "; ".join(violations) + basis + ". Run sync_users to review it, or set"
                          " approve_mass_change.", allow_retries=False)
-    return write_recorded(context, crona.client(), CRONA, push_plan.plan.operations, ledger)
+    with connection_failures():
+        return write_recorded(context, crona.client(), CRONA, push_plan.plan.operations, ledger)
 
 
 @dg.op(

@@ -11,7 +11,8 @@ from ...core.display import display_frame, display_wide
 from ...core.plan import HELD, SyncPlan, plan
 from ...core.policy import Policy
 from ...core.reconcile import MATCHED, Reconciliation, conflicts, match
-from ..metadata import counts, counts_md, frame_shape_metadata, markdown_table
+from ...core.wording import plural
+from ..metadata import counts, counts_md, frame_shape_metadata, markdown_table, share
 from ..policy import SyncPolicy
 
 @dg.asset(
@@ -44,7 +45,7 @@ def employee_conflicts(context: dg.AssetExecutionContext, huma_employees: Canoni
                        crona_employees: CanonicalTable, employee_matches: pd.DataFrame) -> dg.Output[pd.DataFrame]:
     found = conflicts(huma_employees, crona_employees, employee_matches)
     shown = display_frame(found, ("huma_value", "crona_value"))
-    context.log.info(f"{len(found)} conflicts over {found['employee'].nunique()} employees")
+    context.log.info(f"{plural(len(found), 'conflict')} over {plural(found['employee'].nunique(), 'employee')}")
     return dg.Output(found, metadata={
         **frame_shape_metadata(found),
         "employees_with_conflicts": int(found["employee"].nunique()),
@@ -71,8 +72,8 @@ def plan_metadata(sync_plan: SyncPlan, policy: Policy) -> dict:
         "matched_employees": sync_plan.matched_employees,
         "updated_employees": sync_plan.updated_employees(),
         "created_employees": sync_plan.created_employees(),
-        "update_share": float(sync_plan.update_share()),
-        "max_update_share": policy.max_update_share,
+        "update_share": share(sync_plan.update_share()),
+        "max_update_share": share(policy.max_update_share),
         "max_creates": policy.max_creates,
         "approve_mass_change": policy.approve_mass_change,
         "guard_violations": dg.MetadataValue.md("\n".join(f"- {v}" for v in violations) or "_none_"),

@@ -4,6 +4,7 @@ before anything could write it, unless the policy approves a mass change (a firs
 import dagster as dg
 
 from ...core.plan import SyncPlan
+from ..metadata import share
 from ..policy import SyncPolicy
 from .assets import sync_plan
 
@@ -16,8 +17,8 @@ def plan_within_guards(sync_plan: SyncPlan, policy: SyncPolicy) -> dg.AssetCheck
     metadata = {
         "matched_employees": sync_plan.matched_employees,
         "updated_employees": sync_plan.updated_employees(),
-        "update_share": float(sync_plan.update_share()),
-        "max_update_share": options.max_update_share,
+        "update_share": share(sync_plan.update_share()),
+        "max_update_share": share(options.max_update_share),
         "created_employees": sync_plan.created_employees(),
         "max_creates": options.max_creates,
         "approve_mass_change": options.approve_mass_change,

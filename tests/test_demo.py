@@ -1,0 +1,98 @@
+"""`humacrona demo` as a newcomer runs it (the README's first command): a story of one screen, in words an HR or
+payroll administrator reads, without Dagster's log lines (which stay in the instance, for the Dagster UI), and
+the HTML report and the email last."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from humacrona_pipeline.sandbox.seed import generate
+
+MAX_LINES = 60
+# A count of one written with a plural noun ("1 conflicts"): the demo says "1 conflict".
+ONE_WITH_PLURAL = re.compile(r"(?<![\d.,])1 (employees|values|conflicts|checks|writes|changes|runs|users|records)\b")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """The README's demo, default size and seed, in a fresh directory with its own Dagster instance."""
+    exe = shutil.which("humacrona")
+    assert exe, "the `humacrona` console script is not installed (pyproject [project.scripts])"
+    where = tmp_path_factory.mktemp("demo")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("HUMACRONA_", "HUMA_", "CRONA_", "DAGSTER_"))}
+    env["DAGSTER_HOME"] = str(where / "home")
+    result = subprocess.run([exe, "demo"], capture_output=True, text=True, timeout=600, env=env, cwd=where,
+                            stdin=subprocess.DEVNULL, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, where / "home"
+
+
+def test_the_demo_fits_on_a_screen_without_dagster_log_lines_and_ends_with_the_report_and_the_email(demo):
+    result, _ = demo
+    lines = result.stdout.splitlines()
+    assert len(lines) <= MAX_LINES, result.stdout
+    everything = result.stdout + result.stderr
+    for marker in (" - dagster - ", "DEBUG", "INFO"):
+        assert marker not in everything, everything
+    assert [line[:3] for line in lines if re.match(r"\d/5 ", line)] == ["1/5", "2/5", "3/5", "4/5", "5/5"]
+    report, email = lines[-2], lines[-1]
+    assert report.startswith("Report") and email.startswith("Email"), lines[-3:]
+    report_path, email_path = Path(report.split()[-1]), Path(email.split()[-1])
+    assert report_path.is_file() and report_path.suffix == ".html"
+    assert email_path.is_file() and email_path.suffix == ".eml"
+    assert not ONE_WITH_PLURAL.search(result.stdout), ONE_WITH_PLURAL.search(result.stdout)
+
+
+def test_the_demo_says_what_it_found_synced_and_followed_in_real_time(demo):
+    result, _ = demo
+    out = result.stdout
+    seeded = generate(200, seed=42)
+    planted = {kind: sum(d.kind == kind for d in seeded.discrepancies) for kind in ("huma_only", "crona_only")}
+    assert f"Huma {len(seeded.huma_users)}, Crona {len(seeded.crona_employees)}" in out, out
+    assert f"{planted['huma_only']} only in Huma" in out and f"{planted['crona_only']} only in Crona" in out, out
+    assert "Quarantined" in out and "missing in Huma" in out and "Plan operations" in out, out
+    # The default seed stays under the quarantine warn share: every check passes and no check is mentioned.
+    assert re.search(r"all \d+ checks passed", out) and "did not pass" not in out, out
+    sync = out.split("3/5")[1].split("4/5")[0]
+    assert "employees updated" in sync and "every write read back as written" in sync, sync
+    assert "failed" not in sync, sync
+    converged = r"^ +Converged: nothing left to write; 1 held salary-account change still waits"
+    assert re.search(converged, out, re.MULTILINE), out
+    assert re.search(r"started 1 push run \(job push_huma_changes\) for 1 changed user", out), out
+    assert re.search(r"^ +\d+\.\d\d s +Crona has the new family name", out, re.MULTILINE), out
+    assert re.search(r"^Done in \d+\.\d s\.", out, re.MULTILINE), out
+
+
+def test_the_runs_and_their_log_lines_are_in_the_dagster_instance(demo, monkeypatch):
+    """Off the terminal, not lost: the Dagster UI on the demo's instance shows every run with its logs."""
+    _, home = demo
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the instance's dagster.yaml keeps its storage there
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+        assert sorted(run.job_name for run in runs) == ["plan_sync", "push_huma_changes", "sync_users", "sync_users"]
+        for run in runs:
+            logs = instance.all_logs(run.run_id)
+            assert run.status == dg.DagsterRunStatus.SUCCESS, run.job_name
+            assert any(entry.is_dagster_event and entry.dagster_event.event_type == dg.DagsterEventType.STEP_SUCCESS
+                       for entry in logs), run.job_name
+            assert any(not entry.is_dagster_event and entry.level == logging.INFO and entry.user_message
+                       for entry in logs), run.job_name
+
+
+def test_the_demo_prints_no_secret_and_no_bank_account_beyond_its_last_four_digits(demo):
+    result, _ = demo
+    everything = result.stdout + result.stderr
+    assert "CRONA-SANDBOX" not in everything and "client_secret" not in everything.lower()
+    for e in generate(200, seed=42).crona_employees:
+        if e["UtbetKontoNr"]:
+            assert e["UtbetClearNr"] + e["UtbetKontoNr"] not in everything
+            assert f"{e['UtbetClearNr']} {e['UtbetKontoNr']}" not in everything
