@@ -42,9 +42,10 @@ SCHEDULES = [nightly_sync_users]
 EXECUTOR = dg.in_process_executor
 """Every step of a run in the run's own process, one after another. Dagster's default (multiprocess) starts a
 process per step, and each imports this code location (~4-6 s): a `plan_sync` launched from the UI took a minute
-instead of the ~10 s of `humacrona sync --dry-run`. The steps are short and the two extractions are I/O bound,
-so running them one after the other costs ~1-2 s at 5,000 employees (see benchmarks/ui_runs.py). Outputs still
-go through the filesystem IO manager, so a run from the UI can re-materialise one asset from the stored ones."""
+instead of the ~10 s of `humacrona sync --dry-run`. The price: the Huma and Crona extractions run one after the
+other, not side by side, which costs the shorter one, Crona's (under a second at 5,000 employees, against ~10-20 s
+for Huma's; see benchmarks/ui_runs.py). Outputs still go through the filesystem IO manager, so a run from the UI
+can re-materialise one asset from the stored ones."""
 
 
 def default_resources() -> dict[str, object]:
