@@ -27,13 +27,22 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+def _shown(text: str) -> str:
+    """Text with every character that could hide or reorder what the terminal shows (a right-to-left
+    override, a zero-width space from Huma's or Crona's data) made visible, "<U+202E>" (`core.display`)."""
+    # Imported here, not at the top: --help and --version stay fast.
+    from .core.display import visible_lines
+
+    return visible_lines(text)
+
+
 def _say(text: str = "") -> None:
-    print(text, flush=True)
+    print(_shown(text), flush=True)
 
 
 def _fail(line: str, code: int = 2) -> int:
     """One line on stderr; the exit code (2: a misconfiguration the user can fix)."""
-    print(line, file=sys.stderr, flush=True)
+    print(_shown(line), file=sys.stderr, flush=True)
     return code
 
 
@@ -217,7 +226,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         launch.say_plan(result, _say)
     if not result.success:
         for line in failure_lines(result):
-            print(line, file=sys.stderr, flush=True)
+            print(_shown(line), file=sys.stderr, flush=True)
         return 1
     launch.say_checks(result, _say)
     return 0

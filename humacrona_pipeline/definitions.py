@@ -8,6 +8,7 @@ import dagster as dg
 
 from .defs.apply.assets import crona_writeback, huma_writeback, sync_report
 from .defs.apply.checks import connection_confirmed, sync_applied_cleanly
+from .defs.apply.interrupted import interrupted_writes
 from .defs.apply.jobs import sync_users_job
 from .defs.apply.resources import ledger_resource_from_env
 from .defs.canonical.assets import crona_employees, huma_employees
@@ -25,6 +26,7 @@ from .defs.realtime.sensors import huma_changes_sensor
 from .defs.reconcile.assets import employee_conflicts, employee_matches, sync_plan
 from .defs.reconcile.checks import plan_within_guards
 from .defs.reconcile.jobs import plan_sync_job
+from .defs.unreadable import crona_employees_readable, huma_users_readable
 
 extract_job = dg.define_asset_job(
     "extract_employees",
@@ -33,8 +35,9 @@ extract_job = dg.define_asset_job(
 )
 
 ASSETS = [huma_users_raw, crona_employees_raw, huma_employees, crona_employees, employee_matches,
-          employee_conflicts, sync_plan, crona_writeback, huma_writeback, sync_report]
-ASSET_CHECKS = [huma_employees_schema, crona_employees_schema, plan_within_guards, connection_confirmed,
+          employee_conflicts, interrupted_writes, sync_plan, crona_writeback, huma_writeback, sync_report]
+ASSET_CHECKS = [huma_users_readable, crona_employees_readable, huma_employees_schema, crona_employees_schema,
+                plan_within_guards, connection_confirmed,
                 sync_applied_cleanly]
 JOBS = [extract_job, plan_sync_job, sync_users_job, push_huma_changes]
 SENSORS = [huma_changes_sensor]

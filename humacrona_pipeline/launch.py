@@ -13,7 +13,8 @@ import pandas as pd
 
 from .core.fields import BY_NAME, CRONA, HUMA, SYSTEM_NAMES
 from .core.outcomes import APPLIED, FAILED, SKIPPED, UNVERIFIED
-from .core.plan import CREATE, HELD, LEFT_OUT, NOT_ALLOWED, NOT_CREATABLE, NOT_MATCHED, POLICY_DECISION, UPDATE
+from .core.plan import CREATE, HELD, LEFT_OUT, NOT_ALLOWED, NOT_CREATABLE, NOT_MATCHED, POLICY_DECISION, \
+    UNREADABLE, UPDATE
 from .core.reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_CRONA, MISSING_IN_HUMA, UNMATCHED
 from .core.wording import plural
 
@@ -31,6 +32,7 @@ _NOT_PLANNED = {  # core.plan's categories, as the administrator reads them
     NOT_CREATABLE: "one-sided employees the other system cannot hold",
     LEFT_OUT: "values left out of a create",
     NOT_MATCHED: "records that could not be matched",
+    UNREADABLE: "employees one system could not read (left out on both sides)",
 }
 
 

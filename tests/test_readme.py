@@ -1,8 +1,9 @@
 """README.md is hand-written; these tests keep what it promises equal to the code.
 
 The "Supported fields" table must name the field table's fields (`core.fields.FIELDS`) in order, each
-row's Huma and Crona columns exactly, and every rule flag that is set (and none that is not), so adding
-a field, renaming a column or changing a flag fails here until README says so too."""
+row's Huma and Crona columns exactly, every rule flag that is set (and none that is not), and the text
+rules' length limits, so adding a field, renaming a column or changing a flag or a limit fails here until
+README says so too."""
 
 from __future__ import annotations
 
@@ -116,6 +117,27 @@ def test_each_row_states_exactly_the_rules_the_field_table_sets(rows, f):
         assert phrase in rules, f"{f.name}: the rules should say {phrase!r}: {rules}"
 
 
+# The length limits as the rules column states them: "at most 255 characters", "parts of at most 255, 255,
+# 255 and 2 characters" (in the field table's part order).
+LIMITS_PATTERN = re.compile(r"\bat most ((?:\d+(?:, | and )?)+) characters\b")
+
+
+def stated_limits(cell: str) -> tuple[int, ...]:
+    found = LIMITS_PATTERN.findall(cell)
+    assert len(found) <= 1, f"more than one length limit stated: {cell}"
+    return tuple(int(n) for n in re.findall(r"\d+", found[0])) if found else ()
+
+
+@pytest.mark.parametrize("f", FIELDS, ids=lambda f: f.name)
+def test_each_row_states_the_field_tables_length_limits(rows, f):
+    rules = next(row for row in rows if _spans(row[0]) == [f.name])[3]
+    assert stated_limits(rules) == f.max_lengths, rules
+    if f.pattern_words:
+        assert f.pattern_words in rules, rules
+    if f.kind in (Kind.TEXT, Kind.ADDRESS) and f.text_rules:
+        assert "printable text" in rules, rules
+
+
 def test_the_parsers_notice_drift():
     """The checks above can fail: a renamed column or a changed flag is seen."""
     address = "home address `homeAddress`: `line1`, `postalCode`, `city`, `country`"
@@ -129,6 +151,9 @@ def test_the_parsers_notice_drift():
     assert rule_flags("required in Crona; immutable in Crona; masked") == {
         "required_in_crona", "immutable_in_crona", "masked"}
     assert rule_flags("a valid email address") == set()
+    assert stated_limits("printable text, parts of at most 255, 255, 255 and 2 characters") == (255, 255, 255, 2)
+    assert stated_limits("a valid email address of at most 254 characters") == (254,)
+    assert stated_limits("a date, written YYYY-MM-DD") == ()
 
 
 def test_setup_is_exactly_two_commands():

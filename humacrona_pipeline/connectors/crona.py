@@ -21,6 +21,7 @@ import httpx
 
 from ..core import normalise as norm
 from ..core.fields import BY_NAME, Kind
+from ..core.unreadable import UNREADABLE_COLUMN, reason_line
 from .http import (
     AccessToken,
     ApiError,
@@ -89,6 +90,32 @@ def parse_crona_error(status: int, body: Any) -> ErrorDetails:
 def employee_row(employee: dict) -> dict:
     """One row with exactly `CRONA_COLUMNS` (a field Crona left out is None)."""
     return {column: employee.get(column) for column in CRONA_COLUMNS}
+
+
+def unreadable_reason(employee: dict) -> str | None:
+    """Why one employee of a page cannot be read ("unreadable in Crona: …"): a field holding an object or a list
+    where the contract has a single value. None when every field is a plain value."""
+    odd = [column for column in CRONA_COLUMNS if isinstance(employee.get(column), (dict, list))]
+    if not odd:
+        return None
+    return reason_line(SYSTEM, f"GET {EMPLOYEES_PATH}: {', '.join(odd)} not a single value as the contract has it")
+
+
+def employee_rows(employees: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(rows of `CRONA_COLUMNS`, unreadable rows): an employee that cannot be read keeps only its AnstNr and work
+    email (when those are plain text) and the reason in `UNREADABLE_COLUMN`, so it is left out on both sides."""
+    rows, unreadable = [], []
+    for employee in employees:
+        reason = unreadable_reason(employee)
+        if reason is None:
+            rows.append(employee_row(employee))
+            continue
+        row = {column: None for column in CRONA_COLUMNS}
+        for column in (KEY_FIELD, "EpostArb"):
+            value = employee.get(column)
+            row[column] = value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+        unreadable.append({**row, UNREADABLE_COLUMN: reason})
+    return rows, unreadable
 
 
 def _timestamp(value: datetime | str) -> str:
@@ -168,6 +195,9 @@ class CronaClient(SessionClient):
         if not isinstance(body, dict) or not isinstance(body.get("anstallda"), list):
             raise ApiError(SYSTEM, 200, "GET", EMPLOYEES_PATH, body=None, message="the answer holds no `anstallda` list",
                            base_url=self.base_url)
+        if not all(isinstance(e, dict) for e in body["anstallda"]):  # a page that cannot be read: an outage
+            raise ApiError(SYSTEM, 200, "GET", EMPLOYEES_PATH, body=None, base_url=self.base_url,
+                           message=f"page {sida} of `anstallda` holds an item that is not an employee object")
         return Page(body["anstallda"], body.get("totalt"))
 
     async def get_employee(self, anstnr: str) -> dict:

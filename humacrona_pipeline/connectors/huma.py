@@ -21,6 +21,7 @@ import httpx
 
 from ..core import normalise as norm
 from ..core.fields import BY_NAME, HumaLocation
+from ..core.unreadable import UNREADABLE_COLUMN, reason_line
 from .http import (
     AccessToken,
     ApiError,
@@ -32,7 +33,9 @@ from .http import (
     RequestRejectedError,
     RetryPolicy,
     Secret,
+    ServerError,
     TokenManager,
+    TransportError,
     collect_pages,
     run_bounded,
 )
@@ -211,6 +214,8 @@ class HumaClient(SessionClient):
 
         async def page(index: int, size: int) -> Page:
             body = await self._session.request("GET", path, params={"limit": size, "offset": index * size})
+            if not isinstance(body, dict) or not isinstance(body.get("items") or [], list):
+                raise _not_documented(path, "page of PositionSummary")
             return Page(list(body.get("items") or ()), body.get("total"))
 
         return await collect_pages(page, page_size=POSITIONS_PAGE_SIZE, key=lambda p: p.get("id"),
@@ -268,12 +273,14 @@ class HumaClient(SessionClient):
 
     # ------------------------------------------------------------------------------------- extraction
 
-    async def fetch_employees(self) -> list[dict]:
+    async def fetch_employees(self, unreadable: list[dict] | None = None) -> list[dict]:
         """`{"user": UserDetails, "positions": [PositionSummary]}` for every user, in list order.
 
         The list gives only ids and a few fields, so details and positions are fetched per user, at
         most `concurrency` requests at a time. A user who disappears between the list and the details
-        (404) is left out with a warning: it no longer exists in Huma."""
+        (404) is left out with a warning: it no longer exists in Huma. A user whose details or positions
+        cannot be read after the retries (`unreadable_reason`) fails the whole read, unless ``unreadable``
+        is given: then `{"user": <list item>, "reason": <one line>}` is appended to it and the rest is read."""
         users = await self.list_users()
         ids = [u["id"] for u in users]
         jobs = [(kind, user_id) for user_id in ids for kind in ("user", "positions")]
@@ -282,16 +289,29 @@ class HumaClient(SessionClient):
             kind, user_id = job
             try:
                 if kind == "user":
-                    return await self.get_user(user_id)
+                    details = await self.get_user(user_id)
+                    if not isinstance(details, dict):
+                        raise _not_documented(f"/users/{_segment(user_id)}", "UserDetails object")
+                    return details
                 return await self.list_positions(user_id)
             except NotFoundError:
                 log.warning("Huma user %s was listed but no longer exists; left out", user_id)
                 return None
+            except ApiError as error:
+                reason = unreadable_reason(error)
+                if unreadable is None or reason is None:
+                    raise
+                log.warning("Huma user %s could not be read; left out of this sync: %s", user_id, reason)
+                return _Unread(reason)
 
         results = await run_bounded(jobs, run, self.concurrency)
         employees = []
-        for i, _user_id in enumerate(ids):
+        for i, user in enumerate(users):
             details, positions = results[2 * i], results[2 * i + 1]
+            failed = next((r for r in (details, positions) if isinstance(r, _Unread)), None)
+            if failed is not None:
+                unreadable.append({"user": user, "reason": failed.reason})
+                continue
             if details is None or positions is None:
                 continue
             employees.append({"user": details, "positions": positions})
@@ -300,11 +320,75 @@ class HumaClient(SessionClient):
     async def fetch_row(self, user_id: str) -> dict:
         """One user's current row (`HUMA_COLUMNS`): details and positions, read together, flattened."""
         user, positions = await asyncio.gather(self.get_user(user_id), self.list_positions(user_id))
-        return flatten_employee(user, positions)
+        return _flattened(user, positions, f"/users/{_segment(user_id)}")
 
-    async def fetch_rows(self) -> list[dict]:
-        """Every user flattened into one row (`HUMA_COLUMNS`)."""
-        return [flatten_employee(**employee) for employee in await self.fetch_employees()]
+    async def fetch_rows(self, unreadable: list[dict] | None = None) -> list[dict]:
+        """Every user flattened into one row (`HUMA_COLUMNS`). With ``unreadable``, a user who cannot be read
+        is appended to it as `unreadable_row` (what the list said, and why) instead of failing the read."""
+        found: list[dict] | None = [] if unreadable is not None else None
+        rows = []
+        for employee in await self.fetch_employees(found):
+            try:
+                rows.append(_flattened(employee["user"], employee["positions"],
+                                       f"/users/{_segment(str(employee['user'].get('id') or '?'))}"))
+            except ApiError as error:
+                if found is None:
+                    raise
+                found.append({"user": employee["user"], "reason": unreadable_reason(error)})
+        if unreadable is not None:
+            unreadable.extend(unreadable_row(u["user"], u["reason"]) for u in found)
+        return rows
+
+
+class _Unread:
+    """A user's details or positions that could not be read, and why (inside `fetch_employees`)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _not_documented(path: str, what: str) -> ApiError:
+    return ApiError(SYSTEM, 200, "GET", path, message=f"the answer is not the documented {what}")
+
+
+def _flattened(user: Any, positions: Any, path: str) -> dict:
+    """`flatten_employee`, or an ApiError saying the answer is not the documented shape (a field that should be
+    an object is text, say), so one malformed user is reported like any unreadable one."""
+    try:
+        return flatten_employee(user, positions)
+    except (AttributeError, TypeError, ValueError, KeyError) as error:
+        raise _not_documented(path, f"UserDetails and positions ({type(error).__name__})") from error
+
+
+# Failures that mean the whole service cannot be reached, not one record: the extraction fails on them.
+_CONNECTION_CODES = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout"})
+
+
+def unreadable_reason(error: ApiError) -> str | None:
+    """Why one user's record could not be read ("unreadable in Huma: …", one line), or None when ``error`` is
+    not about that record: a refused key, a missing permission, rate limiting or a service that cannot be
+    reached fail the extraction instead (an outage is not a handful of bad records)."""
+    if isinstance(error, ServerError) or (type(error) is ApiError and error.status is not None
+                                          and 200 <= error.status < 300):
+        return reason_line(SYSTEM, error)
+    if isinstance(error, TransportError) and error.code not in _CONNECTION_CODES:
+        return reason_line(SYSTEM, error)
+    return None
+
+
+def unreadable_row(user: dict, reason: str) -> dict:
+    """The row of a user who could not be read: what the list page gave (id, names, work email, phone) and
+    the reason, in `UNREADABLE_COLUMN`; everything else blank."""
+    item = user if isinstance(user, dict) else {}
+    try:
+        row = flatten_employee({k: item.get(k) for k in ("id", "givenName", "familyName", "preferredName",
+                                                         "email", "phone")}, [])
+    except (AttributeError, TypeError, ValueError):
+        row = {column: None for column in HUMA_COLUMNS}
+        row["id"] = item.get("id")
+    return {**row, UNREADABLE_COLUMN: reason}
 
 
 # ------------------------------------------------------------------------------------ write bodies
@@ -401,7 +485,9 @@ def is_not_unique(error: ApiError, field_name: str) -> bool:
 
 
 def _title_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    """What two job-title names are compared by, whichever system wrote them: the normalised text (NFC, a tab
+    or line break a space, whitespace collapsed, trimmed), case-folded. Huma holds names as typed."""
+    return (norm.text(name) or "").casefold()
 
 
 class JobTitles:
@@ -420,7 +506,7 @@ class JobTitles:
         key = _title_key(name)
         task = self._tasks.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._resolve(" ".join(name.split())))
+            task = asyncio.ensure_future(self._resolve(norm.text(name) or name))
             self._tasks[key] = task
             task.add_done_callback(lambda t, k=key: self._forget_failed(k, t))
         return await asyncio.shield(task)
@@ -430,9 +516,12 @@ class JobTitles:
             del self._tasks[key]  # a later employee tries again
 
     async def find(self, name: str) -> dict | None:
-        """The title called ``name``: the exact name first, else one differing only in case/spacing."""
-        titles = await self._client.list_job_titles(search=name)
-        exact = [t for t in titles if " ".join(str(t.get("name") or "").split()) == name]
+        """The title called ``name`` (normalised): the exact name first, else one differing only in case or
+        whitespace. Huma's search matches a part of the name as Huma holds it, which may have a tab or a line
+        break where ``name`` has a space: so the search is for ``name``'s longest word, and the titles found
+        are compared by `_title_key`."""
+        titles = await self._client.list_job_titles(search=max(name.split(), key=len, default=name))
+        exact = [t for t in titles if norm.text(str(t.get("name") or "")) == name]
         loose = [t for t in titles if _title_key(str(t.get("name") or "")) == _title_key(name)]
         found = exact or loose
         return found[0] if found else None
@@ -458,12 +547,12 @@ class JobTitles:
         raise AssertionError("unreachable")
 
 
-def extract_huma(client: HumaClient) -> list[dict]:
-    """Synchronous entry point (Dagster assets): open the client, read every row, close it."""
+def extract_huma(client: HumaClient, unreadable: list[dict] | None = None) -> list[dict]:
+    """Synchronous entry point: open the client, read every row, close it (``unreadable``: see `fetch_rows`)."""
 
     async def run() -> list[dict]:
         async with client:
-            return await client.fetch_rows()
+            return await client.fetch_rows(unreadable)
 
     return asyncio.run(run())
 

@@ -30,9 +30,12 @@ verification turns an ``applied`` whose read-back differs into ``unverified``. N
 a full bank account: every message is scrubbed of the accounts in the operations, and values are shown
 through `core.display`.
 
-``on_outcome`` is called with each employee's finished rows (before verification) as soon as that
-employee is done, from the event loop thread; an exception it raises stops the run (writing on without
-an audit record is worse than stopping).
+``before_write`` is called with each employee's operations that are about to be written (not the held
+ones) before the first request for that employee, and ``on_outcome`` with the employee's finished rows
+(before verification) as soon as that employee is done, both from the event loop thread: the audit ledger
+records the first as ``pending`` and completes them with the second, so a run killed between a request and
+its record still leaves a trace. An exception either raises stops the run (writing on without an audit
+record is worse than stopping).
 """
 
 from __future__ import annotations
@@ -188,12 +191,14 @@ class _Writer(ABC):
     system: str
     target: str
 
-    def __init__(self, client, concurrency: int, on_outcome: OutcomeCallback | None):
+    def __init__(self, client, concurrency: int, on_outcome: OutcomeCallback | None,
+                 before_write: OutcomeCallback | None = None):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.client = client
         self.concurrency = concurrency
         self.on_outcome = on_outcome
+        self.before_write = before_write
 
     async def run(self, operations: pd.DataFrame) -> pd.DataFrame:
         rows = _rows(operations, self.target)
@@ -204,6 +209,8 @@ class _Writer(ABC):
     async def _one(self, employee: _Employee) -> None:
         held = employee.pending(HELD)
         employee.skip(held, HOLD_HINT.format(email=employee.email))
+        if self.before_write is not None and employee.pending():  # outside the try: no write without a record
+            self.before_write([dict(r) for r in employee.pending()])
         try:
             if employee.pending():
                 await self.write(employee)
@@ -313,8 +320,8 @@ class _HumaWriter(_Writer):
     target = HUMA
 
     def __init__(self, client: HumaClient, concurrency: int, on_outcome: OutcomeCallback | None,
-                 group_id: str | None, contract_type: str):
-        super().__init__(client, concurrency, on_outcome)
+                 group_id: str | None, contract_type: str, before_write: OutcomeCallback | None = None):
+        super().__init__(client, concurrency, on_outcome, before_write)
         self.titles = huma_api.JobTitles(client)
         self.contract_type = contract_type
         self._group_id = group_id
@@ -453,19 +460,21 @@ class _HumaWriter(_Writer):
 
 
 async def write_crona(client: CronaClient, operations: pd.DataFrame, *, concurrency: int = 4,
-                      on_outcome: OutcomeCallback | None = None) -> pd.DataFrame:
+                      on_outcome: OutcomeCallback | None = None,
+                      before_write: OutcomeCallback | None = None) -> pd.DataFrame:
     """Write Crona's operations through an open client; the outcomes (`OUTCOME_COLUMNS`), unverified."""
-    return await _CronaWriter(client, concurrency, on_outcome).run(operations)
+    return await _CronaWriter(client, concurrency, on_outcome, before_write).run(operations)
 
 
 async def write_huma(client: HumaClient, operations: pd.DataFrame, *, concurrency: int = 8,
                      on_outcome: OutcomeCallback | None = None, group_id: str | None = None,
-                     contract_type: str = huma_api.DEFAULT_CONTRACT_TYPE) -> pd.DataFrame:
+                     contract_type: str = huma_api.DEFAULT_CONTRACT_TYPE,
+                     before_write: OutcomeCallback | None = None) -> pd.DataFrame:
     """Write Huma's operations through an open client; the outcomes (`OUTCOME_COLUMNS`), unverified.
 
     ``group_id``: the group new users join (default: the organisation's only company group).
     ``contract_type``: of a position created for a user who has none (Huma requires one)."""
-    return await _HumaWriter(client, concurrency, on_outcome, group_id, contract_type).run(operations)
+    return await _HumaWriter(client, concurrency, on_outcome, group_id, contract_type, before_write).run(operations)
 
 
 # ---------------------------------------------------------------------------------- verification
@@ -534,7 +543,7 @@ async def verify_huma(client: HumaClient, outcomes: pd.DataFrame) -> pd.DataFram
 
 def apply_plan(client: HumaClient | CronaClient, target: str, operations: pd.DataFrame, *,
                on_outcome: OutcomeCallback | None = None, concurrency: int | None = None,
-               huma_group_id: str | None = None) -> pd.DataFrame:
+               huma_group_id: str | None = None, before_write: OutcomeCallback | None = None) -> pd.DataFrame:
     """Synchronous entry point (Dagster assets): open the client, write the operations of ``target``
     (rows for the other system are left out), verify them, close it; answers the verified outcomes.
 
@@ -552,9 +561,10 @@ def apply_plan(client: HumaClient | CronaClient, target: str, operations: pd.Dat
         async with client:
             if target == HUMA:
                 written = await write_huma(client, ops, concurrency=concurrency or 8, on_outcome=on_outcome,
-                                           group_id=huma_group_id)
+                                           group_id=huma_group_id, before_write=before_write)
                 return await verify_huma(client, written)
-            written = await write_crona(client, ops, concurrency=concurrency or 4, on_outcome=on_outcome)
+            written = await write_crona(client, ops, concurrency=concurrency or 4, on_outcome=on_outcome,
+                                        before_write=before_write)
             return await verify_crona(client, written)
 
     return asyncio.run(run())

@@ -14,11 +14,21 @@ import pandas as pd
 
 from . import normalise as norm
 from . import validators
-from .chars import is_none
+from .chars import factorize, is_none
 from .countries import is_alpha2
 from .display import display_value
-from .fields import (BY_NAME, CRONA, FIELD_NAMES, FIELDS, HUMA, MATCH_KEY, PART_SEPARATOR, RECORD_ID_COLUMN,
-                     SYSTEM_NAMES, Kind)
+from .fields import (
+    BY_NAME,
+    CRONA,
+    FIELD_NAMES,
+    FIELDS,
+    HUMA,
+    MATCH_KEY,
+    PART_SEPARATOR,
+    RECORD_ID_COLUMN,
+    SYSTEM_NAMES,
+    Kind,
+)
 from .schemas import END_NOT_BEFORE_START, RECORD_ID, failure_cases
 
 QUARANTINE_COLUMNS = ("side", "record_id", "work_email", "field", "value", "reason", "effect")
@@ -169,17 +179,46 @@ def _column(raw: pd.DataFrame, name: str) -> pd.Series:
     return raw[name]
 
 
+def _objects(values: list) -> np.ndarray:
+    """An object array of these very values. (Assigning a list of str to an array slice would go through a
+    numpy str array first, which drops a trailing NUL: "Åsa\x00" would become "Åsa" unseen.)"""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
 def _each_distinct(values: pd.Series, *fns: Callable[[object], object]) -> list[np.ndarray]:
     """Each ``fn`` applied once per distinct value (names, cities, dates and titles repeat across thousands of
     employees), spread back over the rows; blanks (None/NaN) give None."""
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    codes, uniques = factorize(values.to_numpy(dtype=object))
     out = []
     for fn in fns:
-        mapped = np.empty(len(uniques) + 1, dtype=object)
-        mapped[:-1] = [fn(u) for u in uniques]
-        mapped[-1] = None
+        mapped = _objects([fn(u) for u in uniques] + [None])
         out.append(mapped[codes])  # code -1 (blank) picks the trailing None
     return out
+
+
+def _each_distinct_checked(values: pd.Series, *pairs: tuple[Callable[[object], object], object]
+                           ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each (fn, field): ``fn`` of each distinct value spread over the rows (as `_each_distinct`), and
+    whether each keeps the text rules of the field (blank: True), judged once per distinct value."""
+    codes, uniques = factorize(values.to_numpy(dtype=object))
+    out = []
+    for fn, f in pairs:
+        mapped = _objects([fn(u) for u in uniques] + [None])
+        ok = np.ones(len(uniques) + 1, dtype=bool)
+        ok[:-1] = validators.text_valid(f, pd.Series(mapped[:-1], dtype=object)).to_numpy()
+        out.append((mapped[codes], ok[codes]))
+    return out
+
+
+def _keeps_text_rules(f, value: object) -> bool:
+    return value is None or (validators.characters_problem(f, value) is None
+                             and validators.length_problem(f, value) is None)
+
+
+def _remember_texts(f, values: np.ndarray, ok: np.ndarray) -> None:
+    """Remember, by identity, the values of a column found to keep the text rules (`validators.known_texts`):
+    validating the column is then a lookup."""
+    validators.known_texts[f.name].remember_objects(values[ok & ~is_none(values)].tolist())
 
 
 _SIMPLE = {Kind.EMAIL: norm.email, Kind.DATE: norm.iso_date, Kind.TEXT: norm.text, Kind.IDENTIFIER: norm.text}
@@ -193,11 +232,18 @@ def _map_address(raw: pd.DataFrame, side: str, map_country_names: bool) -> tuple
     def code_of(value: object) -> str | None:
         return norm.country(value, map_names=map_country_names)
 
-    codes, plain, regions, iso, foreign_postal = _each_distinct(
+    f = BY_NAME["address"]
+    part = {name: validators.part_field(f, name) for name in ("line1", "postal_code", "city", "country")}
+    codes, plain, regions, iso, foreign_postal, codes_ok = _each_distinct(
         country, code_of, norm.country, norm.phone_region, lambda v: is_alpha2(code_of(v)),
-        lambda v: (code := code_of(v)) is not None and code != "SE" and len(code) == 2)  # else read as Swedish
-    swedish, foreign = _each_distinct(postal, lambda v: norm.postal_code(v, "SE"), lambda v: norm.postal_code(v, "XX"))
-    (lines,), (cities,) = _each_distinct(line1, norm.text), _each_distinct(city, norm.text)
+        lambda v: (code := code_of(v)) is not None and code != "SE" and len(code) == 2,  # else read as Swedish
+        lambda v: _keeps_text_rules(part["country"], code_of(v)))
+    (swedish, swedish_ok), (foreign, foreign_ok) = _each_distinct_checked(
+        postal, (lambda v: norm.postal_code(v, "SE"), part["postal_code"]),
+        (lambda v: norm.postal_code(v, "XX"), part["postal_code"]))
+    [(lines, lines_ok)] = _each_distinct_checked(line1, (norm.text, part["line1"]))
+    [(cities, cities_ok)] = _each_distinct_checked(city, (norm.text, part["city"]))
+    codes_ok = codes_ok.astype(bool) | is_none(codes_ok)  # (a blank country: None, which keeps the rules)
     postal_codes = np.where(foreign_postal.astype(bool), foreign, swedish)
     values = np.array([None if street is None and se_postal is None and town is None and code is None
                        else PART_SEPARATOR.join((street or "", postal_code or "", town or "", code or ""))
@@ -207,6 +253,8 @@ def _map_address(raw: pd.DataFrame, side: str, map_country_names: bool) -> tuple
     # other system's address is the same object).
     complete = iso.astype(bool) & ~is_none(lines) & ~is_none(postal_codes) & ~is_none(cities)
     norm.known_addresses.remember_objects(values[complete].tolist())
+    postal_ok = np.where(foreign_postal.astype(bool), foreign_ok, swedish_ok)
+    _remember_texts(f, values, lines_ok & postal_ok & cities_ok & codes_ok)
     mapped = 0
     if map_country_names:
         mapped = sum(1 for before, after in zip(plain, codes) if before is not None and before != after)
@@ -246,6 +294,10 @@ def _map_field(raw: pd.DataFrame, side: str, f, regions: np.ndarray) -> object:
         return norm.phones_column(values.tolist(), regions)
     if f.kind in _EACH_VALUE:
         return _EACH_VALUE[f.kind](values.tolist())
+    if f.kind == Kind.TEXT and f.text_rules:
+        [(mapped, ok)] = _each_distinct_checked(values, (norm.text, f))
+        _remember_texts(f, mapped, ok)
+        return mapped
     return _each_distinct(values, _SIMPLE[f.kind])[0]
 
 
@@ -362,7 +414,7 @@ def _reason(cells: _Cells, side: str, index: int, column: str, check: str, value
             return (f"work email also held by {system} record {others}{more}: the employee cannot be matched",
                     NOT_SYNCABLE)
         return f"{f.label} also held by {system} record {others}{more}", FIELD_NOT_SYNCED
-    explanation = validators.problem(f.kind, value) or f"failed {check}"
+    explanation = validators.field_problem(f, value) or f"failed {check}"
     if f.match_key:
         return f"{explanation}: the employee cannot be matched", NOT_SYNCABLE
     return explanation, FIELD_NOT_SYNCED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pandas as pd
 
@@ -18,6 +19,71 @@ def present(value: object) -> bool:
         return not bool(pd.isna(value))
     except (TypeError, ValueError):  # a list or another value pd.isna does not answer with one bool
         return True
+
+
+# Characters that hide or reorder text: controls (Cc: NUL, newline, escape...), formats (Cf: bidi overrides
+# and isolates, zero-width spaces and joiners, the byte-order mark, the soft hyphen...) and the line and
+# paragraph separators (Zl, Zp). A value from Huma or Crona may carry any of them; shown raw, "\u202egnp.exe"
+# reads as "exe.png" and a zero-width space makes two different emails look the same.
+_HIDING_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")  # the only characters worth asking unicodedata about
+
+
+def _marker(m: re.Match) -> str:
+    c = m.group(0)
+    return f"<U+{ord(c):04X}>" if unicodedata.category(c) in _HIDING_CATEGORIES else c
+
+
+def visible(text: object) -> str:
+    """``text`` with every character that could hide or reorder what people read (control, format, line
+    separator: a right-to-left override, a zero-width space, NUL, a newline) shown as its code point, e.g.
+    "<U+202E>gnp.exe": the one rule for every report, email, Dagster metadata and CLI line. "" for nothing."""
+    if not present(text):
+        return ""
+    return _NOT_PRINTABLE_ASCII.sub(_marker, str(text))
+
+
+def visible_lines(text: object) -> str:
+    """Several lines of output (the CLI's): each line made `visible`, the line breaks between them kept."""
+    return "\n".join(visible(line) for line in _text(text).split("\n"))
+
+
+def _text(value: object) -> str:
+    return str(value) if present(value) else ""
+
+
+# --- Markdown (Dagster metadata) --------------------------------------------------------------------------
+
+# Markdown that data could use: a link or image ([x](javascript:..), ![](http://..)), code, emphasis,
+# strikethrough, a table cell's end (|) and the escape itself; each shown literally by a backslash.
+_MD_PUNCTUATION = re.compile(r"[\\`*\[\]|~]")
+# "_" only where it could open or close emphasis: not between two letters or digits ("first_last@x.se").
+_MD_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+# What could start a block (a heading, a list, a quote) when a value opens a line or a list item.
+_MD_BLOCK_START = re.compile(r"^(#{1,6}(?=\s|$)|[-+](?=\s|$)|-{3,}|\d{1,9}(?=[.)](\s|$)))")
+
+
+def markdown_text(value: object) -> str:
+    """A value as literal text inside Dagster's Markdown (a table cell, a list item): characters that could
+    hide or reorder text made `visible`, no HTML (<script>, <img ..> shown as text), no link, image, code or
+    emphasis from the data, no pipe ending a cell, no line break, no bare link a reader could click."""
+    text = visible(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_PUNCTUATION.sub(lambda m: "\\" + m.group(0), text)
+    text = _MD_UNDERSCORE.sub(r"\_", text).replace("://", "\\://")
+    return _MD_BLOCK_START.sub(lambda m: m.group(0) + "\\" if m.group(0)[0].isdigit() else "\\" + m.group(0), text,
+                               count=1)
+
+
+def markdown_rows(header: list[object], rows: list[list[object]]) -> str:
+    """A Markdown table whose every cell, header included, is `markdown_text`."""
+    lines = ["| " + " | ".join(markdown_text(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(markdown_text(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def markdown_list(items: list[object], empty: str = "_none_") -> str:
+    """A Markdown bullet list whose every item is `markdown_text`; ``empty`` when there is none."""
+    return "\n".join(f"- {markdown_text(item)}" for item in items) or empty
 
 
 # Digit runs (spaces, dashes and dots allowed inside) long enough to be part of an account number.
@@ -43,15 +109,16 @@ def scrub(text: object, field_name: object) -> str | None:
 
 def display_value(field_name: str, value: object) -> str:
     """One field's value as people may see it: bank accounts as their last four digits, an address on one
-    line ("Storgatan 1, 114 55, Stockholm, SE"), nothing as ""."""
+    line ("Storgatan 1, 114 55, Stockholm, SE"), characters that could hide or reorder text made `visible`
+    ("<U+202E>"), nothing as ""."""
     if value is None or (isinstance(value, float) and value != value):
         return ""
     f = BY_NAME.get(field_name)
     if f is not None and f.masked:
-        return mask(str(value))
+        return visible(mask(str(value)))
     if f is not None and f.kind == Kind.ADDRESS:
-        return ", ".join(part for part in str(value).split(PART_SEPARATOR) if part)
-    return str(value)
+        return visible(", ".join(part for part in str(value).split(PART_SEPARATOR) if part))
+    return visible(value)
 
 
 def display_frame(df: pd.DataFrame, value_columns: tuple[str, ...], field_column: str = "field") -> pd.DataFrame:

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import bank_accounts, bank_vector, phones
+from . import bank_accounts, bank_vector, chars, phones
 from .countries import is_alpha2, to_alpha2
 from .fields import ADDRESS_PARTS, PART_SEPARATOR
 from .known import KnownValid
@@ -26,8 +26,25 @@ _BASIC_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
+# Whitespace to `str.split` that is a control character other than tab, line feed and carriage return
+# (VT, FF, the information separators U+001C-U+001F, NEL): kept as it is, for the validators to refuse,
+# rather than turned into a space unseen.
+_CONTROL_SPACE = "\x0b\x0c\x1c\x1d\x1e\x1f\x85"
+_HAS_CONTROL_SPACE = re.compile(f"[{_CONTROL_SPACE}]")
+_SPACE_RUN = re.compile(f"[^\\S{_CONTROL_SPACE}]+")
+
+
+def _collapse(value: str) -> str:
+    """Every whitespace run one space, none at either end: tab, line break and the Unicode spaces (NBSP, U+2028)
+    become a space; control characters stay (see `_CONTROL_SPACE`). (Printable text has none: checked in C.)"""
+    if value.isprintable() or _HAS_CONTROL_SPACE.search(value) is None:
+        return " ".join(value.split())
+    return _SPACE_RUN.sub(" ", value).strip(" ")
+
+
 def text(value: object) -> str | None:
-    """Trimmed, Unicode NFC, inner whitespace collapsed to one space; blank or missing is None."""
+    """Trimmed, Unicode NFC, inner whitespace collapsed to one space; blank or missing is None. Nothing else
+    is changed: a control or format character stays, for the text rules (`validators.text_problem`) to refuse."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -35,9 +52,9 @@ def text(value: object) -> str | None:
             return None
         value = str(value)
     if value.isascii():
-        cleaned = " ".join(value.split())
+        cleaned = _collapse(value)
     else:
-        cleaned = " ".join(unicodedata.normalize("NFC", value).split())
+        cleaned = _collapse(unicodedata.normalize("NFC", value))
     return cleaned or None
 
 
@@ -52,6 +69,8 @@ def texts(values: Sequence[object]) -> list[str | None]:
     ASCII text, the usual case, is normalised inline (a call would cost as much as the work)."""
     if _all_plain(values, lower=False):
         return list(values)
+    if _holds_control_space(values):
+        return [text(v) for v in values]
     return [(" ".join(v.split()) or None) if type(v) is str and v.isascii() else text(v) for v in values]
 
 
@@ -59,7 +78,19 @@ def emails(values: Sequence[object]) -> list[str | None]:
     """`email` of each value of a column, as `texts` does it."""
     if _all_plain(values, lower=True):
         return list(values)
+    if _holds_control_space(values):
+        return [email(v) for v in values]
     return [(" ".join(v.split()).lower() or None) if type(v) is str and v.isascii() else email(v) for v in values]
+
+
+def _holds_control_space(values: Sequence[object]) -> bool:
+    """Whether some text value holds a character `_collapse` keeps though `str.split` splits on it (searched
+    for once over the column joined)."""
+    try:
+        joined = "".join(values)  # (the usual column: text only)
+    except TypeError:
+        joined = "".join([v for v in values if type(v) is str])
+    return _HAS_CONTROL_SPACE.search(joined) is not None
 
 
 def _all_plain(values: Sequence[object], *, lower: bool) -> bool:
@@ -98,14 +129,15 @@ def iso_date(value: object) -> str | None:
 
 def country(value: object, *, map_names: bool = False) -> str | None:
     """An ISO 3166-1 alpha-2 code in capitals ("se" -> "SE"). A country name ("Sverige") is kept as written
-    unless ``map_names``; then a name `countries.to_alpha2` knows becomes its code."""
+    unless ``map_names``; then a name `countries.to_alpha2` knows becomes its code (never one holding a
+    control or format character: that is refused, not read past)."""
     cleaned = text(value)
     if cleaned is None:
         return None
     if len(cleaned) == 2 and is_alpha2(cleaned.upper()):
         return cleaned.upper()
-    if map_names:
-        return to_alpha2(cleaned) or cleaned
+    if map_names and chars.banned_characters().search(cleaned) is None:  # a name with a control character stays
+        return to_alpha2(cleaned) or cleaned                          # as it is, for the validators to refuse
     return cleaned
 
 

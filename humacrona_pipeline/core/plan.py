@@ -20,6 +20,7 @@ from .policy import FILL, FOLLOW_WINNER, LEAVE, Policy
 from .reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_HUMA, UNMATCHED, \
     Reconciliation
 from .schemas import RECORD_ID
+from .unreadable import is_unreadable
 from .wording import percent, plural
 
 CREATE, UPDATE, HELD = "create", "update", "held"
@@ -32,7 +33,8 @@ NOT_ALLOWED = "not allowed"  # invalid (quarantined) value, or a rule of the tar
 NOT_CREATABLE = "cannot be created"  # a one-sided employee the target cannot hold
 LEFT_OUT = "left out of a create"  # one value of an employee that is created without it
 NOT_MATCHED = "not matched"  # a record that could not be matched by work email
-SKIP_CATEGORIES = (POLICY_DECISION, NOT_ALLOWED, NOT_CREATABLE, LEFT_OUT, NOT_MATCHED)
+UNREADABLE = "unreadable"  # either side's record of the employee could not be read (`core.unreadable`)
+SKIP_CATEGORIES = (POLICY_DECISION, NOT_ALLOWED, NOT_CREATABLE, LEFT_OUT, NOT_MATCHED, UNREADABLE)
 BANK_HOLD_RULE = "hold_bank_account_changes"
 
 
@@ -268,7 +270,8 @@ class _Planner:
             elif row.status == CRONA_ONLY:
                 self.create(row, rec.crona, HUMA)
             elif row.status == UNMATCHED:
-                self.skip(row.employee, None, None, row.reason, NOT_MATCHED)
+                why = UNREADABLE if is_unreadable(row.reason) else NOT_MATCHED
+                self.skip(row.employee, None, None, row.reason, why)
         self.dates_in_order()
         self.positions_complete()
         operations = pd.DataFrame(self.ops, columns=list(PLAN_COLUMNS))

@@ -53,6 +53,9 @@ class Policy:
     approve_mass_change: bool = False
     quarantine_warn_share: float = 0.05
     quarantine_error_share: float = 0.25
+    # Employees a system listed but whose record could not be read are left out of the sync; above this share
+    # of the listed ones the extraction's check fails the run (an outage, not a few bad records).
+    max_unreadable_share: float = 0.02
 
     def override(self, email: str) -> EmployeeOverride | None:
         return self._overrides().get(email)
@@ -191,6 +194,7 @@ _READERS = {
     "approve_mass_change": _boolean,
     "quarantine_warn_share": _share,
     "quarantine_error_share": _share,
+    "max_unreadable_share": _share,
 }
 
 

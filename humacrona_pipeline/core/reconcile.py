@@ -15,6 +15,7 @@ from .canonical import NOT_SYNCABLE, CanonicalTable
 from .chars import pointers
 from .fields import CRONA, FIELD_NAMES, FIELDS, HUMA, MATCH_KEY, SYSTEM_NAMES
 from .schemas import RECORD_ID
+from .unreadable import is_unreadable
 
 MATCHED, HUMA_ONLY, CRONA_ONLY, UNMATCHED = "matched", "huma_only", "crona_only", "unmatched"
 MATCH_COLUMNS = ("employee", "status", "huma_id", "crona_id", "employment_id", "can_create_in_huma",
@@ -45,6 +46,13 @@ def _blocking_reasons(table: CanonicalTable) -> pd.Series:
     if rows.empty:
         return pd.Series(dtype=object)
     return rows.groupby("record_id", sort=False)["reason"].agg("; ".join)
+
+
+def _unreadable_by_email(table: CanonicalTable, reasons: pd.Series) -> dict:
+    """work email -> why, for the table's records that could not be read (`core.unreadable`)."""
+    unread = {record: why for record, why in reasons.items() if is_unreadable(why)}
+    emails = table.emails_of(set(unread)) if unread else {}
+    return {emails[r]: why for r, why in unread.items() if emails.get(r) is not None}
 
 
 def match(huma: CanonicalTable, crona: CanonicalTable) -> pd.DataFrame:
@@ -85,15 +93,19 @@ def match(huma: CanonicalTable, crona: CanonicalTable) -> pd.DataFrame:
     _creatable(matched, huma, crona)
 
     unmatched = []
-    for table, ok, reasons, other_blocked, other_name in (
-            (huma, h_ok, h_reasons, c_blocked, SYSTEM_NAMES[CRONA]),
-            (crona, c_ok, c_reasons, h_blocked, SYSTEM_NAMES[HUMA])):
+    # A record the other side could not read blocks this one with that reason: it exists, it is just not read.
+    h_unread, c_unread = _unreadable_by_email(huma, h_reasons), _unreadable_by_email(crona, c_reasons)
+    for table, ok, reasons, other_blocked, other_name, other_unread in (
+            (huma, h_ok, h_reasons, c_blocked, SYSTEM_NAMES[CRONA], c_unread),
+            (crona, c_ok, c_reasons, h_blocked, SYSTEM_NAMES[HUMA], h_unread)):
         frame = table.frame
         for row in frame.loc[~ok | (ok & frame[key].isin(other_blocked))].itertuples(index=False):
             record = getattr(row, RECORD_ID)
             email = getattr(row, key)
             if record in reasons.index:
-                reason = f"{table.system}: {reasons[record]}"
+                reason = reasons[record] if is_unreadable(reasons[record]) else f"{table.system}: {reasons[record]}"
+            elif email in other_unread:
+                reason = other_unread[email]
             else:
                 reason = f"{table.system}: work email {email} could not be matched in {other_name}"
             unmatched.append({

@@ -14,7 +14,7 @@ from pandera import extensions
 from pandera.typing import Series
 
 from . import validators
-from .fields import CRONA, FIELDS, HUMA, SYSTEM_NAMES, Kind
+from .fields import BY_NAME, CRONA, FIELDS, HUMA, SYSTEM_NAMES, Kind
 
 RECORD_ID = "record_id"
 END_NOT_BEFORE_START = "end_not_before_start"
@@ -24,6 +24,12 @@ END_NOT_BEFORE_START = "end_not_before_start"
 def synced_value(values: pd.Series, *, kind: str) -> pd.Series:
     """The value is one the field's validator accepts (see `core.validators`)."""
     return validators.valid(Kind(kind), values)
+
+
+@extensions.register_check_method(statistics=["field"])
+def text_rules(values: pd.Series, *, field: str) -> pd.Series:
+    """The value keeps the field's text rules: printable, NFC, trimmed, not too long (see `core.fields`)."""
+    return validators.text_valid(BY_NAME[field], values)
 
 
 @extensions.register_check_method()
@@ -54,6 +60,8 @@ def _namespace(side: str) -> dict:
         checks: dict = {}
         if f.kind not in (Kind.TEXT, Kind.IDENTIFIER):
             checks["synced_value"] = {"kind": f.kind.value}
+        if f.text_rules and not validators.implied_text_rules(f):
+            checks["text_rules"] = {"field": f.name}
         if f.unique_anywhere:
             checks["no_duplicates"] = ()
         # ignore_na=False: the checks pass nulls themselves, so pandera need not drop them from a copy first.

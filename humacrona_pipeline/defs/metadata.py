@@ -1,5 +1,9 @@
 """Metadata every asset attaches: row count, column schema (each column described, see `core.columns`), a short
-preview with bank accounts masked, and shares written as people read them ("10.1 %")."""
+preview with bank accounts masked, and shares written as people read them ("10.1 %").
+
+Every Markdown table or list here is built by `core.display`'s Markdown functions: a value from Huma or Crona
+(a quarantined one above all) may hold HTML, pipes, links or characters that reorder text, and none of it
+may reach Dagster's Markdown as markup."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pandas as pd
 
 from ..core.bank_accounts import mask
 from ..core.columns import describe
+from ..core.display import markdown_list, markdown_rows
 from ..core.wording import percent
 
 PREVIEW_ROWS = 5
@@ -35,10 +40,8 @@ def masked(df: pd.DataFrame, masked_columns: Iterable[str]) -> pd.DataFrame:
 
 
 def markdown_preview(df: pd.DataFrame, masked_columns: Iterable[str], rows: int = PREVIEW_ROWS) -> str:
-    head = masked(df.head(rows), masked_columns).fillna("")
-    if head.empty:
-        return "_no rows_"
-    return head.to_markdown(index=False)
+    """The first ``rows`` rows of a raw extract, bank accounts masked, every value escaped (`markdown_table`)."""
+    return markdown_table(masked(df.head(rows), masked_columns), rows=rows)
 
 
 def table_metadata(df: pd.DataFrame, masked_columns: Iterable[str]) -> dict:
@@ -55,10 +58,11 @@ TABLE_ROWS = 20
 
 
 def markdown_table(df: pd.DataFrame, rows: int = TABLE_ROWS) -> str:
-    """The first ``rows`` rows as Markdown. Values must already be display values (`core.display`)."""
+    """The first ``rows`` rows as Markdown, every cell escaped (`core.display.markdown_text`: no markup, no
+    pipe, no hidden character from the data). Values must already be display values (masked)."""
     if df.empty:
         return "_no rows_"
-    text = df.head(rows).astype(object).where(df.head(rows).notna(), "").to_markdown(index=False)
+    text = markdown_rows(list(df.columns), df.head(rows).astype(object).values.tolist())
     if len(df) > rows:
         text += f"\n\n_first {rows} of {len(df)} rows_"
     return text
@@ -76,6 +80,11 @@ def counts(df: pd.DataFrame, by: Iterable[str]) -> pd.DataFrame:
 
 def counts_md(df: pd.DataFrame, by: Iterable[str]) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown_table(counts(df, by), rows=100))
+
+
+def list_md(items: Iterable[object]) -> dg.MetadataValue:
+    """Lines of text (guard violations, schema errors) as a Markdown list, each escaped; "_none_" for none."""
+    return dg.MetadataValue.md(markdown_list(list(items)))
 
 
 def frame_shape_metadata(df: pd.DataFrame) -> dict:

@@ -67,6 +67,9 @@ class SyncPolicy(dg.ConfigurableResource):
         default=0.05, description="Above this share of quarantined employees the schema checks warn.")
     quarantine_error_share: float = Field(
         default=0.25, description="Above this share of quarantined employees the schema checks fail and block.")
+    max_unreadable_share: float = Field(
+        default=0.02, description="Guard: above this share of listed employees whose record cannot be read, the "
+        "extraction checks fail the run (an outage rather than a few bad records).")
 
     def to_mapping(self) -> dict[str, Any]:
         """The options as plain data, in the form `policy_from_mapping` reads (and a policy YAML holds)."""

@@ -3,7 +3,10 @@
 `build_report` turns the outcome table (`core.outcomes`), the conflicts and the not-planned rows into a
 `SyncReport` of plain, display-ready data (bank accounts as their last four digits, also inside error
 texts) and times in the administrator's time zone (`report.times`); `SyncReport.markdown()` is the Dagster
-Markdown summary, `report.html` renders the same as HTML and plain text. Pure Python: no Dagster, no HTTP."""
+Markdown summary, `report.html` renders the same as HTML and plain text. Every text from the data passes
+`core.display.visible` here (a right-to-left override or a zero-width space shown as "<U+202E>"), so no
+form of the report can hide or reorder characters; the Markdown escapes it too (`markdown_text`).
+Pure Python: no Dagster, no HTTP."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..core.display import display_value, present, scrub
+from ..core.display import display_value, markdown_rows, markdown_text, present, scrub, visible
 from ..core.fields import BY_NAME, CRONA, FIELD_NAMES, HUMA, SIDES, SYSTEM_NAMES, other_side
 from ..core.outcomes import APPLIED, FAILED, SKIPPED, UNVERIFIED
 from ..core.plan import CREATE, HELD, SKIP_CATEGORIES, UPDATE
@@ -41,14 +44,15 @@ HELD_BANK_REASON = (f"a changed salary account of an existing Crona employee wai
 
 
 def _text(value: object) -> str:
-    return str(value) if present(value) else ""
+    """A value from the data as the report shows it: `visible`, "" for nothing."""
+    return visible(value)
 
 
 def approval_snippet(emails: list[str] | tuple[str, ...]) -> str:
     """The policy YAML that lets these employees' changed salary accounts go to Crona."""
     lines = ["employees:"]
     for email in emails:
-        lines += [f"  - email: {email}", "    approve_bank_account_change: true"]
+        lines += [f"  - email: {visible(email)}", "    approve_bank_account_change: true"]
     return "\n".join(lines)
 
 
@@ -142,51 +146,41 @@ class SyncReport:
     def markdown(self, list_rows: int = MARKDOWN_LIST_ROWS) -> str:
         """The Dagster Markdown summary: counts, conflicts resolved, not planned, and the lists of failed,
         unverified, held and skipped operations (the first ``list_rows`` of each; the HTML has them all)."""
-        out = [f"## {_md(self.title)}", "", f"**{_md(self.outcome_label)}**", "",
-               f"{_md(self.started_at)} → {_md(self.finished_at)} (times in {_md(self.timezone)})"]
+        md = markdown_text
+        out = [f"## {md(self.title)}", "", f"**{md(self.outcome_label)}**", "",
+               f"{md(self.started_at)} → {md(self.finished_at)} (times in {md(self.timezone)})"]
         if self.dry_run:
             out += ["", "_Dry run: nothing was written to Huma or Crona._"]
         out += ["", "### Operations by system", "",
-                _md_table(["system", *CATEGORIES], [[s, *(c[k] for k in CATEGORIES)] for s, c in self.counts.items()])]
+                markdown_rows(["system", *CATEGORIES],
+                              [[s, *(c[k] for k in CATEGORIES)] for s, c in self.counts.items()])]
         out += ["", "### Conflicts resolved", ""]
         if self.conflicts:
-            out.append(_md_table(["field", "conflicts", "Huma won", "Crona won", "unresolved"],
-                                 [[c["label"], c["conflicts"], c["huma_won"], c["crona_won"], c["unresolved"]]
-                                  for c in self.conflicts]))
+            out.append(markdown_rows(["field", "conflicts", "Huma won", "Crona won", "unresolved"],
+                                     [[c["label"], c["conflicts"], c["huma_won"], c["crona_won"], c["unresolved"]]
+                                      for c in self.conflicts]))
         else:
             out.append("_no conflicts_")
         for kind, rows in self.lists():
             if not rows:
                 continue
             out += ["", f"### {kind.capitalize()} ({len(rows)})", "",
-                    _md_table(["system", "employee", "field", "action", "current", "new", "reason"],
-                              [[r["system"], r["employee"], r["label"], r["action"], r["current_value"],
-                                r["new_value"], r["reason"]] for r in rows[:list_rows]])]
+                    markdown_rows(["system", "employee", "field", "action", "current", "new", "reason"],
+                                  [[r["system"], r["employee"], r["label"], r["action"], r["current_value"],
+                                    r["new_value"], r["reason"]] for r in rows[:list_rows]])]
             if len(rows) > list_rows:
                 out += ["", f"_first {list_rows} of {len(rows)}; the HTML report lists them all_"]
         if self.approval_snippet:
             out += ["", f"### {APPROVAL_TITLE}", "", APPROVAL_INSTRUCTION, "", "```yaml", self.approval_snippet, "```"]
         out += ["", "### Not planned", ""]
-        out.append(_md_table(["category", "rows"], [[k, v] for k, v in self.not_planned.items()])
+        out.append(markdown_rows(["category", "rows"], [[k, v] for k, v in self.not_planned.items()])
                    if self.not_planned else "_nothing_")
         return "\n".join(out)
 
 
-def _md(value: object) -> str:
-    """A value safe inside a Markdown table cell: one line, no pipes, no HTML."""
-    text = _text(value).replace("\r", " ").replace("\n", " ")
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
-
-
-def _md_table(header: list[str], rows: list[list[object]]) -> str:
-    lines = ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_md(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _operation(row: Any) -> dict[str, str]:
     f = row.field if present(row.field) else ""
-    reason = scrub(row.error, f) or ""
+    reason = visible(scrub(row.error, f))
     rule = _text(row.rule)
     if row.action == HELD:  # how to approve is said once, in the report's approval snippet
         reason = HELD_BANK_REASON if f == "bank_account" else (reason or f"held ({rule})")
@@ -194,8 +188,8 @@ def _operation(row: Any) -> dict[str, str]:
         "system": SYSTEM_NAMES.get(row.target, _text(row.target)),
         "employee": _text(row.employee),
         "record_id": _text(row.record_id) or _text(getattr(row, "created_id", None)),
-        "field": f,
-        "label": BY_NAME[f].label if f in BY_NAME else f,
+        "field": visible(f),
+        "label": BY_NAME[f].label if f in BY_NAME else visible(f),
         "action": _text(row.action),
         "current_value": display_value(f, row.current_value),
         "new_value": display_value(f, row.new_value),
@@ -206,9 +200,9 @@ def _operation(row: Any) -> dict[str, str]:
 
 def _policy_summary(policy: Policy) -> list[tuple[str, str]]:
     def selection(value) -> str:
-        return value if isinstance(value, str) else f"{len(value)} listed"
+        return visible(value) if isinstance(value, str) else f"{len(value)} listed"
 
-    winners = ", ".join(f"{k}: {v}" for k, v in sorted(policy.field_winners.items())) or "none"
+    winners = visible(", ".join(f"{k}: {v}" for k, v in sorted(policy.field_winners.items())) or "none")
     return [
         ("default_winner", policy.default_winner),
         ("field_winners", winners),
@@ -259,23 +253,24 @@ def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, n
     for name in sorted(set(total) | {f for f, _ in won}, key=_field_order):
         huma_won, crona_won = won[(name, HUMA)], won[(name, CRONA)]
         conflict_summary.append({
-            "field": name, "label": BY_NAME[name].label if name in BY_NAME else name,
+            "field": visible(name), "label": BY_NAME[name].label if name in BY_NAME else visible(name),
             "conflicts": total[name], "huma_won": huma_won, "crona_won": crona_won,
             "unresolved": max(total[name] - huma_won - crona_won, 0)})
 
     not_planned_counts: dict[str, int] = {}
     if not_planned is not None and len(not_planned):
-        found = Counter(not_planned["category"].fillna("-"))
+        found = Counter(visible(c) or "-" for c in not_planned["category"])
         for category in (*SKIP_CATEGORIES, *sorted(set(found) - set(SKIP_CATEGORIES))):
             if found[category]:
                 not_planned_counts[category] = found[category]
 
-    chart = [{"field": f, "label": BY_NAME[f].label if f in BY_NAME else (f or "-"), "status": s, "operations": n}
+    chart = [{"field": f, "label": BY_NAME[f].label if f in BY_NAME else (f or "-"), "status": visible(s),
+              "operations": n}
              for (f, s), n in sorted(by_field_status.items(),
                                      key=lambda kv: (_field_order(kv[0][0]), CHART_STATUSES.index(kv[0][1])
                                                      if kv[0][1] in CHART_STATUSES else 99))]
     return SyncReport(
-        run_id=str(run_id), started_at=moment(started_at, timezone), finished_at=moment(finished_at, timezone),
+        run_id=visible(run_id), started_at=moment(started_at, timezone), finished_at=moment(finished_at, timezone),
         dry_run=dry_run, operations=len(rows), counts=counts, status_counts=status_counts, conflicts=conflict_summary,
         failed=lists[FAILED], skipped=lists[SKIPPED], held=lists[HELD], unverified=lists[UNVERIFIED],
         not_planned=not_planned_counts, by_field_status=chart, policy_summary=_policy_summary(policy))

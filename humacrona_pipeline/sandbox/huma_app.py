@@ -12,7 +12,8 @@ Endpoints: ``POST /auth/oauth/token``; ``GET/POST /users``; ``GET/PATCH /users/{
 ``GET/POST /job-titles``; ``GET/PATCH /job-titles/{id}``; ``GET /groups``; ``GET /groups/{id}``.
 Admin endpoints under ``/_sandbox`` need no token and are never faulted: ``POST /_sandbox/expire-tokens``,
 ``POST /_sandbox/api-keys``,
-``GET /_sandbox/stats``, ``POST/DELETE /_sandbox/reject-writes``, the webhook registrations
+``GET /_sandbox/stats``, ``POST/DELETE /_sandbox/reject-writes``, ``POST/DELETE /_sandbox/fail-reads`` (one
+user's details and/or positions answer a persistent 500 or a body that is not JSON), the webhook registrations
 ``GET/POST /_sandbox/webhooks``, ``DELETE /_sandbox/webhooks/{id}`` and ``POST /_sandbox/webhooks/export``,
 and the changes an HR administrator makes in Huma's UI: ``PATCH /_sandbox/users/{id}`` (or
 ``PATCH /_sandbox/users?email=``) and ``DELETE /_sandbox/users/{id}`` (or ``?email=``).
@@ -245,6 +246,7 @@ class HumaSandbox:
         self.directory = HumaDirectory(store)
         self.request_counts: Counter[str] = Counter()
         self.rejections: dict[str, dict] = {}  # email key -> the error answer every write for that user gets
+        self.failed_reads: dict[str, dict] = {}  # email key -> how that user's details/positions answer
         self.webhooks = WebhookDispatcher(self.settings.webhooks)
         # the delivery thread stops with the sandbox (close), or at the latest when it is collected or at exit
         self._close_webhooks = weakref.finalize(self, self.webhooks.close)
@@ -292,6 +294,7 @@ class HumaSandbox:
             Route("/_sandbox/api-keys", self._admin(self._api_keys_admin), methods=["POST"]),
             Route("/_sandbox/stats", self._stats, methods=["GET"]),
             Route("/_sandbox/reject-writes", self._reject_writes, methods=["POST", "DELETE"]),
+            Route("/_sandbox/fail-reads", self._admin(self._fail_reads), methods=["POST", "DELETE"]),
             Route("/_sandbox/webhooks", self._admin(self._webhooks_admin), methods=["GET", "POST"]),
             Route("/_sandbox/webhooks/export", self._admin(self._webhooks_export), methods=["POST"]),
             Route("/_sandbox/webhooks/{id}", self._admin(self._webhook_delete), methods=["DELETE"]),
@@ -500,6 +503,44 @@ class HumaSandbox:
         else:
             self.rejections.pop(email_key(email), None)
 
+    READ_ANSWERS = ("500", "malformed")
+    READS = ("details", "positions")
+
+    def fail_reads(self, email: str, answer: str = "500", reads: list[str] | tuple[str, ...] = READS,
+                   message: str | None = None) -> None:
+        """Make every read of one user (by work email) fail until cleared, as a Huma user whose record is broken
+        does: ``answer`` "500" answers the StandardServerErrorResponse (HTTP 500, every time: retries do not
+        help), "malformed" answers 200 with a body that is not JSON. ``reads``: "details" (``GET /users/{id}``)
+        and/or "positions" (``GET /users/{id}/positions``). The user is still listed. Kept in memory only."""
+        if not isinstance(email, str) or "@" not in email:
+            raise ValueError("email must be a work email address")
+        if answer not in self.READ_ANSWERS:
+            raise ValueError(f"answer must be one of {', '.join(self.READ_ANSWERS)}")
+        if isinstance(reads, str) or not reads or not set(reads) <= set(self.READS):
+            raise ValueError(f"reads must be a non-empty list of {', '.join(self.READS)}")
+        if message is not None and not isinstance(message, str):
+            raise ValueError("message must be a string")
+        self.failed_reads[email_key(email)] = {"answer": answer, "reads": frozenset(reads),
+                                               "message": message or "Unexpected error reading the user"}
+
+    def clear_failed_reads(self, email: str | None = None) -> None:
+        """Answer reads normally again: for one user, or (no email) for everybody."""
+        if email is None:
+            self.failed_reads.clear()
+        else:
+            self.failed_reads.pop(email_key(email), None)
+
+    def _failed_read(self, request: Request, user_id: str, read: str) -> Response | None:
+        """The broken answer `fail_reads` set for this user and read, or None (a 500 is raised)."""
+        email = self.directory.user(user_id).get("email")
+        rule = self.failed_reads.get(email_key(email)) if isinstance(email, str) else None
+        if rule is None or read not in rule["reads"]:
+            return None
+        if rule["answer"] == "500":
+            raise ApiError(500, render.server_error(500, request.url.path, rule["message"]))
+        return Response(b'{"id": "' + user_id.encode() + b'", "givenName": {"value": ', status_code=200,
+                        media_type="application/json")
+
     def _refuse_rejected(self, request: Request, *emails: str | None) -> None:
         for email in emails:
             rule = self.rejections.get(email_key(email)) if isinstance(email, str) else None
@@ -676,6 +717,9 @@ class HumaSandbox:
 
     async def _get_user(self, request: Request) -> Response:
         doc = self.directory.user(self._user_path(request, "id"))
+        broken = self._failed_read(request, doc["id"], "details")
+        if broken is not None:
+            return broken
         return _json_response(render.user_details(self.directory, doc))
 
     async def _patch_user(self, request: Request) -> Response:
@@ -696,6 +740,9 @@ class HumaSandbox:
         offset = q.integer("offset", 0)
         q.done()
         self.directory.user(user_id)
+        broken = self._failed_read(request, user_id, "positions")
+        if broken is not None:
+            return broken
         positions = self.directory.positions_of(user_id)
         window = positions[offset:] if limit is None else positions[offset:offset + limit]
         items = [render.position_summary(self.directory, p) for p in window]
@@ -812,6 +859,26 @@ class HumaSandbox:
         except InvalidFields as exc:
             return _json_response(render.invalid_fields(exc), 400)
         return _json_response({"rejecting": sorted(self.rejections)})
+
+    async def _fail_reads(self, request: Request) -> Response:
+        """POST {"email", "answer"?: "500" | "malformed", "reads"?: ["details", "positions"], "message"?} makes
+        that user's reads fail; DELETE (optionally {"email"} or ?email=) stops it."""
+        raw = await request.body()
+        body = self._decode_json(raw) if raw.strip() else {}
+        if not isinstance(body, dict):
+            raise InvalidFields.one("body", INVALID_FORMAT, "the request body must be a JSON object")
+        if request.method == "DELETE":
+            self.clear_failed_reads(body.get("email") or request.query_params.get("email"))
+            return _json_response({"failing_reads": sorted(self.failed_reads)})
+        unknown = sorted(set(body) - {"email", "answer", "reads", "message"})
+        if unknown:
+            raise InvalidFields.one(unknown[0], UNSUPPORTED, f"unknown keys {unknown}")
+        try:
+            self.fail_reads(body.get("email"), body.get("answer", "500"), body.get("reads", self.READS),
+                            body.get("message"))
+        except ValueError as exc:
+            raise InvalidFields.one("body", INVALID_FORMAT, str(exc)) from None
+        return _json_response({"failing_reads": sorted(self.failed_reads)})
 
     @staticmethod
     def _admin(handler):

@@ -2,9 +2,16 @@
 
 One row per attempted operation (`LEDGER_COLUMNS`): the run, the system written (`system`, the outcome's
 `target`), the action, the employee (work email), the record, the field, the value before and after, the
-status and error, the policy rule and the time. `record` appends one employee's operations as soon as its
-writes end (one short transaction), `mark_verification` amends them once they are read back. Salary bank
-accounts are stored masked (last four digits), in the values and in any error text; no secret is stored."""
+status and error, the policy rule, the time and, for a row an interrupted run left, when it was resolved.
+
+Rows are written ahead: `record_pending` stores an employee's operations as ``pending`` in one short
+transaction *before* the first request that writes them, `complete` turns those same rows into ``applied``,
+``failed``, ``skipped`` or ``unverified`` once the employee's writes end (another short transaction), and
+`mark_verification` amends them once they are read back. A run killed in between leaves ``pending`` rows;
+the next run reads those employees back (`connectors.resolve`) and `resolve` marks each ``applied`` or
+``not applied`` with `resolved_at` (or leaves it ``pending`` with a note when it could not be read).
+Salary bank accounts are stored masked (last four digits), in the values and in any error text; no secret
+is stored. `migrate` adds columns newer versions need to an older ledger (`ALTER TABLE ... ADD COLUMN`)."""
 
 from __future__ import annotations
 
@@ -16,15 +23,18 @@ import sqlalchemy as sa
 
 from ..core.bank_accounts import mask
 from ..core.display import present, scrub
-from ..core.fields import BY_NAME
-from ..core.outcomes import STATUSES
+from ..core.fields import BY_NAME, CRONA
+from ..core.outcomes import APPLIED, STATUSES
 from . import db
 
+PENDING = "pending"  # recorded before its request; a run killed before the answer leaves it so
+NOT_APPLIED = "not applied"  # a pending row the next run read back: the system does not hold the new value
+LEDGER_STATUSES = (PENDING, *STATUSES, NOT_APPLIED)
 LEDGER_COLUMNS = ("id", "run_id", "system", "action", "employee", "record_id", "field", "value_before",
-                  "value_after", "status", "error", "rule", "at")
+                  "value_after", "status", "error", "rule", "at", "resolved_at")
 # The outcome's columns a stored row is made from (the rest are the run id and the id the database gives).
 VERIFICATION_KEY = ("system", "employee", "field", "action")
-RUN_COLUMNS = ("run_id", "started", "ended", "operations", *STATUSES)
+RUN_COLUMNS = ("run_id", "started", "ended", "operations", *LEDGER_STATUSES)
 
 operations_table = sa.Table(
     "ledger_operations",
@@ -42,6 +52,7 @@ operations_table = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("rule", sa.Text),
     sa.Column("at", sa.String(40), nullable=False),  # UTC ISO 8601, sortable as text
+    sa.Column("resolved_at", sa.String(40)),  # when a pending row of an interrupted run was read back (UTC ISO)
     sa.Index("ix_ledger_operations_run", "run_id", "system", "employee", "field", "action"),
     sa.Index("ix_ledger_operations_at", "at"),
 )
@@ -83,11 +94,54 @@ def _rows(rows: pd.DataFrame | Iterable[Mapping]) -> list[Mapping]:
     return list(rows)
 
 
+# Columns a newer version added, with their SQL type, for `migrate` (the table's other columns are as old as it).
+ADDED_COLUMNS = ("resolved_at",)
+_migrated: dict[str, sa.Engine] = {}  # URL -> the engine it was checked through
+
+
+def migrate(engine: sa.Engine) -> list[str]:
+    """Add the columns of `ADDED_COLUMNS` an older ledger lacks (SQLite and PostgreSQL alike: ``ALTER TABLE
+    ... ADD COLUMN``, nullable, no default to backfill). Safe when several processes do it at once: a column
+    another one added meanwhile is not an error. Answers the columns added."""
+    t = operations_table
+    missing = [c for c in ADDED_COLUMNS if c not in {col["name"] for col in sa.inspect(engine).get_columns(t.name)}]
+    added = []
+    for name in missing:
+        column = t.c[name]
+        ddl = f"ALTER TABLE {t.name} ADD COLUMN {name} {column.type.compile(dialect=engine.dialect)}"
+        try:
+            with db.write_transaction(engine) as conn:
+                conn.exec_driver_sql(ddl)
+            added.append(name)
+        except sa.exc.DBAPIError:
+            if name not in {col["name"] for col in sa.inspect(engine).get_columns(t.name)}:
+                raise
+    return added
+
+
+def _record_id(outcome: Mapping) -> str | None:
+    """The id of the record written: a create's is the id it got (`created_id`); a pending Crona create's is
+    the AnstNr it will get (`planned_id`); an update's the plan's `record_id`. A create's plan `record_id` is
+    the *source* system's id, not the written one, so it is not stored."""
+    if str(outcome.get("action")) == "create":
+        return _text(outcome.get("created_id")) or _text(outcome.get("planned_id"))
+    return _text(outcome.get("record_id")) or _text(outcome.get("created_id"))
+
+
+def planned_ids(rows: list[Mapping]) -> list[dict]:
+    """One employee's rows with `planned_id` set on Crona creates: the AnstNr the employee will get, which is
+    the employment ID (Crona's key) the create carries; Huma gives a new user its id only when created."""
+    anstnr = next((r.get("new_value") for r in rows if r.get("action") == "create"
+                   and r.get("field") == "employment_id" and str(r.get("target")) == CRONA), None)
+    return [{**r, "planned_id": anstnr if r.get("action") == "create" and str(r.get("target")) == CRONA
+             else None} for r in rows]
+
+
 def ledger_row(run_id: str, outcome: Mapping) -> dict:
     """One outcome row (`core.outcomes.OUTCOME_COLUMNS`) as the ledger stores it. A create's `record_id` is
-    the id the record got (`created_id`)."""
+    the id the record got (`created_id`), or will get (`planned_id`, see `planned_ids`)."""
     field_name = outcome.get("field")
-    record_id = _text(outcome.get("record_id")) or _text(outcome.get("created_id"))
+    record_id = _record_id(outcome)
     return {
         "run_id": str(run_id),
         "system": str(outcome["target"]),
@@ -115,7 +169,11 @@ class Ledger:
 
     @property
     def engine(self) -> sa.Engine:
-        return db.engine(self.url)
+        eng = db.engine(self.url)
+        if _migrated.get(self.url) is not eng:
+            migrate(eng)
+            _migrated[self.url] = eng
+        return eng
 
     def record(self, run_id: str, rows: pd.DataFrame | list[dict]) -> None:
         """Append attempted operations (outcome rows) of one run, in one transaction."""
@@ -124,6 +182,80 @@ class Ledger:
             return
         with db.write_transaction(self.engine) as conn:
             conn.execute(sa.insert(operations_table), values)
+
+    def record_pending(self, run_id: str, rows: pd.DataFrame | list[dict]) -> None:
+        """Store operations about to be written (plan rows of one employee) as ``pending``, in one transaction
+        that commits before the caller sends the first request; `complete` finishes the same rows."""
+        now = _now()
+        values = [{**ledger_row(run_id, {**row, "status": PENDING, "error": None, "at": now}),
+                   "resolved_at": None} for row in planned_ids(_rows(rows))]
+        if not values:
+            return
+        with db.write_transaction(self.engine) as conn:
+            conn.execute(sa.insert(operations_table), values)
+
+    def complete(self, run_id: str, rows: pd.DataFrame | list[dict]) -> None:
+        """Record how operations of one run ended (outcome rows), in one transaction: the run's stored row of
+        the same system, employee, field and action (its `pending` row) is updated — status, error, time and a
+        create's id — and an operation that has no stored row yet (a held one) is appended. An update also
+        overwrites what another run's resolution may have concluded meanwhile: the writer knows better."""
+        values = [ledger_row(run_id, row) for row in _rows(rows)]
+        if not values:
+            return
+        t = operations_table
+        with db.write_transaction(self.engine) as conn:
+            stored = conn.execute(
+                sa.select(t.c.id, t.c.system, t.c.employee, t.c.field, t.c.action, t.c.record_id)
+                .where(t.c.run_id == str(run_id), t.c.employee.in_({v["employee"] for v in values}))).all()
+            ids = {(r.system, r.employee, r.field, r.action): (r.id, r.record_id) for r in stored}
+            updates, inserts = [], []
+            for v in values:
+                found = ids.get((v["system"], v["employee"], v["field"], v["action"]))
+                if found is None:
+                    inserts.append(v)
+                else:
+                    updates.append({"row_id": found[0], "new_status": v["status"], "new_error": v["error"],
+                                    "new_at": v["at"], "new_record_id": v["record_id"] or found[1]})
+            if updates:
+                conn.execute(sa.update(t).where(t.c.id == sa.bindparam("row_id")).values(
+                    status=sa.bindparam("new_status"), error=sa.bindparam("new_error"), at=sa.bindparam("new_at"),
+                    record_id=sa.bindparam("new_record_id"), resolved_at=None), updates)
+            if inserts:
+                conn.execute(sa.insert(t), inserts)
+
+    def pending(self, *, except_run: str | None = None) -> pd.DataFrame:
+        """The ``pending`` rows (`LEDGER_COLUMNS`) runs left, oldest first; ``except_run``'s left out."""
+        t = operations_table
+        query = sa.select(*(t.c[c] for c in LEDGER_COLUMNS)).where(t.c.status == PENDING).order_by(t.c.id)
+        if except_run is not None:
+            query = query.where(t.c.run_id != str(except_run))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return pd.DataFrame(rows, columns=list(LEDGER_COLUMNS), dtype=object)
+
+    def resolve(self, resolutions: Iterable[Mapping]) -> int:
+        """Conclude pending rows from a read-back, in one transaction. Each resolution: ``id``, ``status``
+        (``applied`` or ``not applied``; ``pending`` keeps it pending), ``note`` (why; stored as the error,
+        scrubbed) and optionally ``record_id`` (a create's id, found by reading). A concluded row gets
+        `resolved_at`; only rows still pending are touched. Answers how many rows were concluded."""
+        now = _now()
+        changes = []
+        for r in resolutions:
+            status = str(r["status"])
+            if status not in (PENDING, APPLIED, NOT_APPLIED):
+                raise ValueError(f"a pending row resolves to applied, {NOT_APPLIED!r} or stays pending, not {status!r}")
+            changes.append({"row_id": int(r["id"]), "new_status": status, "new_error": scrub(r.get("note"), None),
+                            "new_resolved": None if status == PENDING else now,
+                            "new_record_id": _text(r.get("record_id"))})
+        if not changes:
+            return 0
+        t = operations_table
+        with db.write_transaction(self.engine) as conn:
+            conn.execute(sa.update(t).where(t.c.id == sa.bindparam("row_id"), t.c.status == PENDING).values(
+                status=sa.bindparam("new_status"), error=sa.bindparam("new_error"),
+                resolved_at=sa.bindparam("new_resolved"),
+                record_id=sa.func.coalesce(sa.bindparam("new_record_id"), t.c.record_id)), changes)
+        return sum(1 for c in changes if c["new_status"] != PENDING)
 
     def mark_verification(self, run_id: str, outcomes: pd.DataFrame) -> int:
         """Set status and error of the run's stored rows to what verification found, matching on run_id,
@@ -169,13 +301,13 @@ class Ledger:
         """One row per run (`RUN_COLUMNS`): first and last operation time, operations, and counts by status;
         the latest run first."""
         t = operations_table
-        counts = [sa.func.sum(sa.case((t.c.status == s, 1), else_=0)).label(s) for s in STATUSES]
+        counts = [sa.func.sum(sa.case((t.c.status == s, 1), else_=0)).label(s) for s in LEDGER_STATUSES]
         query = (sa.select(t.c.run_id, sa.func.min(t.c.at).label("started"), sa.func.max(t.c.at).label("ended"),
                            sa.func.count().label("operations"), *counts)
                  .group_by(t.c.run_id).order_by(sa.func.min(t.c.at).desc(), t.c.run_id))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))
-        for column in ("operations", *STATUSES):
+        for column in ("operations", *LEDGER_STATUSES):
             frame[column] = frame[column].astype("int64")
         return frame

@@ -140,4 +140,5 @@ def test_plan_sync_materialises_up_to_the_plan_and_nothing_more():
         "huma_users_raw", "crona_employees_raw", "huma_employees", "crona_employees", "employee_matches",
         "employee_conflicts", "sync_plan"}
     assert {k.name for k in job.asset_layer.asset_graph.asset_check_keys} == {
-        "huma_employees_schema", "crona_employees_schema", "plan_within_guards", "connection_confirmed"}
+        "huma_users_readable", "crona_employees_readable", "huma_employees_schema", "crona_employees_schema",
+        "plan_within_guards", "connection_confirmed"}

@@ -317,7 +317,7 @@ def test_nothing_in_the_html_is_wider_than_an_email_reading_pane(outcomes, confl
     assert len(content) >= 6 and all("max-width:700px" in t for t in content)
     # The longest values wrap inside their cells instead of widening the table.
     for value in (long_reason[:60], long_email[:40]):
-        cell = re.search(rf'<td style="([^"]*)">{re.escape(value)}', html)
+        cell = re.search(rf'<td style="([^"]*)"><bdi>{re.escape(value)}', html)
         assert cell and "word-break:break-word" in cell.group(1) and "overflow-wrap:anywhere" in cell.group(1)
     assert re.search(r'<pre class="approval" style="[^"]*white-space:pre-wrap;word-break:break-all;', html)
     policy_cell = re.search(r'<th [^>]*>field_winners</th><td style="([^"]*)">', html)

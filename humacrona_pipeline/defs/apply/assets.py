@@ -43,13 +43,14 @@ def _write(context: dg.AssetExecutionContext, target: str, client, sync_plan: Sy
 
 def write_recorded(context: dg.OpExecutionContext, client, target: str, operations: pd.DataFrame,
                    ledger: LedgerResource, **write_options) -> dg.Output[pd.DataFrame]:
-    """Write one system's operations (`apply_plan`), record every attempt in the audit ledger as soon as its
-    employee is done, then the verification; the outcome table with what happened as metadata. Shared by
-    `sync_users` and `push_huma_changes`, so both write, verify and record the same way."""
+    """Write one system's operations (`apply_plan`), recording each in the audit ledger ahead of its request
+    (``pending``, one transaction per employee before its first request) and completing the same rows when
+    the employee is done (one more), then the verification; the outcome table with what happened as
+    metadata. Shared by `sync_users` and `push_huma_changes`, so both write, verify and record the same way."""
     book = ledger.ledger()
     run_id = context.run.run_id
-    outcomes = apply_plan(client, target, operations, on_outcome=lambda rows: book.record(run_id, rows),
-                          **write_options)
+    outcomes = apply_plan(client, target, operations, before_write=lambda rows: book.record_pending(run_id, rows),
+                          on_outcome=lambda rows: book.complete(run_id, rows), **write_options)
     book.mark_verification(run_id, outcomes)
     by_status = outcomes["status"].value_counts().to_dict()
     context.log.info(f"{SYSTEM_NAMES[target]}: {len(outcomes)} operations; "

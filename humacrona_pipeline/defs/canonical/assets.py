@@ -8,8 +8,9 @@ import pandas as pd
 from ...core.canonical import NOT_SYNCABLE, CanonicalTable, build_table
 from ...core.display import display_wide
 from ...core.fields import CRONA, HUMA
+from ...core.unreadable import quarantine_unreadable
 from ...core.wording import plural
-from ..metadata import PREVIEW_ROWS, column_schema, counts_md, markdown_table, share
+from ..metadata import PREVIEW_ROWS, column_schema, counts_md, list_md, markdown_table, share
 from ..policy import SyncPolicy
 
 
@@ -27,7 +28,7 @@ def canonical_metadata(table: CanonicalTable) -> dict:
         # Quarantine values are display values already (core masks them when it builds the table).
         "quarantine": dg.MetadataValue.md(markdown_table(quarantine)),
         "preview": dg.MetadataValue.md(markdown_table(display_wide(table.frame.head(PREVIEW_ROWS)))),
-        "schema_errors": dg.MetadataValue.md("\n".join(f"- {e}" for e in table.schema_errors) or "_none_"),
+        "schema_errors": list_md(table.schema_errors),
     }
     if table.side == CRONA:
         metadata["mapped_country_names"] = table.mapped_countries
@@ -36,7 +37,8 @@ def canonical_metadata(table: CanonicalTable) -> dict:
 
 def _build(context: dg.AssetExecutionContext, raw: pd.DataFrame, side: str,
            policy: SyncPolicy) -> dg.Output[CanonicalTable]:
-    table = build_table(raw, side, map_country_names=policy.policy().map_country_names)
+    # an employee whose record could not be read is kept as a row that is not syncable (`core.unreadable`)
+    table = quarantine_unreadable(build_table(raw, side, map_country_names=policy.policy().map_country_names), raw)
     blocked = int((table.quarantine["effect"] == NOT_SYNCABLE).sum())
     context.log.info(f"{table.system}: {plural(len(table.frame), 'employee')},"
                      f" {plural(len(table.quarantine), 'quarantined value')} ({blocked} making an employee"

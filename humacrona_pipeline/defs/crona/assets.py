@@ -5,26 +5,36 @@ import asyncio
 import dagster as dg
 import pandas as pd
 
-from ...connectors.crona import CRONA_COLUMNS, CRONA_MASKED_COLUMNS
+from ...connectors.crona import CRONA_COLUMNS, CRONA_MASKED_COLUMNS, employee_rows
+from ...core.unreadable import UNREADABLE_COLUMN
 from ..connection import connection_failures
 from ..metadata import table_metadata
+from ..unreadable import listing_failures, unreadable_metadata
 from .resources import CronaResource
 
 
 async def _extract(crona: CronaResource) -> list[dict]:
+    """Every employee's row; one whose fields are not the contract's shape is a row of its AnstNr, work email
+    and why. A page that cannot be read fails the extraction (that is an outage, not one employee)."""
     async with crona.client() as client:
-        return await client.list_employees()
+        rows, unreadable = employee_rows(await client.list_employees())
+    return [{**row, UNREADABLE_COLUMN: None} for row in rows] + unreadable
 
 
 @dg.asset(
     group_name="extract",
     kinds={"python", "pandas"},
     description="Every Crona Lön employee (GET /api/v1/anstallda, all pages), one row per AnstNr, "
-    "columns in Crona's own field names.",
+    "columns in Crona's own field names. An employee whose fields are not in the contract's shape keeps only "
+    "its AnstNr and work email, with the reason in `unreadable`: left out of this sync on both sides, and "
+    "judged by the crona_employees_readable check. A page that cannot be read fails the extraction.",
 )
 def crona_employees_raw(context: dg.AssetExecutionContext, crona: CronaResource) -> dg.Output[pd.DataFrame]:
-    with connection_failures():  # a misconfiguration fails the step with one line, not a traceback
+    # a misconfiguration, or a list that cannot be read, fails the step with one line, not a traceback
+    with listing_failures("crona"), connection_failures():
         rows = asyncio.run(_extract(crona))
-    df = pd.DataFrame(rows, columns=list(CRONA_COLUMNS))
-    context.log.info(f"extracted {len(df)} Crona employees")
-    return dg.Output(df, metadata=table_metadata(df, CRONA_MASKED_COLUMNS))
+    df = pd.DataFrame(rows, columns=[*CRONA_COLUMNS, UNREADABLE_COLUMN])
+    unread = int(df[UNREADABLE_COLUMN].notna().sum())
+    context.log.info(f"extracted {len(df)} Crona employees" + (f", {unread} of them unreadable" if unread else ""))
+    return dg.Output(df, metadata={**table_metadata(df, CRONA_MASKED_COLUMNS),
+                                   **unreadable_metadata(df, "crona", "EpostArb")})

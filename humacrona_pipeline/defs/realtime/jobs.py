@@ -9,10 +9,12 @@ core (`core.canonical`, `core.reconcile`, `core.plan`, see `push.py`), the same 
 (`connectors.writeback.apply_plan`) and the same audit ledger; it writes no HTML report and sends no email
 (a push can come every few seconds; the ledger and the run's metadata say what it did).
 
-Steps: `huma_changes` reads (retried: reads change nothing), `push_plan` plans, `crona_push` checks the
-guards and writes, `push_report` shows what happened per user and fails the run when any write failed or
-did not read back as written, after everything was written and recorded. A failed run can be re-executed
-from the Dagster UI with the same config (it reads Huma again); the next sync_users catches up anyway."""
+Steps: `resolve_interrupted_writes` concludes what an interrupted run left pending in the ledger
+(`defs.apply.interrupted`), `huma_changes` reads (retried: reads change nothing), `push_plan` plans,
+`crona_push` checks the guards and writes, `push_report` shows what happened per user and fails the run
+when any write failed or did not read back as written, after everything was written and recorded. A failed
+run can be re-executed from the Dagster UI with the same config (it reads Huma again); the next sync_users
+catches up anyway."""
 
 
 import dagster as dg
@@ -23,11 +25,12 @@ from ...core.fields import CRONA
 from ...core.outcomes import FAILED, UNVERIFIED
 from ...state.inbox import TOPICS
 from ..apply.assets import write_recorded
+from ..apply.interrupted import resolve_interrupted_writes
 from ..apply.resources import LedgerResource
 from ..connection import connection_failures, require_confirmed
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
-from ..metadata import markdown_table
+from ..metadata import list_md, markdown_table
 from ..policy import SyncPolicy
 from ..reconcile.assets import plan_metadata
 from .push import (NOT_PUSHED, PUSHED, IN_SYNC, ChangedUser, HumaChanges, PushPlan, plan_push,
@@ -72,6 +75,7 @@ def _shown(frame: pd.DataFrame) -> dg.MetadataValue:
 
 @dg.op(
     name=READ_OP,
+    ins={"resolved": dg.In(dg.Nothing)},  # after resolve_interrupted_writes
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
     description="The batch's users as Huma has them now (GET /users/{id} and positions; a webhook is only the "
     "signal) and their Crona employees (GET /anstallda/{employment ID} when it is the same person by work "
@@ -114,8 +118,7 @@ def push_plan(context: dg.OpExecutionContext, huma_changes: HumaChanges, policy:
         "max_update_share": rules.max_update_share,
         "max_creates": rules.max_creates,
         "approve_mass_change": rules.approve_mass_change,
-        "guard_violations": dg.MetadataValue.md(
-            "\n".join(f"- {v}" for v in push_guard_violations(push, rules)) or "_none_"),
+        "guard_violations": list_md(push_guard_violations(push, rules)),
         "crona_employees": push.crona_employees if push.crona_employees is not None else "not read",
         "auto_create_in_crona": rules.auto_create_in_crona,
         **{f"users_{k.replace(' ', '_')}": int(v) for k, v in results.items()},
@@ -205,5 +208,5 @@ def push_report(context: dg.OpExecutionContext, push_plan: PushPlan, crona_push:
     executor_def=dg.in_process_executor,
 )
 def push_huma_changes():
-    planned = push_plan(huma_changes())
+    planned = push_plan(huma_changes(resolve_interrupted_writes()))
     push_report(planned, crona_push(planned))

@@ -27,8 +27,8 @@ import pandas as pd
 
 from ...connectors import crona as crona_api
 from ...connectors.crona import CRONA_COLUMNS, CronaClient, employee_row
-from ...connectors.http import NotFoundError, run_bounded
-from ...connectors.huma import HUMA_COLUMNS, HumaClient
+from ...connectors.http import ApiError, NotFoundError, run_bounded
+from ...connectors.huma import HUMA_COLUMNS, HumaClient, unreadable_reason
 from ...core import normalise as norm
 from ...core.canonical import CanonicalTable, build_table
 from ...core.fields import CRONA, HUMA, MATCH_KEY
@@ -103,14 +103,20 @@ class HumaChanges:
                 f" not_pushed={len(self.not_pushed)})")
 
 
-async def _current_huma_rows(huma: HumaClient, ids: Sequence[str]) -> list[dict | None]:
-    """The current flattened row of every user (None for one Huma answers 404)."""
+async def _current_huma_rows(huma: HumaClient, ids: Sequence[str]) -> list[dict | str | None]:
+    """The current flattened row of every user (None for one Huma answers 404; for one that cannot be read after
+    the retries, the reason "unreadable in Huma: …", so the rest of the batch is still pushed)."""
 
-    async def one(user_id: str) -> dict | None:
+    async def one(user_id: str) -> dict | str | None:
         try:
             return await huma.fetch_row(user_id)
         except NotFoundError:
             return None
+        except ApiError as error:
+            reason = unreadable_reason(error)
+            if reason is None:  # not about this user (a refused key, rate limiting): the read fails
+                raise
+            return reason
 
     return await run_bounded(ids, one, huma.concurrency)
 
@@ -149,10 +155,10 @@ def read_changes(huma: HumaClient, crona: CronaClient, users: Sequence[ChangedUs
     deleted = [u for u in users if u.deleted]
     wanted = [u for u in users if not u.deleted]
 
-    async def run() -> tuple[list[dict | None], list[dict], int | None]:
+    async def run() -> tuple[list[dict | str | None], list[dict], int | None]:
         async with huma, crona:
             current = await _current_huma_rows(huma, [u.id for u in wanted])
-            present = [r for r in current if r is not None]
+            present = [r for r in current if isinstance(r, dict)]
             counterparts, total = ([], None)
             if present:
                 counterparts, total = await _crona_counterparts(crona, present, list_all=len(present) > SMALL_PUSH)
@@ -160,10 +166,12 @@ def read_changes(huma: HumaClient, crona: CronaClient, users: Sequence[ChangedUs
 
     current, counterparts, total = asyncio.run(run()) if wanted else ([], [], None)
     gone = [u for u, row in zip(wanted, current) if row is None]
-    not_pushed = _not_pushed([*((u, None, DELETED_REASON) for u in deleted), *((u, None, GONE_REASON) for u in gone)])
+    unreadable = [(u, None, row) for u, row in zip(wanted, current) if isinstance(row, str)]
+    not_pushed = _not_pushed([*((u, None, DELETED_REASON) for u in deleted), *((u, None, GONE_REASON) for u in gone),
+                              *unreadable])
     return HumaChanges(
         users=list(users),
-        huma_rows=pd.DataFrame([r for r in current if r is not None], columns=list(HUMA_COLUMNS)),
+        huma_rows=pd.DataFrame([r for r in current if isinstance(r, dict)], columns=list(HUMA_COLUMNS)),
         crona_rows=pd.DataFrame(counterparts, columns=list(CRONA_COLUMNS)),
         crona_employees=total,
         not_pushed=not_pushed,

@@ -12,7 +12,7 @@ from ...core.plan import HELD, SyncPlan, plan
 from ...core.policy import Policy
 from ...core.reconcile import MATCHED, Reconciliation, conflicts, match
 from ...core.wording import plural
-from ..metadata import counts, counts_md, frame_shape_metadata, markdown_table, share
+from ..metadata import counts, counts_md, frame_shape_metadata, list_md, markdown_table, share
 from ..policy import SyncPolicy
 
 @dg.asset(
@@ -76,7 +76,7 @@ def plan_metadata(sync_plan: SyncPlan, policy: Policy) -> dict:
         "max_update_share": share(policy.max_update_share),
         "max_creates": policy.max_creates,
         "approve_mass_change": policy.approve_mass_change,
-        "guard_violations": dg.MetadataValue.md("\n".join(f"- {v}" for v in violations) or "_none_"),
+        "guard_violations": list_md(violations),
         "operations_preview": dg.MetadataValue.md(markdown_table(display_frame(ops, ("current_value", "new_value")))),
         "not_planned_preview": dg.MetadataValue.md(markdown_table(skipped)),
     }
@@ -85,6 +85,7 @@ def plan_metadata(sync_plan: SyncPlan, policy: Policy) -> dict:
 @dg.asset(
     group_name="reconcile",
     kinds={"python", "pandas"},
+    deps=["interrupted_writes"],  # an interrupted run's pending writes are resolved first (defs.apply.interrupted)
     description="The sync the policy asks for: every write (create / update / held) and every conflict or "
     "one-sided employee that gets none, with the reason. Nothing is written; plan_within_guards checks it.",
 )

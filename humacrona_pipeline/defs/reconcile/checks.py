@@ -4,7 +4,7 @@ before anything could write it, unless the policy approves a mass change (a firs
 import dagster as dg
 
 from ...core.plan import SyncPlan
-from ..metadata import share
+from ..metadata import list_md, share
 from ..policy import SyncPolicy
 from .assets import sync_plan
 
@@ -22,7 +22,7 @@ def plan_within_guards(sync_plan: SyncPlan, policy: SyncPolicy) -> dg.AssetCheck
         "created_employees": sync_plan.created_employees(),
         "max_creates": options.max_creates,
         "approve_mass_change": options.approve_mass_change,
-        "guard_violations": dg.MetadataValue.md("\n".join(f"- {v}" for v in violations) or "_none_"),
+        "guard_violations": list_md(violations),
     }
     if not violations:
         return dg.AssetCheckResult(passed=True, metadata=metadata, description="within the guards")
