@@ -86,13 +86,13 @@ def write_demo_policy(directory: Path) -> Path:
     Dagster of `humacrona dev`); rewritten on every start, so it follows policy.example.yaml."""
     import yaml
 
-    path = directory / "policy.demo.yaml"
+    from .state.files import write_private
+
     header = (f"# The policy of `humacrona demo` and `humacrona dev`: {DEMO_POLICY}.\n"
               f"# Written by humacrona from {DEMO_POLICY_FILE} on every start: edits here are lost.\n"
               "# To use your own, copy policy.example.yaml, edit it and point HUMACRONA_POLICY_FILE at the copy.\n")
-    path.write_text(header + yaml.safe_dump(demo_policy().to_mapping(), sort_keys=False, allow_unicode=True),
-                    encoding="utf-8")
-    return path
+    text = header + yaml.safe_dump(demo_policy().to_mapping(), sort_keys=False, allow_unicode=True)
+    return write_private(directory / "policy.demo.yaml", text.encode("utf-8"))
 
 
 def _sandbox_resources(sandboxes) -> dict:
@@ -229,6 +229,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print(_shown(line), file=sys.stderr, flush=True)
         return 1
     launch.say_checks(result, _say)
+    return 0
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    """A new HUMACRONA_STORAGE_KEY on stdout, nothing else, so it can be captured (``export ...=$(humacrona key)``)."""
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode("ascii"), flush=True)
     return 0
 
 
@@ -371,6 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
                       "inbox for huma_changes_sensor.")
     add_webhook_arguments(webhook)
     webhook.set_defaults(func=cmd_webhook)
+
+    key = command("key", "print a new HUMACRONA_STORAGE_KEY (a Fernet key)",
+                  "Print a new random key for HUMACRONA_STORAGE_KEY: with it, the outputs Dagster keeps between "
+                  "runs (under DAGSTER_HOME/storage) are encrypted; without it they are kept in memory for the run "
+                  "only. Keep it like a password; a new key makes the stored outputs unreadable (rerun the jobs).")
+    key.set_defaults(func=cmd_key)
     return parser
 
 

@@ -26,6 +26,7 @@ from .defs.realtime.sensors import huma_changes_sensor
 from .defs.reconcile.assets import employee_conflicts, employee_matches, sync_plan
 from .defs.reconcile.checks import plan_within_guards
 from .defs.reconcile.jobs import plan_sync_job
+from .defs.storage import io_manager_from_env
 from .defs.unreadable import crona_employees_readable, huma_users_readable
 
 extract_job = dg.define_asset_job(
@@ -47,8 +48,8 @@ EXECUTOR = dg.in_process_executor
 process per step, and each imports this code location (~4-6 s): a `plan_sync` launched from the UI took a minute
 instead of the ~10 s of `humacrona sync --dry-run`. The price: the Huma and Crona extractions run one after the
 other, not side by side, which costs the shorter one, Crona's (under a second at 5,000 employees, against ~10-20 s
-for Huma's; see benchmarks/ui_runs.py). Outputs still go through the filesystem IO manager, so a run from the UI
-can re-materialise one asset from the stored ones."""
+for Huma's; see benchmarks/ui_runs.py). It also lets the outputs stay in the run's memory when no storage key is
+set (`defs/storage.py`)."""
 
 
 def default_resources() -> dict[str, object]:
@@ -60,12 +61,13 @@ def default_resources() -> dict[str, object]:
         "ledger": ledger_resource_from_env(),
         "email": email_resource_from_env(),
         "inbox": inbox_resource_from_env(),
+        "io_manager": io_manager_from_env(),
     }
 
 
 def build_defs(resources: Mapping[str, object] | None = None) -> dg.Definitions:
     """The code location; ``resources`` replace the environment-bound ones they name (`huma`, `crona`,
-    `policy`, `ledger`, `email`, `inbox`): the demo and the tests bind sandbox connections or another policy this way
+    `policy`, `ledger`, `email`, `inbox`, `io_manager`): the demo and the tests bind sandbox connections or another policy this way
     instead of patching anything."""
     return dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS, jobs=JOBS, sensors=SENSORS,
                           schedules=SCHEDULES, resources={**default_resources(), **(resources or {})},

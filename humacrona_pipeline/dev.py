@@ -67,12 +67,18 @@ def dev_policy(home: Path) -> tuple[str, str]:
 
 def dagster_environment(sandboxes: RunningSandboxes, home: Path, policy_file: str) -> dict[str, str]:
     """This process's environment, the sandbox variables, DAGSTER_HOME and the policy file (`dev_policy`);
-    without `dagster dev`'s "use dg dev" notice, which points newcomers at a tool this project does not use."""
+    without `dagster dev`'s "use dg dev" notice, which points newcomers at a tool this project does not use.
+    Without a storage key of the operator's, a throw-away one for this session's sandbox data, so a run from the UI
+    can re-materialise one asset from the stored (encrypted) ones; the next session cannot read them (rerun)."""
+    from cryptography.fernet import Fernet
+
     from .defs.policy import POLICY_FILE_ENV
+    from .defs.storage import STORAGE_KEY_ENV
 
     warnings = [w for w in (os.environ.get("PYTHONWARNINGS"), _SUPERSEDED_NOTICE) if w]
+    storage_key = os.environ.get(STORAGE_KEY_ENV, "").strip() or Fernet.generate_key().decode("ascii")
     return {**os.environ, **sandboxes.env, "DAGSTER_HOME": str(home), POLICY_FILE_ENV: policy_file,
-            "PYTHONWARNINGS": ",".join(warnings)}
+            "PYTHONWARNINGS": ",".join(warnings), STORAGE_KEY_ENV: storage_key}
 
 
 _SUPERSEDED_NOTICE = "ignore:Function `dev_command` is superseded"

@@ -5,26 +5,14 @@ malformed variable gives."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from humacrona_pipeline.connection.variables import (BY_NAME, VARIABLES, Settings, missing, missing_line,
                                                       problem_line)
-
-README = Path(__file__).resolve().parent.parent / "README.md"
-
+from test_readme import _section as readme_section, _table as readme_table
 
 def _table() -> list[list[str]]:
     """The first table of the section: one row per source, its variables named in backticks."""
-    text = README.read_text(encoding="utf-8")
-    section = re.search(r"^## Connecting the real systems\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S).group(1)
-    lines = [line.strip() for line in section.splitlines()]
-    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    block = []
-    for line in lines[start:]:
-        if not line.startswith("|"):
-            break
-        block.append([cell.strip() for cell in line.strip("|").split("|")])
-    header, _separator, *rows = block
+    header, rows = readme_table(readme_section("Connecting the real systems"))
     assert header == ["variable", "where it comes from"], header
     return rows
 

@@ -86,9 +86,8 @@ def report_filename(run_id: str) -> str:
 
 
 def write_html(report: SyncReport, directory: str | Path) -> Path:
-    """Write the HTML report as ``sync-report-<run_id>.html`` in ``directory`` (created); its path."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / report_filename(report.run_id)
-    path.write_text(render_html(report), encoding="utf-8")
-    return path
+    """Write the HTML report as ``sync-report-<run_id>.html`` in ``directory`` (created), readable by its owner
+    only; its path."""
+    from ..state.files import write_private
+
+    return write_private(Path(directory) / report_filename(report.run_id), render_html(report).encode("utf-8"))

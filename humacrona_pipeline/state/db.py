@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateIndex, CreateTable
 
+from .files import PRIVATE_MODE, make_private
+
 STATE_URL_ENV = "HUMACRONA_STATE_URL"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
 DEFAULT_DAGSTER_HOME = ".dagster_home"
@@ -63,7 +65,11 @@ def _make_engine(url: str) -> sa.Engine:
     if _is_memory(parsed):  # one shared connection, or every connection would see its own empty database
         eng = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        database = Path(parsed.database).expanduser()
+        database.parent.mkdir(parents=True, exist_ok=True)
+        database.touch(mode=PRIVATE_MODE)  # the ledger and inbox hold employee data: owner only, from the start
+        if database.stat().st_uid == os.getuid():  # and an older, world-readable file is closed now
+            make_private(database)
         eng = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
     memory = _is_memory(parsed)
 

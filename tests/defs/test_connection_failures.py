@@ -8,12 +8,14 @@ from __future__ import annotations
 import dagster as dg
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from humacrona_pipeline.connection.variables import VARIABLES
 from humacrona_pipeline.core.policy import Policy
 from humacrona_pipeline.definitions import build_defs
 from humacrona_pipeline.defs.connection import PROBLEM_KEY
 from humacrona_pipeline.defs.huma.resources import HumaResource
 from humacrona_pipeline.defs.realtime.jobs import JOB_NAME, READ_OP
+from humacrona_pipeline.defs.storage import STORAGE_KEY_ENV
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.state.confirmations import Connection
 from sync_testkit import confirm, huma_policy, resources
@@ -84,8 +86,11 @@ def test_an_unset_variable_fails_the_step_with_one_line_not_the_runs_config(monk
                                                   " Crona Lön → Inställningar → Kopplingar → Skapa ny → API-koppling")
 
 
-def test_sync_users_stops_ahead_of_the_write_back_on_an_unconfirmed_connection(fresh_sandboxes, dagster_home):
+def test_sync_users_stops_ahead_of_the_write_back_on_an_unconfirmed_connection(fresh_sandboxes, dagster_home,
+                                                                                monkeypatch):
     sandboxes = fresh_sandboxes
+    # Outputs kept between runs (encrypted), so the write-back can be materialised alone from a stored plan.
+    monkeypatch.setenv(STORAGE_KEY_ENV, Fernet.generate_key().decode())
     line = Connection(sandboxes.huma_url, sandboxes.env["HUMA_CLIENT_ID"], sandboxes.crona_url).not_confirmed_line()
     located = build_defs(resources(sandboxes, huma_policy(), dagster_home))
     writes = _writes(sandboxes)

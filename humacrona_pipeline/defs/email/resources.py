@@ -22,6 +22,7 @@ from pydantic import Field, field_validator
 
 from ...report.times import DEFAULT_TIMEZONE, TIMEZONE_ENV, time_zone
 from ...state.db import dagster_home
+from ...state.files import write_private
 
 DEFAULT_SENDER = "humacrona@localhost"
 OUTBOX = "outbox"
@@ -115,9 +116,7 @@ class EmailResource(dg.ConfigurableResource):
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-        tmp = path.with_suffix(".eml.tmp")
-        tmp.write_bytes(message.as_bytes(policy=SMTP_POLICY))
-        os.replace(tmp, path)  # a reader never sees half a message
+        write_private(path, message.as_bytes(policy=SMTP_POLICY))  # owner only; never half a message
         dg.get_dagster_logger().info(f"wrote '{message['Subject']}' for {self.recipient(message)} to {path}")
         return str(path)
 
