@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from ..core import normalise as norm
-from ..core.fields import BY_NAME, Kind
+from ..core.fields import BY_NAME, MATCH_KEY, Kind
 from ..core.unreadable import UNREADABLE_COLUMN, reason_line
 from .http import (
     AccessToken,
@@ -33,7 +33,6 @@ from .http import (
     RequestRejectedError,
     RetryPolicy,
     Secret,
-    TokenManager,
     collect_pages,
 )
 
@@ -111,7 +110,7 @@ def employee_rows(employees: list[dict]) -> tuple[list[dict], list[dict]]:
             rows.append(employee_row(employee))
             continue
         row = {column: None for column in CRONA_COLUMNS}
-        for column in (KEY_FIELD, "EpostArb"):
+        for column in (KEY_FIELD, MATCH_KEY.crona_columns[0]):
             value = employee.get(column)
             row[column] = value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
         unreadable.append({**row, UNREADABLE_COLUMN: reason})

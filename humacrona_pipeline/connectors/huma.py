@@ -34,7 +34,6 @@ from .http import (
     RetryPolicy,
     Secret,
     ServerError,
-    TokenManager,
     TransportError,
     collect_pages,
     run_bounded,

@@ -77,18 +77,8 @@ class NotConfirmed(Exception):
         super().__init__(connection.not_confirmed_line())
 
 
-class Confirmations:
-    """The confirmations table in the state database (`db.state_url()` unless ``url`` is given)."""
-
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url
-
-    def __repr__(self) -> str:  # the URL may hold a password
-        return "Confirmations()"
-
-    @property
-    def engine(self) -> sa.Engine:
-        return db.engine(self.url)
+class Confirmations(db.StateStore):
+    """The confirmations table in the state database."""
 
     def record(self, connection: Connection, confirmed_by: str, *, huma_organisation: str | None = None,
                crona_company: str | None = None, statement: str = STATEMENT,

@@ -141,3 +141,18 @@ def dispose_all() -> None:
             eng.dispose()
         _engines.clear()
         _created.clear()
+
+
+class StateStore:
+    """A table of the state database (`state_url()` unless ``url`` is given); instances in several processes
+    share it. The repr never shows the URL, which may hold a database password."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    @property
+    def engine(self) -> sa.Engine:
+        return engine(self.url)

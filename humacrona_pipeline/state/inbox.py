@@ -49,18 +49,8 @@ def _without_bank_accounts(users: Iterable[Mapping]) -> list[dict]:
     return [{k: v for k, v in user.items() if k != "bankAccount"} for user in users]
 
 
-class Inbox:
-    """The inbox table in the state database (`db.state_url()` unless ``url`` is given)."""
-
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url
-
-    def __repr__(self) -> str:  # the URL may hold a password
-        return "Inbox()"
-
-    @property
-    def engine(self) -> sa.Engine:
-        return db.engine(self.url)
+class Inbox(db.StateStore):
+    """The inbox table in the state database."""
 
     def add(self, topic: str, users: list[Mapping], raw_body: bytes) -> int | None:
         """Store one accepted event; its id, or None when the same event was stored before (a redelivery)."""

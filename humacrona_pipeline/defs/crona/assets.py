@@ -37,4 +37,4 @@ def crona_employees_raw(context: dg.AssetExecutionContext, crona: CronaResource)
     unread = int(df[UNREADABLE_COLUMN].notna().sum())
     context.log.info(f"extracted {len(df)} Crona employees" + (f", {unread} of them unreadable" if unread else ""))
     return dg.Output(df, metadata={**table_metadata(df, CRONA_MASKED_COLUMNS),
-                                   **unreadable_metadata(df, "crona", "EpostArb")})
+                                   **unreadable_metadata(df, "crona")})

@@ -38,4 +38,4 @@ def huma_users_raw(context: dg.AssetExecutionContext, huma: HumaResource) -> dg.
     unread = int(df[UNREADABLE_COLUMN].notna().sum())
     context.log.info(f"extracted {len(df)} Huma users" + (f", {unread} of them unreadable" if unread else ""))
     return dg.Output(df, metadata={**table_metadata(df, HUMA_MASKED_COLUMNS),
-                                   **unreadable_metadata(df, "huma", "email")})
+                                   **unreadable_metadata(df, "huma")})
