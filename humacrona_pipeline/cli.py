@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import time
@@ -44,6 +45,15 @@ def _fail(line: str, code: int = 2) -> int:
     """One line on stderr; the exit code (2: a misconfiguration the user can fix)."""
     print(_shown(line), file=sys.stderr, flush=True)
     return code
+
+
+def _run_id(text: str) -> str:
+    """A Dagster run id as --plan takes it (the id `humacrona sync --dry-run` printed, or the UI shows)."""
+    value = text.strip()
+    if not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}", value):
+        raise argparse.ArgumentTypeError(f"not a run id: {_shown(text)!r} (like 4f0c2d1e-...; `humacrona sync"
+                                         " --dry-run` prints the one to give)")
+    return value
 
 
 def _quiet_connectors() -> None:
@@ -185,6 +195,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from .connection.variables import Settings
     from .defs.policy import SyncPolicy
 
+    if args.plan and args.dry_run:
+        return _fail("humacrona sync: --plan applies a reviewed plan and --dry-run only plans; give one of them")
     try:
         policy = SyncPolicy.from_file(args.policy)
     except ValueError as error:
@@ -210,11 +222,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
             return _fail(connection.not_confirmed_line())
         _say(f"Note: {connection.not_confirmed_line()} (this dry run writes nothing).")
     job = "plan_sync" if args.dry_run else "sync_users"
-    _say(f"Running {job} with policy {args.policy} ...")
+    run_config = None
+    if args.plan:
+        from .defs.review import PLAN_OPTION
+
+        run_config = {"ops": {"sync_plan": {"config": {PLAN_OPTION: args.plan}}}}
+        _say(f"Running {job} with policy {args.policy}, applying the plan reviewed in run {_shown(args.plan)} ...")
+    else:
+        _say(f"Running {job} with policy {args.policy} ...")
     from .report.times import UnknownTimeZone
 
     try:
-        result = launch.run_job(job, {"policy": policy}, verbose=args.verbose)
+        result = launch.run_job(job, {"policy": policy}, run_config=run_config, verbose=args.verbose)
     except UnknownTimeZone as error:  # read when the code location loads; one line, like every setting
         return _fail(str(error))
     problems = problem_lines(result)
@@ -224,6 +243,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         launch.say_sync(result, _say)
     elif result.success:
         launch.say_plan(result, _say)
+        _say(launch.line("To apply it", f"humacrona sync --policy {args.policy} --plan {result.run_id}"
+                         " (exactly this plan; an employee that changes meanwhile is not written)"))
     if not result.success:
         for line in failure_lines(result):
             print(_shown(line), file=sys.stderr, flush=True)
@@ -364,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "variables name, with a resolution policy; the run is recorded in DAGSTER_HOME's instance.")
     sync.add_argument("--policy", required=True, type=Path, help="the resolution policy YAML (see policy.example.yaml)")
     sync.add_argument("--dry-run", action="store_true", help="plan only (job plan_sync); write nothing")
+    sync.add_argument("--plan", metavar="RUN_ID", type=_run_id,
+                      help="apply exactly the plan a --dry-run (plan_sync run) made, as it was reviewed: an employee"
+                      " changed in either system since is not written and is reported as drifted")
     sync.add_argument("--verbose", action="store_true", help="show Dagster's log of the run on stderr")
     sync.set_defaults(func=cmd_sync)
 

@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from .core.fields import BY_NAME, CRONA, HUMA, SYSTEM_NAMES
-from .core.outcomes import APPLIED, FAILED, SKIPPED, UNVERIFIED
+from .core.outcomes import APPLIED, DRIFTED, FAILED, SKIPPED, UNVERIFIED
 from .core.plan import CREATE, HELD, LEFT_OUT, NOT_ALLOWED, NOT_CREATABLE, NOT_MATCHED, POLICY_DECISION, \
     UNREADABLE, UPDATE
 from .core.reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_CRONA, MISSING_IN_HUMA, UNMATCHED
@@ -206,12 +206,17 @@ def _applied(outcomes: pd.DataFrame) -> str:
         return "nothing to write"
     done = outcomes[outcomes["status"] == APPLIED]
     parts = _employees(done, (UPDATE, "{} updated"), (CREATE, "{} created"))
-    parts.append("every write read back as written" if len(done) == len(outcomes[outcomes["action"] != HELD])
+    parts.append("every write read back as written" if len(done) == len(outcomes[(outcomes["action"] != HELD)
+                                                                                & (outcomes["status"] != DRIFTED)])
                  else f"{plural(len(done), 'write')} read back as written")
     for status, words in ((FAILED, "failed"), (UNVERIFIED, "did not read back as written")):
         count = int((outcomes["status"] == status).sum())
         if count:
             parts.append(f"{plural(count, 'write')} {words}")
+    drifted = outcomes[outcomes["status"] == DRIFTED]
+    if len(drifted):
+        parts.append(f"{plural(drifted['employee'].nunique(), 'employee')} not written: changed since the plan was"
+                     " reviewed (drifted; the report says what changed)")
     not_tried = int(((outcomes["status"] == SKIPPED) & (outcomes["action"] != HELD)).sum())
     if not_tried:
         parts.append(f"{plural(not_tried, 'write')} not tried")

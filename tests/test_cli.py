@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from humacrona_pipeline.sandbox.seed import generate
 
@@ -162,3 +163,35 @@ def test_sync_dry_run_plans_against_a_running_sandbox_and_writes_nothing(tmp_pat
         assert not [route for route in stats if route.startswith(("PATCH", "POST /api/v1/anstallda"))]
     finally:
         sandbox.stop()
+
+
+def test_sync_plan_applies_the_dry_run_it_printed(tmp_path, monkeypatch, capsys):
+    """`humacrona sync --dry-run` prints the command that applies exactly that plan; running it does so."""
+    from humacrona_pipeline.cli import main
+    from humacrona_pipeline.connection.check import confirm_sandboxes
+    from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("default_winner: huma\napprove_mass_change: true\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HUMACRONA_STATE_URL", raising=False)
+    with start_sandboxes(SandboxOptions(employees=20, seed=4, huma_port=0, crona_port=0)) as running:
+        for name, value in running.env.items():
+            monkeypatch.setenv(name, value)
+        assert main(["sync", "--policy", str(policy), "--dry-run"]) == 0
+        printed = capsys.readouterr().out
+        (command,) = [line for line in printed.splitlines() if "To apply it" in line]
+        run_id = command.split("--plan ")[1].split()[0]
+        confirm_sandboxes(running, "pytest")
+        assert main(["sync", "--policy", str(policy), "--plan", run_id]) == 0
+        out = capsys.readouterr().out
+        assert f"applying the plan reviewed in run {run_id}" in out and "updated" in out
+
+        assert main(["sync", "--policy", str(policy), "--plan", run_id, "--dry-run"]) == 2
+        assert "give one of them" in capsys.readouterr().err
+        assert main(["sync", "--policy", str(policy), "--plan", "0000-gone"]) == 1
+        err = capsys.readouterr().err
+        assert "no plan is kept for run 0000-gone" in err and "Traceback" not in err
+        with pytest.raises(SystemExit):
+            main(["sync", "--policy", str(policy), "--plan", "../etc; rm"])
+        assert "not a run id" in capsys.readouterr().err

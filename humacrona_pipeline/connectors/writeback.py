@@ -36,6 +36,9 @@ ones) before the first request for that employee, and ``on_outcome`` with the em
 records the first as ``pending`` and completes them with the second, so a run killed between a request and
 its record still leaves a trace. An exception either raises stops the run (writing on without an audit
 record is worse than stopping).
+
+``check`` (a reviewed plan's `drift.DriftCheck`) is awaited before ``before_write``: an employee it refuses
+is not written, its rows ending ``drifted`` (changed since the review) or ``skipped`` (could not be read).
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ import asyncio
 from abc import ABC, abstractmethod
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -60,12 +64,16 @@ from ..core.plan import CREATE, HELD, PLAN_COLUMNS, UPDATE
 from . import crona as crona_api
 from . import huma as huma_api
 from .crona import CronaClient
+from .drift import DriftCheck
 from .http import ApiError, ConflictError, run_bounded
 from .huma import HumaClient
 
 log = logging.getLogger("humacrona.connectors")
 
 OutcomeCallback = Callable[[list[dict]], None]
+# ``await check(email, rows)`` before an employee's first write: None to write it, else (status, reason) for
+# every row (`connectors.drift.DriftCheck`, when a reviewed plan is applied).
+EmployeeCheck = Callable[[str, list[dict]], Awaitable[tuple[str, str] | None]]
 
 CREATE_ATTEMPTS = 3  # POSTs of one record at most, each only after checking that it does not exist yet
 HOLD_HINT = ("held: a changed salary account of an existing Crona employee is not written until it is approved;"
@@ -192,13 +200,14 @@ class _Writer(ABC):
     target: str
 
     def __init__(self, client, concurrency: int, on_outcome: OutcomeCallback | None,
-                 before_write: OutcomeCallback | None = None):
+                 before_write: OutcomeCallback | None = None, check: EmployeeCheck | None = None):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.client = client
         self.concurrency = concurrency
         self.on_outcome = on_outcome
         self.before_write = before_write
+        self.check = check
 
     async def run(self, operations: pd.DataFrame) -> pd.DataFrame:
         rows = _rows(operations, self.target)
@@ -209,6 +218,13 @@ class _Writer(ABC):
     async def _one(self, employee: _Employee) -> None:
         held = employee.pending(HELD)
         employee.skip(held, HOLD_HINT.format(email=employee.email))
+        if self.check is not None and employee.pending():  # a reviewed plan: unchanged since the review?
+            try:
+                verdict = await self.check(employee.email, [dict(r) for r in employee.pending()])
+            except Exception as exc:  # noqa: BLE001 - not checked, so not written
+                verdict = SKIPPED, f"not written: the check against the reviewed plan failed: {_error_text(exc)}"
+            if verdict is not None:
+                employee.finish(employee.pending(), verdict[0], verdict[1])
         if self.before_write is not None and employee.pending():  # outside the try: no write without a record
             self.before_write([dict(r) for r in employee.pending()])
         try:
@@ -320,8 +336,9 @@ class _HumaWriter(_Writer):
     target = HUMA
 
     def __init__(self, client: HumaClient, concurrency: int, on_outcome: OutcomeCallback | None,
-                 group_id: str | None, contract_type: str, before_write: OutcomeCallback | None = None):
-        super().__init__(client, concurrency, on_outcome, before_write)
+                 group_id: str | None, contract_type: str, before_write: OutcomeCallback | None = None,
+                 check: EmployeeCheck | None = None):
+        super().__init__(client, concurrency, on_outcome, before_write, check)
         self.titles = huma_api.JobTitles(client)
         self.contract_type = contract_type
         self._group_id = group_id
@@ -460,21 +477,22 @@ class _HumaWriter(_Writer):
 
 
 async def write_crona(client: CronaClient, operations: pd.DataFrame, *, concurrency: int = 4,
-                      on_outcome: OutcomeCallback | None = None,
-                      before_write: OutcomeCallback | None = None) -> pd.DataFrame:
+                      on_outcome: OutcomeCallback | None = None, before_write: OutcomeCallback | None = None,
+                      check: EmployeeCheck | None = None) -> pd.DataFrame:
     """Write Crona's operations through an open client; the outcomes (`OUTCOME_COLUMNS`), unverified."""
-    return await _CronaWriter(client, concurrency, on_outcome, before_write).run(operations)
+    return await _CronaWriter(client, concurrency, on_outcome, before_write, check).run(operations)
 
 
 async def write_huma(client: HumaClient, operations: pd.DataFrame, *, concurrency: int = 8,
                      on_outcome: OutcomeCallback | None = None, group_id: str | None = None,
                      contract_type: str = huma_api.DEFAULT_CONTRACT_TYPE,
-                     before_write: OutcomeCallback | None = None) -> pd.DataFrame:
+                     before_write: OutcomeCallback | None = None, check: EmployeeCheck | None = None) -> pd.DataFrame:
     """Write Huma's operations through an open client; the outcomes (`OUTCOME_COLUMNS`), unverified.
 
     ``group_id``: the group new users join (default: the organisation's only company group).
     ``contract_type``: of a position created for a user who has none (Huma requires one)."""
-    return await _HumaWriter(client, concurrency, on_outcome, group_id, contract_type, before_write).run(operations)
+    return await _HumaWriter(client, concurrency, on_outcome, group_id, contract_type, before_write,
+                             check).run(operations)
 
 
 # ---------------------------------------------------------------------------------- verification
@@ -543,11 +561,13 @@ async def verify_huma(client: HumaClient, outcomes: pd.DataFrame) -> pd.DataFram
 
 def apply_plan(client: HumaClient | CronaClient, target: str, operations: pd.DataFrame, *,
                on_outcome: OutcomeCallback | None = None, concurrency: int | None = None,
-               huma_group_id: str | None = None, before_write: OutcomeCallback | None = None) -> pd.DataFrame:
+               huma_group_id: str | None = None, before_write: OutcomeCallback | None = None,
+               check: DriftCheck | None = None) -> pd.DataFrame:
     """Synchronous entry point (Dagster assets): open the client, write the operations of ``target``
     (rows for the other system are left out), verify them, close it; answers the verified outcomes.
 
-    ``huma_group_id``: the group users created in Huma join (default: the organisation's company group)."""
+    ``huma_group_id``: the group users created in Huma join (default: the organisation's company group).
+    ``check``: a reviewed plan's last check of each employee before its first write (opened here)."""
     if target not in (HUMA, CRONA):
         raise ValueError(f"target must be {HUMA!r} or {CRONA!r}, got {target!r}")
     expected = HumaClient if target == HUMA else CronaClient
@@ -558,17 +578,20 @@ def apply_plan(client: HumaClient | CronaClient, target: str, operations: pd.Dat
         return empty_outcomes()
 
     async def run() -> pd.DataFrame:
-        async with client:
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(client)
+            if check is not None:
+                await stack.enter_async_context(check)
             if target == HUMA:
                 written = await write_huma(client, ops, concurrency=concurrency or 8, on_outcome=on_outcome,
-                                           group_id=huma_group_id, before_write=before_write)
+                                           group_id=huma_group_id, before_write=before_write, check=check)
                 return await verify_huma(client, written)
             written = await write_crona(client, ops, concurrency=concurrency or 4, on_outcome=on_outcome,
-                                        before_write=before_write)
+                                        before_write=before_write, check=check)
             return await verify_crona(client, written)
 
     return asyncio.run(run())
 
 
-__all__ = ["CREATE_ATTEMPTS", "OutcomeCallback", "apply_plan", "verify_crona", "verify_huma", "write_crona",
+__all__ = ["CREATE_ATTEMPTS", "EmployeeCheck", "OutcomeCallback", "apply_plan", "verify_crona", "verify_huma", "write_crona",
            "write_huma"]

@@ -522,12 +522,18 @@ def format_account(check: BankAccountCheck) -> str:
     return f"{check.clearing} {check.account}"
 
 
+_MASKED = re.compile(re.escape(MASK_PREFIX) + r" [0-9]{4}")
+
+
 def mask(value: str | None) -> str:
     """Bank-account text reduced to its last four digits ("•••• 7897"); "" for empty input.
 
-    Text with four digits or fewer is masked entirely, since those digits may be the whole number."""
+    Text with four digits or fewer is masked entirely, since those digits may be the whole number; text
+    already masked stays as it is (a drifted operation of a reviewed plan holds only its masked form)."""
     if value is None:
         return ""
+    if _MASKED.fullmatch(str(value)):
+        return str(value)
     digits = re.sub(r"[^0-9]", "", str(value))
     if not digits:
         return ""

@@ -14,7 +14,8 @@ APPLIED = "applied"  # written, and (after verification) read back as planned
 FAILED = "failed"  # the system refused the write or could not be reached; `error` says what it answered
 SKIPPED = "skipped"  # not attempted: a held bank-account change, or an employee whose create failed; `error` says why
 UNVERIFIED = "unverified"  # written, but reading it back gave another value (`error` says which)
-STATUSES = (APPLIED, FAILED, SKIPPED, UNVERIFIED)
+DRIFTED = "drifted"  # of a reviewed plan, not written: the employee changed since the review (`error` says how)
+STATUSES = (APPLIED, FAILED, SKIPPED, UNVERIFIED, DRIFTED)
 
 # The plan's columns, then what happened: `status`, `error` (the API's answer or the reason), `at` (UTC ISO
 # time the operation ended) and `created_id` (the record id a create got: Huma's user id, Crona's AnstNr).

@@ -42,11 +42,18 @@ BANK_HOLD_RULE = "hold_bank_account_changes"
 class SyncPlan:
     """``operations`` (`PLAN_COLUMNS`): one row per write. ``not_planned`` (`NOT_PLANNED_COLUMNS`): every
     conflict, one-sided or unmatched employee that gets no write, and why. Values are full (the writer needs
-    them): show them through `core.display`."""
+    them): show them through `core.display`.
+
+    A reviewed plan applied later (`core.review.rebuild`) also carries ``drifted`` (`core.review.DRIFT_COLUMNS`:
+    operations not written because their employee changed since the review, values masked), the run that made
+    it and the ``basis`` the write-back checks each employee against right before writing it."""
 
     operations: pd.DataFrame
     not_planned: pd.DataFrame
     matched_employees: int
+    drifted: pd.DataFrame | None = None
+    reviewed_run_id: str | None = None
+    basis: dict | None = None
 
     def __repr__(self) -> str:  # never the values: they include full bank accounts
         return (f"SyncPlan(operations={len(self.operations)}, not_planned={len(self.not_planned)},"

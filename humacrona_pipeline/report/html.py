@@ -21,6 +21,7 @@ STATUS_COLOURS = {
     "applied": "#2e7d32",
     "failed": "#c62828",
     "unverified": "#ef6c00",
+    "drifted": "#00838f",
     "held": "#6a1b9a",
     "skipped": "#757575",
 }
@@ -61,6 +62,8 @@ def render_text(report: SyncReport) -> str:
            report.outcome_label]
     if report.dry_run:
         out.append("Dry run: nothing was written to Huma or Crona.")
+    if report.reviewed_plan:
+        out.append(report.reviewed_line)
     out += ["", "Operations by system:"]
     for system, counts in report.counts.items():
         out.append(f"  {system}: " + ", ".join(f"{k} {counts[k]}" for k in CATEGORIES))

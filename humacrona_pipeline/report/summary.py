@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..core.display import display_value, markdown_rows, markdown_text, present, scrub, visible
 from ..core.fields import BY_NAME, CRONA, FIELD_NAMES, HUMA, SIDES, SYSTEM_NAMES, other_side
-from ..core.outcomes import APPLIED, FAILED, SKIPPED, UNVERIFIED
+from ..core.outcomes import APPLIED, DRIFTED, FAILED, SKIPPED, UNVERIFIED
 from ..core.plan import CREATE, HELD, SKIP_CATEGORIES, UPDATE
 from ..core.policy import Policy
 from ..core.reconcile import CONFLICT
@@ -29,9 +29,9 @@ from .times import DEFAULT_TIMEZONE, Moment, moment
 CREATED, UPDATED = "created", "updated"
 # What became of an operation, as the report counts it: an applied create is `created`, an applied update
 # `updated`, a held operation `held` whatever its status; otherwise its status.
-CATEGORIES = (CREATED, UPDATED, HELD, SKIPPED, FAILED, UNVERIFIED)
+CATEGORIES = (CREATED, UPDATED, HELD, SKIPPED, FAILED, UNVERIFIED, DRIFTED)
 # The chart's and the label's statuses: the outcome statuses, with held operations apart from skipped ones.
-CHART_STATUSES = (APPLIED, FAILED, UNVERIFIED, HELD, SKIPPED)
+CHART_STATUSES = (APPLIED, FAILED, UNVERIFIED, DRIFTED, HELD, SKIPPED)
 MARKDOWN_LIST_ROWS = 50
 LIST_COLUMNS = ("system", "employee", "record_id", "field", "action", "current_value", "new_value", "reason")
 # How a held salary-account change is approved is said once, under this title, for every held employee
@@ -84,9 +84,19 @@ class SyncReport:
     skipped: list[dict[str, str]]
     held: list[dict[str, str]]  # a held bank-account change points to `approval_snippet` in its reason
     unverified: list[dict[str, str]]
+    drifted: list[dict[str, str]]  # of a reviewed plan: not written, the employee changed since the review
     not_planned: dict[str, int]  # category -> rows
     by_field_status: list[dict[str, Any]]  # field, label, status (`CHART_STATUSES`), operations; none zero
     policy_summary: list[tuple[str, str]] = field(default_factory=list)
+    reviewed_plan: str = ""  # the run whose reviewed plan was applied ("" when the run planned itself)
+
+    @property
+    def reviewed_line(self) -> str:
+        """Which plan was applied, when a reviewed one was ("" otherwise)."""
+        if not self.reviewed_plan:
+            return ""
+        return (f"Applied the plan reviewed in run {self.reviewed_plan}; employees that changed since the review"
+                " were not written (drifted).")
 
     def __repr__(self) -> str:
         return f"SyncReport(run_id={self.run_id!r}, {self.outcome_label})"
@@ -134,14 +144,15 @@ class SyncReport:
             return f"{prefix}: in sync, nothing to write"
         s = self.status_counts
         text = f"{prefix}: {s[APPLIED]} applied, {s[FAILED]} failed, {s[UNVERIFIED]} unverified"
-        for extra in (HELD, SKIPPED):
+        for extra in (DRIFTED, HELD, SKIPPED):
             if s[extra]:
                 text += f", {s[extra]} {extra}"
         return text
 
     def lists(self) -> list[tuple[str, list[dict[str, str]]]]:
-        """The operations that need a look, by kind: failed, unverified, held, skipped."""
-        return [(FAILED, self.failed), (UNVERIFIED, self.unverified), (HELD, self.held), (SKIPPED, self.skipped)]
+        """The operations that need a look, by kind: failed, unverified, drifted, held, skipped."""
+        return [(FAILED, self.failed), (UNVERIFIED, self.unverified), (DRIFTED, self.drifted), (HELD, self.held),
+                (SKIPPED, self.skipped)]
 
     def markdown(self, list_rows: int = MARKDOWN_LIST_ROWS) -> str:
         """The Dagster Markdown summary: counts, conflicts resolved, not planned, and the lists of failed,
@@ -151,6 +162,8 @@ class SyncReport:
                f"{md(self.started_at)} → {md(self.finished_at)} (times in {md(self.timezone)})"]
         if self.dry_run:
             out += ["", "_Dry run: nothing was written to Huma or Crona._"]
+        if self.reviewed_plan:
+            out += ["", f"_{md(self.reviewed_line)}_"]
         out += ["", "### Operations by system", "",
                 markdown_rows(["system", *CATEGORIES],
                               [[s, *(c[k] for k in CATEGORIES)] for s, c in self.counts.items()])]
@@ -217,7 +230,7 @@ def _policy_summary(policy: Policy) -> list[tuple[str, str]]:
 
 def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, not_planned: pd.DataFrame,
                  policy: Policy, *, started_at: datetime | str, finished_at: datetime | str, dry_run: bool = False,
-                 timezone: str = DEFAULT_TIMEZONE) -> SyncReport:
+                 timezone: str = DEFAULT_TIMEZONE, reviewed_plan: str | None = None) -> SyncReport:
     """The report of one run from its outcome table (`core.outcomes.OUTCOME_COLUMNS`), the conflict table
     (`core.reconcile.CONFLICT_COLUMNS`) and the plan's not-planned rows (`core.plan.NOT_PLANNED_COLUMNS`).
     ``started_at``/``finished_at``: aware datetimes or ISO 8601 text (naive: UTC), shown in ``timezone``."""
@@ -225,7 +238,7 @@ def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, n
     counts = {SYSTEM_NAMES[s]: dict.fromkeys(CATEGORIES, 0) for s in SIDES}
     status_counts = dict.fromkeys(CHART_STATUSES, 0)
     by_field_status: Counter = Counter()
-    lists: dict[str, list[dict[str, str]]] = {FAILED: [], SKIPPED: [], HELD: [], UNVERIFIED: []}
+    lists: dict[str, list[dict[str, str]]] = {FAILED: [], SKIPPED: [], HELD: [], UNVERIFIED: [], DRIFTED: []}
     for row in rows:
         system = SYSTEM_NAMES.get(row.target, _text(row.target))
         category = _category(row.action, row.status)
@@ -273,7 +286,9 @@ def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, n
         run_id=visible(run_id), started_at=moment(started_at, timezone), finished_at=moment(finished_at, timezone),
         dry_run=dry_run, operations=len(rows), counts=counts, status_counts=status_counts, conflicts=conflict_summary,
         failed=lists[FAILED], skipped=lists[SKIPPED], held=lists[HELD], unverified=lists[UNVERIFIED],
-        not_planned=not_planned_counts, by_field_status=chart, policy_summary=_policy_summary(policy))
+        drifted=lists[DRIFTED],
+        not_planned=not_planned_counts, by_field_status=chart, policy_summary=_policy_summary(policy),
+        reviewed_plan=visible(reviewed_plan or ""))
 
 
 def _field_order(name: str) -> tuple[int, str]:

@@ -80,3 +80,11 @@ def reconcile_both(sandboxes, policy: Policy):
     huma_raw, crona_raw = read_both(sandboxes)
     return reconcile(build_table(huma_raw, HUMA, map_country_names=policy.map_country_names),
                      build_table(crona_raw, CRONA, map_country_names=policy.map_country_names))
+
+
+def plan_resources(policy: SyncPolicy) -> dict:
+    """What the reconcile assets need when materialised without the systems: the policy, and for `sync_plan`
+    (which keeps every plan for a later apply, `defs.review`) the secrets its key comes from and a state
+    database of its own (in memory)."""
+    return {"policy": policy, "huma": HumaResource(client_secret="test-secret"),
+            "crona": CronaResource(activation_code="test-code"), "ledger": LedgerResource(url="sqlite://")}

@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from sync_testkit import confirm, huma_policy, run
+from sync_testkit import confirm, huma_policy, plan_resources, run
 
 from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, employee_row
 from humacrona_pipeline.connectors.huma import HUMA_COLUMNS, flatten_employee
@@ -157,7 +157,7 @@ def test_canonical_and_reconcile_metadata_escape_hostile_extracts(dagster_home):
     policy = SyncPolicy.from_policy(replace(Policy(default_winner="huma"), approve_mass_change=True,
                                             quarantine_error_share=1.0))  # so the plan runs past the checks
     with dg.instance_for_test() as instance:
-        result = dg.materialize(assets, resources={"policy": policy}, instance=instance, raise_on_error=False)
+        result = dg.materialize(assets, resources=plan_resources(policy), instance=instance, raise_on_error=False)
     shown = markdown_values(result)
     assert {"huma_employees.quarantine", "crona_employees.preview", "employee_conflicts.conflicts",
             "sync_plan.operations_preview", "huma_employees_schema.failure_cases"} <= set(shown)

@@ -20,6 +20,7 @@ from humacrona_pipeline.defs.policy import SyncPolicy
 from humacrona_pipeline.defs.reconcile.assets import employee_conflicts, employee_matches, sync_plan
 from humacrona_pipeline.defs.reconcile.checks import plan_within_guards
 from humacrona_pipeline.sandbox.seed import DiscrepancyShares, SeedData, generate
+from sync_testkit import plan_resources
 
 NO_DISCREPANCIES = DiscrepancyShares(**{f.name: 0.0 for f in fields(DiscrepancyShares)})
 RECONCILE = [huma_employees, crona_employees, huma_employees_schema, crona_employees_schema, employee_matches,
@@ -39,7 +40,7 @@ def run(seeded: SeedData, policy: SyncPolicy) -> dg.ExecuteInProcessResult:
     crona = pd.DataFrame([employee_row(e) for e in seeded.crona_employees], columns=list(CRONA_COLUMNS))
     with dg.instance_for_test() as instance:
         return dg.materialize([stand_in("huma_users_raw", huma), stand_in("crona_employees_raw", crona), *RECONCILE],
-                              resources={"policy": policy}, instance=instance, raise_on_error=False)
+                              resources=plan_resources(policy), instance=instance, raise_on_error=False)
 
 
 def guard(result: dg.ExecuteInProcessResult):

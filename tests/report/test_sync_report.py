@@ -88,10 +88,11 @@ def assert_masked(text: str) -> None:
 
 def test_counts_per_system(report):
     assert report.counts["Crona"] == {"created": 0, "updated": 1, "held": 1, "skipped": 0, "failed": 1,
-                                      "unverified": 1}
+                                      "unverified": 1, "drifted": 0}
     assert report.counts["Huma"] == {"created": 2, "updated": 1, "held": 0, "skipped": 1, "failed": 1,
-                                     "unverified": 0}
-    assert report.status_counts == {"applied": 4, "failed": 2, "unverified": 1, "held": 1, "skipped": 1}
+                                     "unverified": 0, "drifted": 0}
+    assert report.status_counts == {"applied": 4, "failed": 2, "unverified": 1, "drifted": 0, "held": 1,
+                                    "skipped": 1}
     assert report.outcome_label == "applied 4, failed 2, unverified 1, held 1, skipped 1"
     assert not report.converged
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from ...connectors.drift import DriftCheck
 from ...connectors.writeback import apply_plan
 from ...core.display import display_frame
 from ...core.fields import CRONA, HUMA, SYSTEM_NAMES
-from ...core.outcomes import FAILED, UNVERIFIED
+from ...core.outcomes import DRIFTED, FAILED, OUTCOME_COLUMNS, UNVERIFIED, empty_outcomes
 from ...core.plan import SyncPlan
 from ...report.email_message import build_email
 from ...report.html import render_text, write_html
@@ -25,33 +26,57 @@ from ..email.resources import EmailResource
 from ..huma.resources import HumaResource
 from ..metadata import counts_md, frame_shape_metadata, markdown_table
 from ..policy import SyncPolicy
+from ..review import review_key
 from .resources import LedgerResource
 
 REPORT_DIR_ENV = "HUMACRONA_REPORT_DIR"
 
 
 def _write(context: dg.AssetExecutionContext, target: str, client, sync_plan: SyncPlan, policy: SyncPolicy,
-           ledger: LedgerResource, **write_options) -> dg.Output[pd.DataFrame]:
+           ledger: LedgerResource, huma: HumaResource, crona: CronaResource,
+           **write_options) -> dg.Output[pd.DataFrame]:
     rules = policy.policy()
     violations = sync_plan.guard_violations(rules)
     if violations and not rules.approve_mass_change:  # the blocking check stops this too; never rely on one guard
         raise dg.Failure(description="The plan exceeds the policy's guards; nothing was written: "
                          + "; ".join(violations), allow_retries=False)
     operations = sync_plan.operations[sync_plan.operations["target"] == target]
-    return write_recorded(context, client, target, operations, ledger, **write_options)
+    drifted = None
+    if sync_plan.basis is not None:  # a reviewed plan: the employees that drifted, and the last check
+        drifted = _drifted_outcomes(sync_plan, target)
+        write_options["check"] = DriftCheck(huma.client(), crona.client(), sync_plan.basis, review_key(huma, crona),
+                                            map_country_names=rules.map_country_names)
+    return write_recorded(context, client, target, operations, ledger, drifted=drifted, **write_options)
+
+
+def _drifted_outcomes(sync_plan: SyncPlan, target: str) -> pd.DataFrame:
+    """The reviewed plan's operations for ``target`` of employees that changed since the review, as outcomes."""
+    drifted = sync_plan.drifted
+    rows = drifted[drifted["target"] == target] if drifted is not None else None
+    if rows is None or rows.empty:
+        return empty_outcomes()
+    at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    out = rows.rename(columns={"reason": "error"}).assign(status=DRIFTED, at=at, created_id=None)
+    return out[list(OUTCOME_COLUMNS)].astype(object).reset_index(drop=True)
 
 
 def write_recorded(context: dg.OpExecutionContext, client, target: str, operations: pd.DataFrame,
-                   ledger: LedgerResource, **write_options) -> dg.Output[pd.DataFrame]:
+                   ledger: LedgerResource, drifted: pd.DataFrame | None = None,
+                   **write_options) -> dg.Output[pd.DataFrame]:
     """Write one system's operations (`apply_plan`), recording each in the audit ledger ahead of its request
     (``pending``, one transaction per employee before its first request) and completing the same rows when
     the employee is done (one more), then the verification; the outcome table with what happened as
-    metadata. Shared by `sync_users` and `push_huma_changes`, so both write, verify and record the same way."""
+    metadata. Shared by `sync_users` and `push_huma_changes`, so both write, verify and record the same way.
+    ``drifted``: outcomes of a reviewed plan's operations not written (recorded in the ledger as such)."""
     book = ledger.ledger()
     run_id = context.run.run_id
+    if drifted is not None and len(drifted):
+        book.record(run_id, drifted)
     outcomes = apply_plan(client, target, operations, before_write=lambda rows: book.record_pending(run_id, rows),
                           on_outcome=lambda rows: book.complete(run_id, rows), **write_options)
     book.mark_verification(run_id, outcomes)
+    if drifted is not None and len(drifted):
+        outcomes = pd.concat([outcomes, drifted], ignore_index=True) if len(outcomes) else drifted
     by_status = outcomes["status"].value_counts().to_dict()
     context.log.info(f"{SYSTEM_NAMES[target]}: {len(outcomes)} operations; "
                      + (", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "nothing to write"))
@@ -77,7 +102,7 @@ def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, cron
                     huma: HumaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
     require_confirmed(huma, crona, ledger.url)  # the write gate: never rely on the check alone
     with connection_failures():
-        return _write(context, CRONA, crona.client(), sync_plan, policy, ledger)
+        return _write(context, CRONA, crona.client(), sync_plan, policy, ledger, huma, crona)
 
 
 @dg.asset(
@@ -91,7 +116,8 @@ def huma_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, huma:
                    crona: CronaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
     require_confirmed(huma, crona, ledger.url)  # the write gate: never rely on the check alone
     with connection_failures():
-        return _write(context, HUMA, huma.client(), sync_plan, policy, ledger, huma_group_id=huma.group_id)
+        return _write(context, HUMA, huma.client(), sync_plan, policy, ledger, huma, crona,
+                      huma_group_id=huma.group_id)
 
 
 def report_dir() -> Path:
@@ -123,7 +149,7 @@ def sync_report(context: dg.AssetExecutionContext, crona_writeback: pd.DataFrame
     outcomes = pd.concat([crona_writeback, huma_writeback], ignore_index=True)
     report = build_report(context.run.run_id, outcomes, employee_conflicts, sync_plan.not_planned, policy.policy(),
                           started_at=_started_at(context), finished_at=datetime.now(timezone.utc),
-                          timezone=email.timezone)
+                          timezone=email.timezone, reviewed_plan=sync_plan.reviewed_run_id)
     path = write_html(report, report_dir())
     message = build_email(report, sender=email.sender, to=email.admin_address, html=path.read_text(encoding="utf-8"),
                           text=render_text(report))

@@ -4,6 +4,9 @@ whether anybody confirmed the authority to connect the two systems (`connection_
 
 import dagster as dg
 
+from ...core.outcomes import DRIFTED
+from ...core.wording import plural
+
 from ...state.confirmations import Confirmations
 from ..connection import connection_of, require_confirmed
 from ..crona.resources import CronaResource
@@ -23,6 +26,12 @@ def sync_applied_cleanly(sync_report: dict) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(
             passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
             description=", ".join(f"{n} {s}" for s, n in bad.items()) + f"; see {sync_report['report_path']}")
+    drifted = int(statuses.get(DRIFTED, 0))
+    if drifted:  # nothing went wrong, but the reviewed plan was not applied whole: the administrator looks
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+            description=f"{plural(drifted, 'operation')} of the reviewed plan not written: the employee changed"
+            f" since the review (drifted); see {sync_report['report_path']}")
     return dg.AssetCheckResult(passed=True, metadata=metadata,
                                description="nothing to write: converged" if sync_report["converged"]
                                else "every operation applied and verified")

@@ -3,17 +3,25 @@ policy asks for. Nothing here writes to either system; the plan is what a sync w
 `core.reconcile`'s and `core.plan`'s; these assets run it and show it with every value masked as
 `core.display` shows it."""
 
+from datetime import datetime, timezone
+
 import dagster as dg
 import pandas as pd
 
 from ...core.canonical import CanonicalTable
-from ...core.display import display_frame, display_wide
+from ...core.display import display_frame, display_wide, visible
 from ...core.plan import HELD, SyncPlan, plan
 from ...core.policy import Policy
 from ...core.reconcile import MATCHED, Reconciliation, conflicts, match
+from ...core.review import keep, rebuild
+from ...state.plans import KEPT_PLANS, ReviewedPlans
 from ...core.wording import plural
 from ..metadata import counts, counts_md, frame_shape_metadata, list_md, markdown_table, share
+from ..apply.resources import LedgerResource
+from ..crona.resources import CronaResource
+from ..huma.resources import HumaResource
 from ..policy import SyncPolicy
+from ..review import SyncPlanConfig, review_key
 
 @dg.asset(
     group_name="reconcile",
@@ -82,20 +90,67 @@ def plan_metadata(sync_plan: SyncPlan, policy: Policy) -> dict:
     }
 
 
+def _drifted_metadata(sync_plan: SyncPlan) -> dict:
+    drifted = sync_plan.drifted
+    if sync_plan.reviewed_run_id is None or drifted is None:
+        return {}
+    return {
+        "reviewed_plan": sync_plan.reviewed_run_id,
+        "drifted_employees": int(drifted["employee"].nunique()),
+        "drifted_operations": len(drifted),
+        "drifted": dg.MetadataValue.md(markdown_table(
+            drifted.drop_duplicates("employee")[["employee", "reason"]])),
+    }
+
+
+def _reviewed(context: dg.AssetExecutionContext, run_id: str, huma_employees: CanonicalTable,
+              crona_employees: CanonicalTable, key: bytes, store: ReviewedPlans) -> SyncPlan:
+    """The plan run ``run_id`` kept, against the values read now (`core.review.rebuild`)."""
+    try:
+        reviewed = store.get(run_id)
+    except ValueError as error:
+        raise dg.Failure(description=f"the plan of run {visible(run_id)} cannot be read: {error}",
+                         allow_retries=False) from None
+    if reviewed is None:
+        raise dg.Failure(description=f"no plan is kept for run {visible(run_id)}: give the run id of a plan_sync"
+                         f" run (`humacrona sync --dry-run` prints it; the {KEPT_PLANS} most recent are kept)",
+                         allow_retries=False)
+    try:
+        result = rebuild(reviewed, huma_employees, crona_employees, key)
+    except ValueError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+    drifted = result.drifted
+    context.log.info(f"applying the plan of run {run_id} as reviewed: {plural(len(result.operations), 'operation')}"
+                     f" unchanged; {plural(drifted['employee'].nunique(), 'employee')} changed since the review"
+                     f" ({plural(len(drifted), 'operation')} not written)")
+    return result
+
+
 @dg.asset(
     group_name="reconcile",
     kinds={"python", "pandas"},
     deps=["interrupted_writes"],  # an interrupted run's pending writes are resolved first (defs.apply.interrupted)
     description="The sync the policy asks for: every write (create / update / held) and every conflict or "
-    "one-sided employee that gets none, with the reason. Nothing is written; plan_within_guards checks it.",
+    "one-sided employee that gets none, with the reason. Nothing is written; plan_within_guards checks it. "
+    "Every plan is kept (no full salary account) so that sync_users can apply it as reviewed: config "
+    "`reviewed_plan` = the plan_sync run's id.",
 )
-def sync_plan(context: dg.AssetExecutionContext, huma_employees: CanonicalTable, crona_employees: CanonicalTable,
-              employee_matches: pd.DataFrame, employee_conflicts: pd.DataFrame,
-              policy: SyncPolicy) -> dg.Output[SyncPlan]:
+def sync_plan(context: dg.AssetExecutionContext, config: SyncPlanConfig, huma_employees: CanonicalTable,
+              crona_employees: CanonicalTable, employee_matches: pd.DataFrame, employee_conflicts: pd.DataFrame,
+              policy: SyncPolicy, huma: HumaResource, crona: CronaResource,
+              ledger: LedgerResource) -> dg.Output[SyncPlan]:
     options = policy.policy()
-    rec = Reconciliation(huma_employees, crona_employees, employee_matches, employee_conflicts)
-    result = plan(rec, options)
+    key = review_key(huma, crona)
+    store = ReviewedPlans(ledger.url)
+    wanted = config.reviewed_plan.strip()
+    if wanted:
+        result = _reviewed(context, wanted, huma_employees, crona_employees, key, store)
+    else:
+        rec = Reconciliation(huma_employees, crona_employees, employee_matches, employee_conflicts)
+        result = plan(rec, options)
+        made_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        store.keep(keep(result, huma_employees, crona_employees, key, context.run.run_id, made_at))
     by_action = counts(result.operations, ["target", "action"])
     summary = ", ".join(f"{r.target} {r.action} {r.rows}" for r in by_action.itertuples(index=False)) or "none"
     context.log.info(f"planned operations: {summary}; not planned: {len(result.not_planned)}")
-    return dg.Output(result, metadata=plan_metadata(result, options))
+    return dg.Output(result, metadata={**plan_metadata(result, options), **_drifted_metadata(result)})
