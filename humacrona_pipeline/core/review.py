@@ -275,5 +275,5 @@ def _resolve(ops: list[dict], now: dict[str, dict | None], key: bytes, reasons: 
     return out
 
 
-__all__ = ["DRIFT_COLUMNS", "Basis", "Record", "ReviewedPlan", "changes", "derive_key", "fingerprint", "keep", "key_check",
-           "rebuild"]
+__all__ = ["DRIFT_COLUMNS", "Basis", "Record", "ReviewedPlan", "changes", "derive_key", "fingerprint", "keep",
+           "key_check", "rebuild"]

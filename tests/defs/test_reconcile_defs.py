@@ -16,6 +16,7 @@ from humacrona_pipeline.core.plan import HELD, SyncPlan
 from humacrona_pipeline.core.wording import percent
 from humacrona_pipeline.defs.canonical.assets import crona_employees, huma_employees
 from humacrona_pipeline.defs.canonical.checks import crona_employees_schema, huma_employees_schema
+from humacrona_pipeline.defs.apply.resources import LedgerResource
 from humacrona_pipeline.defs.policy import SyncPolicy
 from humacrona_pipeline.defs.reconcile.assets import employee_conflicts, employee_matches, sync_plan
 from humacrona_pipeline.defs.reconcile.checks import plan_within_guards
@@ -35,12 +36,26 @@ def stand_in(name: str, value: object) -> dg.AssetsDefinition:
     return _value
 
 
-def run(seeded: SeedData, policy: SyncPolicy) -> dg.ExecuteInProcessResult:
+def run(seeded: SeedData, policy: SyncPolicy, **swapped) -> dg.ExecuteInProcessResult:
     huma = pd.DataFrame([flatten_employee(u, u["positions"]) for u in seeded.huma_users], columns=list(HUMA_COLUMNS))
     crona = pd.DataFrame([employee_row(e) for e in seeded.crona_employees], columns=list(CRONA_COLUMNS))
     with dg.instance_for_test() as instance:
         return dg.materialize([stand_in("huma_users_raw", huma), stand_in("crona_employees_raw", crona), *RECONCILE],
-                              resources=plan_resources(policy), instance=instance, raise_on_error=False)
+                              resources={**plan_resources(policy), **swapped}, instance=instance,
+                              raise_on_error=False)
+
+
+def test_a_plan_that_cannot_be_kept_still_stands_and_says_so(seeded, tmp_path):
+    """The state database cannot be written: the dry run still plans; it only cannot be applied by run id."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the database's folder should be")
+    result = run(seeded, SyncPolicy(), ledger=LedgerResource(url=f"sqlite:///{blocked}/state.sqlite"))
+    assert result.success
+    metadata = result.asset_materializations_for_node("sync_plan")[0].metadata
+    assert metadata["apply_exactly_this_plan"].value == "not kept: cannot be applied by run id"
+    kept = run(seeded, SyncPolicy())
+    shown = kept.asset_materializations_for_node("sync_plan")[0].metadata["apply_exactly_this_plan"].value
+    assert shown == f"humacrona sync --plan {kept.run_id}"
 
 
 def guard(result: dg.ExecuteInProcessResult):

@@ -149,8 +149,16 @@ def sync_plan(context: dg.AssetExecutionContext, config: SyncPlanConfig, huma_em
         rec = Reconciliation(huma_employees, crona_employees, employee_matches, employee_conflicts)
         result = plan(rec, options)
         made_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        store.keep(keep(result, huma_employees, crona_employees, key, context.run.run_id, made_at))
+        kept = keep(result, huma_employees, crona_employees, key, context.run.run_id, made_at)
+        try:
+            store.keep(kept)
+            applying = f"humacrona sync --plan {context.run.run_id}"
+        except Exception as error:  # noqa: BLE001 - the database's; the plan stands, only applying it by id is lost
+            applying = "not kept: cannot be applied by run id"
+            context.log.warning(f"this plan could not be kept in the state database ({type(error).__name__}),"
+                                " so it cannot be applied by its run id; sync_users plans anew")
     by_action = counts(result.operations, ["target", "action"])
     summary = ", ".join(f"{r.target} {r.action} {r.rows}" for r in by_action.itertuples(index=False)) or "none"
     context.log.info(f"planned operations: {summary}; not planned: {len(result.not_planned)}")
-    return dg.Output(result, metadata={**plan_metadata(result, options), **_drifted_metadata(result)})
+    return dg.Output(result, metadata={**plan_metadata(result, options), **_drifted_metadata(result),
+                                       **({} if wanted else {"apply_exactly_this_plan": applying})})
