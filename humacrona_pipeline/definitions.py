@@ -45,8 +45,8 @@ SENSORS = [huma_changes_sensor]
 SCHEDULES = [nightly_sync_users]
 EXECUTOR = dg.in_process_executor
 """Every step of a run in the run's own process, one after another. Dagster's default (multiprocess) starts a
-process per step, and each imports this code location (~4-6 s): a `plan_sync` launched from the UI took a minute
-instead of the ~10 s of `humacrona sync --dry-run`. The price: the Huma and Crona extractions run one after the
+process per step, and each imports this code location (~2 s now, ~5 s when this was chosen): a `plan_sync` launched
+from the UI took a minute instead of the ~10 s of `humacrona sync --dry-run`. The price: the Huma and Crona extractions run one after the
 other, not side by side, which costs the shorter one, Crona's (under a second at 5,000 employees, against ~10-20 s
 for Huma's; see benchmarks/ui_runs.py). It also lets the outputs stay in the run's memory when no storage key is
 set (`defs/storage.py`)."""

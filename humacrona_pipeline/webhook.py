@@ -23,7 +23,7 @@ A delivery is, in this order:
    ``huma-topic`` header when that header is sent, and whose ``users`` is a list of objects, each with a
    non-empty string ``id`` and a string ``email``. Otherwise 400, nothing stored. Other fields are kept
    as Huma sends them (bank accounts are removed by the inbox).
-4. **Stored**, then answered: 200 ``{"stored": true, "event_id": N}``, or for a redelivery of an event
+4. **Stored**, then answered (and, with ``on_stored``, its push asked for: `defs.realtime.trigger`): 200 ``{"stored": true, "event_id": N}``, or for a redelivery of an event
    already stored (same topic, same body bytes) 200 ``{"stored": false, "duplicate": true}``. When the
    state database cannot store it, 503 with ``Retry-After``, so Huma delivers it again: the receiver never
    answers 2xx for an event it did not store.
@@ -46,6 +46,8 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -53,8 +55,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .defs.realtime.trigger import PushTrigger, missing_settings
 from .state import db
-from .state.inbox import TOPICS, Inbox
+from .state.inbox import PENDING, TOPICS, Inbox
 from .webhook_options import (DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, SECRET_ENV, TOKEN_ENV,  # noqa: F401
                               add_arguments)
 
@@ -163,9 +166,11 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-              *, allow_no_auth: bool = False) -> Starlette:
+              *, allow_no_auth: bool = False, on_stored: Callable[[], None] | None = None) -> Starlette:
     """The receiver's ASGI app, storing into ``inbox``. A blank secret or token counts as none; with neither,
-    `InsecureConfiguration` unless ``allow_no_auth`` (every delivery is then accepted unauthenticated)."""
+    `InsecureConfiguration` unless ``allow_no_auth`` (every delivery is then accepted unauthenticated).
+    With ``on_stored`` (`PushTrigger.notify`, called after each newly stored event; it must not block) the
+    events are stored claimed `PENDING`: this receiver asks for their runs (the sensor takes over late ones)."""
     secret, token = _blank_to_none(secret), _blank_to_none(token)
     if secret is None and token is None and not allow_no_auth:
         raise InsecureConfiguration(
@@ -177,6 +182,7 @@ def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_byte
         log.warning("webhook receiver running WITHOUT authentication: every delivery is accepted")
 
     async def receive(request: Request) -> JSONResponse:
+        delivered_at = datetime.now(timezone.utc)
         client = request.client.host if request.client else "?"
         try:
             if token is not None and not token_matches(token, request.headers.get("authorization")):
@@ -194,7 +200,8 @@ def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_byte
             log.warning("webhook refused (%s) from %s: %s", refused.status, client, refused.error)
             return refused.response()
         try:
-            event_id = await run_in_threadpool(inbox.add, topic, users, body)
+            event_id = await run_in_threadpool(inbox.add, topic, users, body, delivered_at,
+                                               PENDING if on_stored is not None else None)
         except Exception as error:  # noqa: BLE001 - any storage failure: Huma must deliver it again
             log.error("webhook %s with %d users NOT stored (%s); answered 503 so Huma retries",
                       topic, len(users), type(error).__name__)
@@ -204,6 +211,11 @@ def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_byte
             log.info("webhook %s with %d users: a redelivery of a stored event, not stored again", topic, len(users))
             return JSONResponse({"stored": False, "duplicate": True})
         log.info("webhook %s with %d users stored as event %d", topic, len(users), event_id)
+        if on_stored is not None:
+            try:
+                on_stored()
+            except Exception:  # noqa: BLE001 - stored is stored: the sensor pushes it
+                log.exception("event %d stored, but its push could not be asked for; the sensor will", event_id)
         return JSONResponse({"stored": True, "event_id": event_id})
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -234,8 +246,11 @@ def serve(args: argparse.Namespace) -> int:
     url = db.state_url()
     shown_url = make_url(url).render_as_string(hide_password=True)
     inbox = Inbox(url)
+    missing = missing_settings()
+    trigger = PushTrigger(url) if not missing else None
     try:
-        app = build_app(secret, token, inbox, args.max_body_bytes, allow_no_auth=args.insecure_no_auth)
+        app = build_app(secret, token, inbox, args.max_body_bytes, allow_no_auth=args.insecure_no_auth,
+                        on_stored=trigger.notify if trigger else None)
     except ValueError as error:
         _say(f"humacrona webhook: {error}", err=True)
         return 2
@@ -254,6 +269,8 @@ def serve(args: argparse.Namespace) -> int:
     except (OSError, RuntimeError) as error:
         _say(f"humacrona webhook: cannot listen on {args.host}:{args.port} ({error})", err=True)
         return 1
+    if trigger is not None:
+        trigger.start()
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -263,6 +280,8 @@ def serve(args: argparse.Namespace) -> int:
                                         ("access token (Authorization: Bearer)", token)) if on]
         _say(f"# Huma webhook receiver: POST {PATH} (and /), GET {HEALTH_PATH}; bodies up to {args.max_body_bytes} bytes")
         _say(f"# required: {' and '.join(checks) if checks else 'NOTHING (insecure)'}; events stored in {shown_url}")
+        _say("# pushes: started by this receiver as soon as an event is stored (huma_changes_sensor: the backstop)"
+             if trigger else f"# pushes: by the huma_changes_sensor (to start them at once, set here {', '.join(missing)})")
         _say("# Register this URL in Huma (Huma must reach it: put it behind HTTPS when it is public), with the same"
              " client secret and/or access token:")
         _say(f"WEBHOOK_URL=http://{host}:{server.port}{PATH}")
@@ -270,6 +289,8 @@ def serve(args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         server.stop()
+        if trigger is not None:
+            trigger.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from humacrona_pipeline.sandbox.server import BackgroundServer
-from humacrona_pipeline.state.inbox import Inbox
+from humacrona_pipeline.state.inbox import PENDING, Inbox
 from humacrona_pipeline.webhook import PATH, InsecureConfiguration, build_app
 
 SECRET = "whsec-Sup3r-s3cret-value"
@@ -158,6 +158,39 @@ def test_a_redelivered_event_is_stored_once(client, inbox):
     assert first.json()["stored"] is True
     assert again.status_code == 200 and again.json() == {"stored": False, "duplicate": True}
     assert inbox.count() == 1
+
+
+def test_a_receiver_that_pushes_keeps_its_events_pending_and_asks_once_per_new_event(inbox):
+    asked = []
+    with receiver(inbox, on_stored=lambda: asked.append(inbox.count())) as c:
+        body = event_body()
+        first = c.post(PATH, content=body, headers=headers(body))
+        again = c.post(PATH, content=body, headers=headers(body))  # a redelivery: nothing new to push
+        other = event_body("users-create", {"id": "u-2", "email": "b@x.se"})
+        c.post(PATH, content=other, headers=headers(other, topic="users-create"))
+    assert first.json()["stored"] is True and again.json()["duplicate"] is True
+    assert asked == [1, 2]  # each time after the event was stored
+    assert [e.claimed_by for e in inbox.after(0)] == [PENDING, PENDING]  # the sensor leaves them to it
+    assert all(e.delivered_at and e.delivered_at <= e.received_at for e in inbox.after(0))
+
+
+def test_a_failing_push_request_still_answers_200_and_the_event_stays_for_the_sensor(inbox, caplog):
+    def broken() -> None:
+        raise RuntimeError("the push worker is gone")
+
+    with receiver(inbox, on_stored=broken) as c:
+        body = event_body()
+        answer = c.post(PATH, content=body, headers=headers(body))
+    assert answer.status_code == 200 and answer.json()["stored"] is True
+    (event,) = inbox.after(0)
+    assert event.claimed_by == PENDING  # taken over by huma_changes_sensor after CLAIM_GRACE_S
+    assert "the sensor will" in caplog.text
+
+
+def test_a_receiver_without_push_stores_events_unclaimed(client, inbox):
+    body = event_body()
+    client.post(PATH, content=body, headers=headers(body))
+    assert [e.claimed_by for e in inbox.after(0)] == [None]  # the sensor's next tick pushes it
 
 
 def test_a_storage_failure_is_answered_503_so_huma_retries(tmp_path):

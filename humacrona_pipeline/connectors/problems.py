@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..connection.variables import BASE_URLS, CREDENTIALS, CRONA, DISPLAY_NAMES, HUMA, of_system
 from ..connection.variables import problem_line as variables_problem
-from . import crona as crona_api
-from . import huma as huma_api
-from .http import ApiError, AuthenticationError, ForbiddenError, TransportError
+
+if TYPE_CHECKING:  # the HTTP clients (httpx) are imported by `classify`, not by whoever only names a problem
+    from .http import ApiError
 
 NOT_CONFIGURED = "not_configured"
 CREDENTIALS_REFUSED = "credentials_refused"
@@ -26,9 +27,6 @@ TLS_FAILURE = "tls_failure"
 NOT_THE_API = "not_the_api"
 UNAVAILABLE = "unavailable"
 
-# ApiError.system (the clients' names) -> the connection's system key.
-_SYSTEMS = {huma_api.SYSTEM: HUMA, crona_api.SYSTEM: CRONA}
-_TOKEN_PATHS = {HUMA: (huma_api.TOKEN_PATH,), CRONA: (crona_api.TOKEN_PATH, crona_api.REFRESH_PATH)}
 _CREDENTIAL_WORDS = {HUMA: "the client credentials were refused", CRONA: "the Aktiveringskod was refused"}
 # (what holds the permissions, where an administrator gives them)
 _PERMISSION = {
@@ -93,17 +91,23 @@ def _transport_reason(error: ApiError) -> tuple[str, bool]:
 
 def classify(error: BaseException) -> ConnectionProblem | None:
     """The connection problem ``error`` means, or None when it is about one call's data, not the connection."""
+    from . import crona as crona_api
+    from . import huma as huma_api
+    from .http import ApiError, AuthenticationError, ForbiddenError, TransportError
+
     if isinstance(error, ConnectionProblem):
         return error
     if not isinstance(error, ApiError):
         return None
-    system = _SYSTEMS.get(error.system)
+    # ApiError.system (the clients' names) -> the connection's system key, and the calls that get a token
+    system = {huma_api.SYSTEM: HUMA, crona_api.SYSTEM: CRONA}.get(error.system)
     if system is None:
         return None
+    token_paths = {HUMA: (huma_api.TOKEN_PATH,), CRONA: (crona_api.TOKEN_PATH, crona_api.REFRESH_PATH)}[system]
     url_variable, credentials = BASE_URLS[system], CREDENTIALS[system]
     where = error.base_url or "the base URL"
     call = f"{error.method} {error.path}"
-    token_call = error.path in _TOKEN_PATHS[system]
+    token_call = error.path in token_paths
     said = _api_words(error)
     if isinstance(error, AuthenticationError):
         named = " / ".join(credentials)

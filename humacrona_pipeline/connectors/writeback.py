@@ -37,6 +37,19 @@ records the first as ``pending`` and completes them with the second, so a run ki
 its record still leaves a trace. An exception either raises stops the run (writing on without an audit
 record is worse than stopping).
 
+``journal(pending, finished)`` is the same record in batches, for a ledger where one transaction per
+employee is the bottleneck (group commit): called from one worker thread, one call at a time, with the
+pending rows of any number of employees about to be written (a list per employee) and the finished rows of
+others; an employee's first request waits until the call holding its pending rows has returned (the
+write-ahead guarantee), its finished rows go in a later call, and the last call has returned before the
+writes end (before verification). Pending rows are committed ahead, in chunks of `JOURNAL_LOOKAHEAD` times
+the concurrency (`JOURNAL_CHUNK` at least) in the order employees are written, the next chunk while the
+writers work on this one, so employees rarely wait; outcomes go with a chunk, or once a chunk's worth has
+finished. A run that stops leaves the rows of employees it did not reach ``pending`` (and those whose outcome
+was not written yet), which the next run reads back and concludes, as it does any interrupted write.
+Employees a reviewed plan's ``check`` refuses are concluded by their finished rows. An exception it raises
+stops the run, as the callbacks' do.
+
 ``check`` (a reviewed plan's `drift.DriftCheck`) is awaited before ``before_write``: an employee it refuses
 is not written, its rows ending ``drifted`` (changed since the review) or ``skipped`` (could not be read).
 """
@@ -48,7 +61,7 @@ from abc import ABC, abstractmethod
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -71,10 +84,15 @@ from .huma import HumaClient
 log = logging.getLogger("humacrona.connectors")
 
 OutcomeCallback = Callable[[list[dict]], None]
+# ``journal(pending, finished)``: one transaction recording employees' pending rows and others' finished ones.
+JournalCommit = Callable[[list[list[dict]], list[list[dict]]], None]
 # ``await check(email, rows)`` before an employee's first write: None to write it, else (status, reason) for
 # every row (`connectors.drift.DriftCheck`, when a reviewed plan is applied).
 EmployeeCheck = Callable[[str, list[dict]], Awaitable[tuple[str, str] | None]]
 
+# With a ``journal``: pending rows are committed this many writers' worth of employees ahead of the writers.
+JOURNAL_LOOKAHEAD = 4
+JOURNAL_CHUNK = 32  # employees, at least
 CREATE_ATTEMPTS = 3  # POSTs of one record at most, each only after checking that it does not exist yet
 HOLD_HINT = ("held: a changed salary account of an existing Crona employee is not written until it is approved;"
              " to approve it, add `approve_bank_account_change: true` for {email} under `employees:` in the"
@@ -193,6 +211,99 @@ async def _backoff(client, attempt: int) -> None:
     await retry.sleep(retry.backoff_s(attempt))
 
 
+class _GroupCommit:
+    """The ``journal`` calls of a run, batched in one worker thread (see the module doc). Pending rows are
+    committed ahead in chunks, in the order employees are written: an employee that starts finds its rows
+    committed (or waits for the chunk holding them), and the next chunk is committed while it is written."""
+
+    def __init__(self, commit: JournalCommit, employees: list[_Employee], lookahead: int):
+        self.commit = commit
+        self.employees = employees
+        self.position = {id(e): i for i, e in enumerate(employees)}
+        self.lookahead = max(1, lookahead)
+        self.queued = 0  # employees[:queued] have their pending rows committed or in a queued chunk
+        self.chunk: list[asyncio.Future | None] = [None] * len(employees)  # each employee's chunk
+        self.pending: list[tuple[list[list[dict]], asyncio.Future]] = []
+        self.finished: list[list[dict]] = []
+        self.task: asyncio.Task | None = None
+        self.failure: BaseException | None = None
+        self.closing = False
+
+    def _queue_through(self, last: int) -> None:
+        end = min(last + 1, len(self.employees))
+        if end <= self.queued:
+            return
+        ready = asyncio.get_running_loop().create_future()
+        groups = []
+        for i in range(self.queued, end):
+            rows = [dict(r) for r in self.employees[i].pending() if r["action"] != HELD]
+            if rows:
+                groups.append(rows)
+            self.chunk[i] = ready
+        self.queued = end
+        self.pending.append((groups, ready))
+        self._kick()
+
+    async def ahead(self, employee: _Employee) -> None:
+        """Returns once the employee's pending rows are committed (raises when they could not be)."""
+        if self.failure is not None:
+            raise self.failure
+        i = self.position[id(employee)]
+        if i >= self.queued - self.lookahead // 2:  # the next chunk, before the writers reach it
+            self._queue_through(max(i, self.queued - 1) + self.lookahead)
+        ready = self.chunk[i]
+        if not ready.done():
+            await asyncio.shield(ready)  # shared with the chunk's other employees: never cancel it
+        elif ready.exception() is not None:
+            raise ready.exception()
+
+    def done(self, rows: list[dict]) -> None:
+        """Queues the employee's outcome; written with the next chunk, or once a chunk's worth is waiting
+        (fewer, larger transactions: the thread competes with the event loop for the interpreter)."""
+        if self.failure is None:
+            self.finished.append(rows)
+            if len(self.finished) >= self.lookahead:
+                self._kick()
+
+    def _kick(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.ensure_future(self._drain())
+
+    def _due(self) -> bool:
+        return bool(self.pending or len(self.finished) >= self.lookahead or (self.closing and self.finished))
+
+    async def _drain(self) -> None:
+        while self._due() and self.failure is None:
+            batch, self.pending = self.pending, []
+            finished, self.finished = self.finished, []
+            try:
+                await asyncio.to_thread(self.commit, [g for groups, _ in batch for g in groups], finished)
+            except BaseException as exc:  # noqa: BLE001 - handed to every waiter and to close()
+                self.failure = exc
+                for _, ready in batch + self.pending:
+                    if not ready.done():
+                        ready.set_exception(exc)
+                        ready.exception()  # retrieved: a chunk nobody awaited is not an "unhandled" error
+                self.pending = []
+                return
+            for _, ready in batch:
+                if not ready.done():
+                    ready.set_result(None)
+
+    async def close(self) -> None:
+        """Every queued record committed (or the failure that stopped them raised)."""
+        self.closing = True
+        while True:
+            if self.task is not None and not self.task.done():
+                await asyncio.shield(self.task)
+            elif self._due() and self.failure is None:
+                self._kick()
+            else:
+                break
+        if self.failure is not None:
+            raise self.failure
+
+
 class _Writer(ABC):
     """What both systems' write-backs share: per-employee isolation, bounded concurrency, the callback."""
 
@@ -200,7 +311,8 @@ class _Writer(ABC):
     target: str
 
     def __init__(self, client, concurrency: int, on_outcome: OutcomeCallback | None,
-                 before_write: OutcomeCallback | None = None, check: EmployeeCheck | None = None):
+                 before_write: OutcomeCallback | None = None, check: EmployeeCheck | None = None,
+                 journal: JournalCommit | None = None):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.client = client
@@ -208,11 +320,24 @@ class _Writer(ABC):
         self.on_outcome = on_outcome
         self.before_write = before_write
         self.check = check
+        self.journal_commit = journal
+        self.journal: _GroupCommit | None = None
 
     async def run(self, operations: pd.DataFrame) -> pd.DataFrame:
         rows = _rows(operations, self.target)
         employees = _employees(rows)
-        await run_bounded(employees, self._one, self.concurrency)
+        self.journal = (None if self.journal_commit is None else
+                        _GroupCommit(self.journal_commit, employees,
+                                     max(JOURNAL_CHUNK, JOURNAL_LOOKAHEAD * self.concurrency)))
+        try:
+            await run_bounded(employees, self._one, self.concurrency)
+        except BaseException:
+            if self.journal is not None:  # what is finished still gets its record; the first error wins
+                with suppress(Exception):
+                    await self.journal.close()
+            raise
+        if self.journal is not None:
+            await self.journal.close()
         return _frame(rows)
 
     async def _one(self, employee: _Employee) -> None:
@@ -227,6 +352,8 @@ class _Writer(ABC):
                 employee.finish(employee.pending(), verdict[0], verdict[1])
         if self.before_write is not None and employee.pending():  # outside the try: no write without a record
             self.before_write([dict(r) for r in employee.pending()])
+        if self.journal is not None and employee.pending():  # committed before the first request
+            await self.journal.ahead(employee)
         try:
             if employee.pending():
                 await self.write(employee)
@@ -239,6 +366,8 @@ class _Writer(ABC):
             employee.fail(unfinished, "not written: the write-back did not reach this operation")
         if self.on_outcome is not None:
             self.on_outcome([dict(r) for r in employee.rows])
+        if self.journal is not None:
+            self.journal.done([dict(r) for r in employee.rows])
 
     @abstractmethod
     async def write(self, employee: _Employee) -> None:
@@ -337,8 +466,8 @@ class _HumaWriter(_Writer):
 
     def __init__(self, client: HumaClient, concurrency: int, on_outcome: OutcomeCallback | None,
                  group_id: str | None, contract_type: str, before_write: OutcomeCallback | None = None,
-                 check: EmployeeCheck | None = None):
-        super().__init__(client, concurrency, on_outcome, before_write, check)
+                 check: EmployeeCheck | None = None, journal: JournalCommit | None = None):
+        super().__init__(client, concurrency, on_outcome, before_write, check, journal)
         self.titles = huma_api.JobTitles(client)
         self.contract_type = contract_type
         self._group_id = group_id
@@ -478,21 +607,22 @@ class _HumaWriter(_Writer):
 
 async def write_crona(client: CronaClient, operations: pd.DataFrame, *, concurrency: int = 4,
                       on_outcome: OutcomeCallback | None = None, before_write: OutcomeCallback | None = None,
-                      check: EmployeeCheck | None = None) -> pd.DataFrame:
+                      check: EmployeeCheck | None = None, journal: JournalCommit | None = None) -> pd.DataFrame:
     """Write Crona's operations through an open client; the outcomes (`OUTCOME_COLUMNS`), unverified."""
-    return await _CronaWriter(client, concurrency, on_outcome, before_write, check).run(operations)
+    return await _CronaWriter(client, concurrency, on_outcome, before_write, check, journal).run(operations)
 
 
 async def write_huma(client: HumaClient, operations: pd.DataFrame, *, concurrency: int = 8,
                      on_outcome: OutcomeCallback | None = None, group_id: str | None = None,
                      contract_type: str = huma_api.DEFAULT_CONTRACT_TYPE,
-                     before_write: OutcomeCallback | None = None, check: EmployeeCheck | None = None) -> pd.DataFrame:
+                     before_write: OutcomeCallback | None = None, check: EmployeeCheck | None = None,
+                     journal: JournalCommit | None = None) -> pd.DataFrame:
     """Write Huma's operations through an open client; the outcomes (`OUTCOME_COLUMNS`), unverified.
 
     ``group_id``: the group new users join (default: the organisation's only company group).
     ``contract_type``: of a position created for a user who has none (Huma requires one)."""
     return await _HumaWriter(client, concurrency, on_outcome, group_id, contract_type, before_write,
-                             check).run(operations)
+                             check, journal).run(operations)
 
 
 # ---------------------------------------------------------------------------------- verification
@@ -504,35 +634,42 @@ def _shown(field_name: str, value: object) -> str:
 
 
 async def _verify(outcomes: pd.DataFrame, side: str, read: Callable, workers: int) -> pd.DataFrame:
-    """``read(record_id)`` -> one raw row of ``side``; every applied operation compared with it."""
+    """``read(record_id)`` -> one raw row of ``side``; every applied operation compared with it. The rows read
+    are made canonical in one pass (per record, pandas' fixed cost dominated a large run)."""
     frame = outcomes.reset_index(drop=True).astype(object)
     if frame.empty:
         return frame
-    applied = frame.index[frame["status"] == APPLIED]
-    record_of = {i: _clean(frame.at[i, "created_id"]) or _clean(frame.at[i, "record_id"]) for i in applied}
+    rows = frame.to_dict("records")
+    applied = [i for i, row in enumerate(rows) if row["status"] == APPLIED]
+    record_of = {i: _clean(rows[i]["created_id"]) or _clean(rows[i]["record_id"]) for i in applied}
     records = list(dict.fromkeys(r for r in record_of.values() if r is not None))
 
-    async def canonical(record_id) -> dict | str:
+    async def fetch(record_id) -> dict | str:
         try:
-            raw = await read(str(record_id))
+            return await read(str(record_id))
         except ApiError as exc:
             return f"could not be read back to verify it: {_error_text(exc)}"
-        canon, _ = to_canonical(pd.DataFrame([raw]), side)
-        return {k: _clean(v) for k, v in canon.iloc[0].to_dict().items()}
 
-    found = dict(zip(records, await run_bounded(records, canonical, workers)))
+    found = dict(zip(records, await run_bounded(records, fetch, workers)))
+    readable = [r for r in records if not isinstance(found[r], str)]
+    if readable:
+        canon, _ = to_canonical(pd.DataFrame([found[r] for r in readable], dtype=object), side)
+        for record_id, values in zip(readable, canon.to_dict("records")):
+            found[record_id] = {k: _clean(v) for k, v in values.items()}
+    by_email: dict[str, list[dict]] = {}
+    for row in rows:
+        by_email.setdefault(row["employee"], []).append(row)
     scrubbers: dict[str, _Scrubber] = {}
     for i in applied:
-        record_id, name = record_of[i], frame.at[i, "field"]
-        email = frame.at[i, "employee"]
+        record_id, name, email = record_of[i], rows[i]["field"], rows[i]["employee"]
         if email not in scrubbers:
-            scrubbers[email] = _Scrubber(frame[frame["employee"] == email].to_dict("records"))
+            scrubbers[email] = _Scrubber(by_email[email])
         if record_id is None:
             error = "could not be read back to verify it: no record id"
         elif isinstance(found[record_id], str):
             error = found[record_id]
         else:
-            expected, got = _clean(frame.at[i, "new_value"]), found[record_id].get(name)
+            expected, got = _clean(rows[i]["new_value"]), found[record_id].get(name)
             if expected == got:
                 continue
             error = (f"{BY_NAME[name].label}: expected {_shown(name, expected)}, found {_shown(name, got)}"
@@ -562,12 +699,14 @@ async def verify_huma(client: HumaClient, outcomes: pd.DataFrame) -> pd.DataFram
 def apply_plan(client: HumaClient | CronaClient, target: str, operations: pd.DataFrame, *,
                on_outcome: OutcomeCallback | None = None, concurrency: int | None = None,
                huma_group_id: str | None = None, before_write: OutcomeCallback | None = None,
-               check: DriftCheck | None = None) -> pd.DataFrame:
+               check: DriftCheck | None = None, journal: JournalCommit | None = None) -> pd.DataFrame:
     """Synchronous entry point (Dagster assets): open the client, write the operations of ``target``
     (rows for the other system are left out), verify them, close it; answers the verified outcomes.
 
     ``huma_group_id``: the group users created in Huma join (default: the organisation's company group).
-    ``check``: a reviewed plan's last check of each employee before its first write (opened here)."""
+    ``check``: a reviewed plan's last check of each employee before its first write (opened here).
+    ``journal``: the write-ahead record in group commits (see the module doc), instead of or besides the
+    per-employee ``before_write`` / ``on_outcome``."""
     if target not in (HUMA, CRONA):
         raise ValueError(f"target must be {HUMA!r} or {CRONA!r}, got {target!r}")
     expected = HumaClient if target == HUMA else CronaClient
@@ -584,14 +723,15 @@ def apply_plan(client: HumaClient | CronaClient, target: str, operations: pd.Dat
                 await stack.enter_async_context(check)
             if target == HUMA:
                 written = await write_huma(client, ops, concurrency=concurrency or 8, on_outcome=on_outcome,
-                                           group_id=huma_group_id, before_write=before_write, check=check)
+                                           group_id=huma_group_id, before_write=before_write, check=check,
+                                           journal=journal)
                 return await verify_huma(client, written)
             written = await write_crona(client, ops, concurrency=concurrency or 4, on_outcome=on_outcome,
-                                        before_write=before_write, check=check)
+                                        before_write=before_write, check=check, journal=journal)
             return await verify_crona(client, written)
 
     return asyncio.run(run())
 
 
-__all__ = ["CREATE_ATTEMPTS", "EmployeeCheck", "OutcomeCallback", "apply_plan", "verify_crona", "verify_huma", "write_crona",
-           "write_huma"]
+__all__ = ["CREATE_ATTEMPTS", "EmployeeCheck", "JournalCommit", "OutcomeCallback", "apply_plan", "verify_crona",
+           "verify_huma", "write_crona", "write_huma"]

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from ..connection.variables import DISPLAY_NAMES
 from ..connectors.problems import ConnectionProblem, classify
-from ..state.confirmations import Confirmation, Confirmations, Connection, NotConfirmed
 from .crona.resources import CronaResource
 from .huma.resources import HumaResource
+
+if TYPE_CHECKING:  # the state database (SQLAlchemy) is imported by the steps that use it
+    from ..state.confirmations import Confirmation, Connection
 
 PROBLEM_KEY = "humacrona_problem"  # Failure metadata: what kind of misconfiguration (the CLI reads it)
 NOT_CONFIRMED = "not_confirmed"
@@ -41,15 +44,21 @@ def connection_failures() -> Iterator[None]:
 
 
 def connection_of(huma: HumaResource, crona: CronaResource) -> Connection:
+    from ..state.confirmations import Connection
+
     return Connection(huma.base_url, huma.client_id, crona.base_url)
 
 
 def confirmation(huma: HumaResource, crona: CronaResource, state_url: str | None) -> Confirmation | None:
+    from ..state.confirmations import Confirmations
+
     return Confirmations(state_url).latest(connection_of(huma, crona))
 
 
 def require_confirmed(huma: HumaResource, crona: CronaResource, state_url: str | None) -> Confirmation:
     """The write gate: the connection's confirmation, or `dg.Failure` saying how to confirm it."""
+    from ..state.confirmations import Confirmations, NotConfirmed
+
     try:
         return Confirmations(state_url).require(connection_of(huma, crona))
     except NotConfirmed as error:

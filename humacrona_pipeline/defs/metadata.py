@@ -8,14 +8,16 @@ may reach Dagster's Markdown as markup."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from ..core.bank_accounts import mask
 from ..core.columns import describe
-from ..core.display import markdown_list, markdown_rows
 from ..core.wording import percent
+
+if TYPE_CHECKING:  # pandas is imported by the runs that make tables, not when the code location loads
+    import pandas as pd
 
 PREVIEW_ROWS = 5
 
@@ -60,6 +62,8 @@ TABLE_ROWS = 20
 def markdown_table(df: pd.DataFrame, rows: int = TABLE_ROWS) -> str:
     """The first ``rows`` rows as Markdown, every cell escaped (`core.display.markdown_text`: no markup, no
     pipe, no hidden character from the data). Values must already be display values (masked)."""
+    from ..core.display import markdown_rows
+
     if df.empty:
         return "_no rows_"
     text = markdown_rows(list(df.columns), df.head(rows).astype(object).values.tolist())
@@ -70,6 +74,8 @@ def markdown_table(df: pd.DataFrame, rows: int = TABLE_ROWS) -> str:
 
 def counts(df: pd.DataFrame, by: Iterable[str]) -> pd.DataFrame:
     """Rows per combination of ``by`` (blank shown as "-"), most frequent first."""
+    import pandas as pd
+
     by = list(by)
     if df.empty:
         return pd.DataFrame(columns=[*by, "rows"])
@@ -84,6 +90,8 @@ def counts_md(df: pd.DataFrame, by: Iterable[str]) -> dg.MetadataValue:
 
 def list_md(items: Iterable[object]) -> dg.MetadataValue:
     """Lines of text (guard violations, schema errors) as a Markdown list, each escaped; "_none_" for none."""
+    from ..core.display import markdown_list
+
     return dg.MetadataValue.md(markdown_list(list(items)))
 
 

@@ -11,7 +11,6 @@ import os
 import dagster as dg
 from pydantic import Field
 
-from ..core.review import derive_key
 from .crona.resources import CronaResource
 from .huma.resources import HumaResource
 from .storage import STORAGE_KEY_ENV
@@ -32,6 +31,8 @@ class SyncPlanConfig(dg.Config):
 def review_key(huma: HumaResource, crona: CronaResource) -> bytes:
     """The fingerprint key: from `HUMACRONA_STORAGE_KEY` when set, else from the Huma client secret and the
     Crona Aktiveringskod (read from the environment, never stored)."""
+    from ..core.review import derive_key
+
     storage_key = os.environ.get(STORAGE_KEY_ENV, "").strip()
     if storage_key:
         return derive_key(storage_key)

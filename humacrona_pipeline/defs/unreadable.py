@@ -8,14 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
-import pandas as pd
 
-from ..connectors.http import ApiError
 from ..core.fields import CRONA, HUMA, MATCH_KEY, SYSTEM_NAMES
-from ..core.unreadable import unreadable_rows, unreadable_share, unreadable_table
 from ..core.wording import percent, plural, verb
 from .metadata import markdown_table, share
 from .policy import SyncPolicy
+from .types import DataFrame
 
 TABLE_ROWS = 50
 _EMAIL_COLUMNS = {side: MATCH_KEY.columns(side)[0] for side in (HUMA, CRONA)}  # the raw work-email column
@@ -25,6 +23,8 @@ _EMAIL_COLUMNS = {side: MATCH_KEY.columns(side)[0] for side in (HUMA, CRONA)}  #
 def listing_failures(side: str) -> Iterator[None]:
     """Inside: a failure to read the employee list itself (a page that answers a server error after the retries,
     or is not the documented shape) leaves as `dg.Failure` with one line: an outage, not one employee."""
+    from ..connectors.http import ApiError
+
     try:
         yield
     except ApiError as error:
@@ -32,21 +32,25 @@ def listing_failures(side: str) -> Iterator[None]:
                          f" {error}") from None
 
 
-def who_and_why_md(table: pd.DataFrame, rows: int = TABLE_ROWS) -> str:
+def who_and_why_md(table: DataFrame, rows: int = TABLE_ROWS) -> str:
     """Who could not be read and why, as an escaped Markdown table (`metadata.markdown_table`)."""
     if table.empty:
         return "_none_"
     return markdown_table(table[["record_id", "work_email", "reason"]], rows=rows)
 
 
-def unreadable_metadata(raw: pd.DataFrame, side: str, email_column: str | None = None) -> dict:
+def unreadable_metadata(raw: DataFrame, side: str, email_column: str | None = None) -> dict:
     """The raw asset's `unreadable` count and its who-and-why table."""
+    from ..core.unreadable import unreadable_table
+
     table = unreadable_table(raw, side, email_column or _EMAIL_COLUMNS[side])
     return {"unreadable": len(table), "unreadable_records": dg.MetadataValue.md(who_and_why_md(table))}
 
 
-def evaluate_readable(raw: pd.DataFrame, side: str, policy: SyncPolicy) -> dg.AssetCheckResult:
+def evaluate_readable(raw: DataFrame, side: str, policy: SyncPolicy) -> dg.AssetCheckResult:
     """Pass while the unreadable share is within `max_unreadable_share`; fail with ERROR (blocking) above it."""
+    from ..core.unreadable import unreadable_rows, unreadable_share
+
     limit = policy.policy().max_unreadable_share
     count, ratio = len(unreadable_rows(raw)), unreadable_share(raw)
     system = SYSTEM_NAMES[side]
@@ -71,12 +75,12 @@ def evaluate_readable(raw: pd.DataFrame, side: str, policy: SyncPolicy) -> dg.As
 @dg.asset_check(asset=dg.AssetKey("huma_users_raw"), blocking=True,
                 description="Huma users whose details or positions could not be read, against the policy's "
                 "max_unreadable_share: above it the run stops before anything is written.")
-def huma_users_readable(huma_users_raw: pd.DataFrame, policy: SyncPolicy) -> dg.AssetCheckResult:
+def huma_users_readable(huma_users_raw: DataFrame, policy: SyncPolicy) -> dg.AssetCheckResult:
     return evaluate_readable(huma_users_raw, HUMA, policy)
 
 
 @dg.asset_check(asset=dg.AssetKey("crona_employees_raw"), blocking=True,
                 description="Crona employees that could not be read, against the policy's max_unreadable_share:"
                 " above it the run stops before anything is written.")
-def crona_employees_readable(crona_employees_raw: pd.DataFrame, policy: SyncPolicy) -> dg.AssetCheckResult:
+def crona_employees_readable(crona_employees_raw: DataFrame, policy: SyncPolicy) -> dg.AssetCheckResult:
     return evaluate_readable(crona_employees_raw, CRONA, policy)

@@ -24,10 +24,8 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from .files import PRIVATE_MODE, make_private
+from .home import STATE_URL_ENV, dagster_home
 
-STATE_URL_ENV = "HUMACRONA_STATE_URL"
-DAGSTER_HOME_ENV = "DAGSTER_HOME"
-DEFAULT_DAGSTER_HOME = ".dagster_home"
 SQLITE_FILE = "humacrona_state.sqlite"
 BUSY_TIMEOUT_S = 30.0
 _WRITE_OPTION = "humacrona_write"
@@ -37,13 +35,6 @@ metadata = sa.MetaData()
 _lock = threading.Lock()
 _engines: dict[tuple[int, str], sa.Engine] = {}
 _created: dict[tuple[int, str], set[str]] = {}
-
-
-def dagster_home() -> Path:
-    """``$DAGSTER_HOME``, else ``./.dagster_home``; created when missing."""
-    path = Path(os.environ.get(DAGSTER_HOME_ENV) or DEFAULT_DAGSTER_HOME).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def state_url() -> str:

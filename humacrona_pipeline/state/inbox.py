@@ -3,12 +3,19 @@
 
 Huma's webhooks are a signal, not the truth: the push job reads the named users' current details from the
 Huma API. So the inbox keeps what it needs to find them (user ids and emails, the topic) and the raw body
-for diagnosis — with bank-account numbers removed, as everywhere else in the state database."""
+for diagnosis — with bank-account numbers removed, as everywhere else in the state database.
+
+Each event is pushed by one run: whoever asks Dagster for that run first — the receiver right after storing
+(`defs.realtime.trigger`) or the sensor's tick — *claims* the event with the run key (`claim`, atomic, only
+while nobody holds it), so the other one leaves it alone. A receiver that pushes stores its events already
+claimed as `PENDING` (its own, not yet in a run), so the sensor does not race it. The inbox stays the durable
+record: a claim whose run never came into being is taken over by the sensor (see `defs.realtime.sensors`)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,6 +25,7 @@ import sqlalchemy as sa
 from . import db
 
 TOPICS = ("users-create", "users-update", "users-delete", "users-export")
+PENDING = "receiver:pending"  # stored by a receiver that asks for its run itself, which has not done so yet
 
 inbox_events = sa.Table(
     "inbox_events", db.metadata,
@@ -27,8 +35,14 @@ inbox_events = sa.Table(
     sa.Column("user_ids", sa.Text, nullable=False),  # JSON list, in the body's order
     sa.Column("emails", sa.Text, nullable=False),  # JSON list, lower-cased, same order
     sa.Column("body", sa.Text, nullable=False),  # the users without bankAccount, as JSON
-    sa.Column("received_at", sa.String(40), nullable=False),
+    sa.Column("received_at", sa.String(40), nullable=False),  # when it was stored
+    sa.Column("delivered_at", sa.String(40)),  # when the receiver began to read the delivery
+    sa.Column("claimed_by", sa.String(160)),  # who asks for its run and the run key (see `claim`); none: nobody
+    sa.Column("claimed_at", sa.String(40)),
 )
+# Columns added since the table first shipped: an older state database gets them on first use.
+_ADDED_COLUMNS = ("delivered_at", "claimed_by", "claimed_at")
+_migrated: set[tuple[int, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -38,11 +52,18 @@ class InboxEvent:
     user_ids: tuple[str, ...]
     emails: tuple[str, ...]
     received_at: str
+    claimed_by: str | None = None
+    claimed_at: str | None = None
+    delivered_at: str | None = None
 
 
 def fingerprint(topic: str, raw_body: bytes) -> str:
     """What makes two deliveries the same event: the topic and the exact body Huma signed."""
     return hashlib.sha256(topic.encode() + b"\n" + raw_body).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _without_bank_accounts(users: Iterable[Mapping]) -> list[dict]:
@@ -52,8 +73,26 @@ def _without_bank_accounts(users: Iterable[Mapping]) -> list[dict]:
 class Inbox(db.StateStore):
     """The inbox table in the state database."""
 
-    def add(self, topic: str, users: list[Mapping], raw_body: bytes) -> int | None:
-        """Store one accepted event; its id, or None when the same event was stored before (a redelivery)."""
+    @property
+    def engine(self) -> sa.Engine:
+        eng = db.engine(self.url)
+        key = (os.getpid(), str(eng.url))
+        if key not in _migrated:
+            with db.write_transaction(eng) as conn:
+                have = {c["name"] for c in sa.inspect(conn).get_columns(inbox_events.name)}
+                for name in _ADDED_COLUMNS:
+                    if name not in have:
+                        column = inbox_events.c[name]
+                        conn.exec_driver_sql(f"ALTER TABLE {inbox_events.name} ADD COLUMN {name}"
+                                             f" {column.type.compile(eng.dialect)}")
+            _migrated.add(key)
+        return eng
+
+    def add(self, topic: str, users: list[Mapping], raw_body: bytes, delivered_at: datetime | None = None,
+            claimed_by: str | None = None) -> int | None:
+        """Store one accepted event; its id, or None when the same event was stored before (a redelivery).
+        ``delivered_at``: when the receiver began to read it (for the real-time breakdown); ``claimed_by``:
+        stored already claimed (`PENDING`: by the receiver, which asks for its run itself)."""
         if topic not in TOPICS:
             raise ValueError(f"unknown topic {topic!r}; Huma sends {', '.join(TOPICS)}")
         row = {
@@ -62,7 +101,11 @@ class Inbox(db.StateStore):
             "user_ids": json.dumps([str(u["id"]) for u in users]),
             "emails": json.dumps([str(u.get("email") or "").strip().lower() for u in users]),
             "body": json.dumps(_without_bank_accounts(users), ensure_ascii=False, default=str),
-            "received_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "received_at": _now(),
+            "delivered_at": delivered_at.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+            if delivered_at else None,
+            "claimed_by": claimed_by,
+            "claimed_at": _now() if claimed_by else None,
         }
         with db.write_transaction(self.engine) as conn:
             seen = conn.execute(sa.select(inbox_events.c.id).where(
@@ -71,15 +114,52 @@ class Inbox(db.StateStore):
                 return None
             return int(conn.execute(inbox_events.insert().values(**row)).inserted_primary_key[0])
 
-    def after(self, cursor: int, limit: int = 1000) -> list[InboxEvent]:
-        """Events stored after ``cursor`` (an event id; 0 for all), oldest first, at most ``limit``."""
-        query = (sa.select(inbox_events.c.id, inbox_events.c.topic, inbox_events.c.user_ids, inbox_events.c.emails,
-                           inbox_events.c.received_at)
-                 .where(inbox_events.c.id > cursor).order_by(inbox_events.c.id).limit(limit))
+    def _events(self, where, limit: int | None = None) -> list[InboxEvent]:
+        c = inbox_events.c
+        query = (sa.select(c.id, c.topic, c.user_ids, c.emails, c.received_at, c.claimed_by, c.claimed_at,
+                           c.delivered_at).where(where).order_by(c.id).limit(limit))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [InboxEvent(r.id, r.topic, tuple(json.loads(r.user_ids)), tuple(json.loads(r.emails)), r.received_at)
-                for r in rows]
+        return [InboxEvent(r.id, r.topic, tuple(json.loads(r.user_ids)), tuple(json.loads(r.emails)), r.received_at,
+                           r.claimed_by, r.claimed_at, r.delivered_at) for r in rows]
+
+    def after(self, cursor: int, limit: int = 1000) -> list[InboxEvent]:
+        """Events stored after ``cursor`` (an event id; 0 for all), oldest first, at most ``limit``."""
+        return self._events(inbox_events.c.id > cursor, limit)
+
+    def unclaimed(self, limit: int = 1000, held: str | None = None) -> list[InboxEvent]:
+        """Events nobody claimed yet (with ``held``: those claimed so, e.g. `PENDING`), oldest first, at most
+        ``limit``."""
+        claimed_by = inbox_events.c.claimed_by
+        return self._events(claimed_by.is_(None) if held is None else claimed_by == held, limit)
+
+    def claimed(self, claim: str) -> list[InboxEvent]:
+        """The events held by ``claim``, oldest first."""
+        return self._events(inbox_events.c.claimed_by == claim)
+
+    def claim(self, event_ids: Iterable[int], claim: str, held: str | None = None) -> bool:
+        """Claim every one of ``event_ids`` for ``claim`` (a run key, with who asks for it), atomically: all of
+        them when none is claimed yet (or each is claimed ``held``, e.g. `PENDING`) (True), else none (False:
+        somebody else pushes them)."""
+        ids = sorted(set(event_ids))
+        if not ids:
+            return False
+        claimed_by = inbox_events.c.claimed_by
+        with db.write_transaction(self.engine) as conn:
+            free = conn.execute(sa.select(sa.func.count()).select_from(inbox_events).where(
+                inbox_events.c.id.in_(ids), claimed_by.is_(None) if held is None else claimed_by == held)).scalar()
+            if free != len(ids):
+                return False
+            conn.execute(inbox_events.update().where(inbox_events.c.id.in_(ids))
+                         .values(claimed_by=claim, claimed_at=_now()))
+        return True
+
+    def release(self, claim: str) -> int:
+        """Give up ``claim`` (its run could not be asked for): its events are nobody's again, for the sensor's
+        next tick. The number of events released."""
+        with db.write_transaction(self.engine) as conn:
+            return conn.execute(inbox_events.update().where(inbox_events.c.claimed_by == claim)
+                                .values(claimed_by=None, claimed_at=None)).rowcount
 
     def last_id(self) -> int:
         """The newest event's id (0 for an empty inbox): a cursor that skips everything stored so far."""

@@ -7,9 +7,11 @@ status and error, the policy rule, the time and, for a row an interrupted run le
 Rows are written ahead: `record_pending` stores an employee's operations as ``pending`` in one short
 transaction *before* the first request that writes them, `complete` turns those same rows into ``applied``,
 ``failed``, ``skipped`` or ``unverified`` once the employee's writes end (another short transaction), and
-`mark_verification` amends them once they are read back. A run killed in between leaves ``pending`` rows;
-the next run reads those employees back (`connectors.resolve`) and `resolve` marks each ``applied`` or
-``not applied`` with `resolved_at` (or leaves it ``pending`` with a note when it could not be read).
+`mark_verification` amends them once they are read back. `write_ahead` does both for several employees in
+one transaction (the write-back's group commit: a commit per employee was its bottleneck). A run killed in
+between leaves ``pending`` rows; the next run reads those employees back (`connectors.resolve`) and `resolve`
+marks each ``applied`` or ``not applied`` with `resolved_at` (or leaves it ``pending`` with a note when it
+could not be read).
 Salary bank accounts are stored masked (last four digits), in the values and in any error text; no secret
 is stored. `migrate` adds columns newer versions need to an older ledger (`ALTER TABLE ... ADD COLUMN`)."""
 
@@ -186,42 +188,53 @@ class Ledger:
     def record_pending(self, run_id: str, rows: pd.DataFrame | list[dict]) -> None:
         """Store operations about to be written (plan rows of one employee) as ``pending``, in one transaction
         that commits before the caller sends the first request; `complete` finishes the same rows."""
-        now = _now()
-        values = [{**ledger_row(run_id, {**row, "status": PENDING, "error": None, "at": now}),
-                   "resolved_at": None} for row in planned_ids(_rows(rows))]
-        if not values:
-            return
-        with db.write_transaction(self.engine) as conn:
-            conn.execute(sa.insert(operations_table), values)
+        self.write_ahead(run_id, [_rows(rows)], [])
 
     def complete(self, run_id: str, rows: pd.DataFrame | list[dict]) -> None:
         """Record how operations of one run ended (outcome rows), in one transaction: the run's stored row of
         the same system, employee, field and action (its `pending` row) is updated — status, error, time and a
         create's id — and an operation that has no stored row yet (a held one) is appended. An update also
         overwrites what another run's resolution may have concluded meanwhile: the writer knows better."""
-        values = [ledger_row(run_id, row) for row in _rows(rows)]
-        if not values:
+        self.write_ahead(run_id, [], [_rows(rows)])
+
+    def write_ahead(self, run_id: str, pending: Iterable[list[Mapping]], finished: Iterable[list[Mapping]]) -> None:
+        """`record_pending` for each employee of ``pending`` (one list of plan rows each) and `complete` for
+        each of ``finished`` (its outcome rows), in one transaction: the write-back's group commit
+        (`connectors.writeback`'s ``journal``), so concurrent employees share one commit (one fsync)."""
+        now = _now()
+        ahead = [{**ledger_row(run_id, {**row, "status": PENDING, "error": None, "at": now}), "resolved_at": None}
+                 for group in pending for row in planned_ids(list(group))]
+        values = [ledger_row(run_id, row) for group in finished for row in group]
+        if not ahead and not values:
             return
-        t = operations_table
         with db.write_transaction(self.engine) as conn:
-            stored = conn.execute(
-                sa.select(t.c.id, t.c.system, t.c.employee, t.c.field, t.c.action, t.c.record_id)
-                .where(t.c.run_id == str(run_id), t.c.employee.in_({v["employee"] for v in values}))).all()
-            ids = {(r.system, r.employee, r.field, r.action): (r.id, r.record_id) for r in stored}
-            updates, inserts = [], []
-            for v in values:
-                found = ids.get((v["system"], v["employee"], v["field"], v["action"]))
-                if found is None:
-                    inserts.append(v)
-                else:
-                    updates.append({"row_id": found[0], "new_status": v["status"], "new_error": v["error"],
-                                    "new_at": v["at"], "new_record_id": v["record_id"] or found[1]})
-            if updates:
-                conn.execute(sa.update(t).where(t.c.id == sa.bindparam("row_id")).values(
-                    status=sa.bindparam("new_status"), error=sa.bindparam("new_error"), at=sa.bindparam("new_at"),
-                    record_id=sa.bindparam("new_record_id"), resolved_at=None), updates)
-            if inserts:
-                conn.execute(sa.insert(t), inserts)
+            if ahead:
+                conn.execute(sa.insert(operations_table), ahead)
+            if values:
+                self._complete(conn, run_id, values)
+
+    @staticmethod
+    def _complete(conn: sa.Connection, run_id: str, values: list[dict]) -> None:
+        """`complete`'s update-or-append, inside the caller's transaction."""
+        t = operations_table
+        stored = conn.execute(
+            sa.select(t.c.id, t.c.system, t.c.employee, t.c.field, t.c.action, t.c.record_id)
+            .where(t.c.run_id == str(run_id), t.c.employee.in_({v["employee"] for v in values}))).all()
+        ids = {(r.system, r.employee, r.field, r.action): (r.id, r.record_id) for r in stored}
+        updates, inserts = [], []
+        for v in values:
+            found = ids.get((v["system"], v["employee"], v["field"], v["action"]))
+            if found is None:
+                inserts.append(v)
+            else:
+                updates.append({"row_id": found[0], "new_status": v["status"], "new_error": v["error"],
+                                "new_at": v["at"], "new_record_id": v["record_id"] or found[1]})
+        if updates:
+            conn.execute(sa.update(t).where(t.c.id == sa.bindparam("row_id")).values(
+                status=sa.bindparam("new_status"), error=sa.bindparam("new_error"), at=sa.bindparam("new_at"),
+                record_id=sa.bindparam("new_record_id"), resolved_at=None), updates)
+        if inserts:
+            conn.execute(sa.insert(t), inserts)
 
     def pending(self, *, except_run: str | None = None) -> pd.DataFrame:
         """The ``pending`` rows (`LEDGER_COLUMNS`) runs left, oldest first; ``except_run``'s left out."""

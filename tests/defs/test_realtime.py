@@ -25,10 +25,9 @@ from humacrona_pipeline.defs.realtime.push import (SMALL_PUSH, ChangedUser, Push
                                                    push_policy)
 from humacrona_pipeline.defs.realtime.resources import InboxResource
 from humacrona_pipeline.defs.realtime.sensors import BATCH_USERS, huma_changes_sensor
-from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
-from humacrona_pipeline.state.inbox import Inbox
+from humacrona_pipeline.state.inbox import Inbox, InboxEvent
 from humacrona_pipeline.state.ledger import Ledger
-from sync_testkit import confirm, resources
+from sync_testkit import resources
 
 _bodies = itertools.count()
 
@@ -134,9 +133,9 @@ def test_more_users_than_a_batch_holds_make_several_requests(inbox_url):
 
 
 def test_the_batches_cut_at_event_boundaries():
-    events = [sensors.InboxEvent(1, "users-create", ("a",), ("a@x.se",), ""),
-              sensors.InboxEvent(2, "users-update", ("a", "b"), ("a@x.se", "b@x.se"), ""),
-              sensors.InboxEvent(3, "users-update", ("c",), ("c@x.se",), "")]
+    events = [InboxEvent(1, "users-create", ("a",), ("a@x.se",), ""),
+              InboxEvent(2, "users-update", ("a", "b"), ("a@x.se", "b@x.se"), ""),
+              InboxEvent(3, "users-update", ("c",), ("c@x.se",), "")]
     batches = sensors.batch_events(events, cap=2)
     assert [(b.first_id, b.last_id, list(b.users)) for b in batches] == [(1, 2, ["a", "b"]), (3, 3, ["c"])]
     assert batches[0].users["a"]["topics"] == ["users-create", "users-update"]
@@ -197,14 +196,6 @@ def test_the_share_guard_counts_against_every_crona_employee_and_only_for_larger
 
 
 # --- the push job against the sandboxes -----------------------------------------------------------------
-
-
-@pytest.fixture
-def sandboxes30(dagster_home):
-    """Fresh sandboxes whose connection the administrator confirmed (a push writes nothing otherwise)."""
-    with start_sandboxes(SandboxOptions(employees=30, seed=5, huma_port=0, crona_port=0)) as running:
-        confirm(running, dagster_home)
-        yield running
 
 
 def _clients(sandboxes):

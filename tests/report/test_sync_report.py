@@ -16,9 +16,9 @@ from humacrona_pipeline.core.outcomes import OUTCOME_COLUMNS
 from humacrona_pipeline.core.plan import NOT_PLANNED_COLUMNS
 from humacrona_pipeline.core.policy import Policy
 from humacrona_pipeline.core.reconcile import CONFLICT_COLUMNS
-from humacrona_pipeline.report import build_email, build_report, render_html, render_text, write_html
-from humacrona_pipeline.report.html import MAX_WIDTH
-from humacrona_pipeline.report.summary import APPROVAL_TITLE
+from humacrona_pipeline.report.email_message import build_email
+from humacrona_pipeline.report.html import MAX_WIDTH, render_html, render_text, write_html
+from humacrona_pipeline.report.summary import APPROVAL_TITLE, build_report
 from humacrona_pipeline.report.times import UnknownTimeZone
 
 # Valid Swedish salary accounts (tests/core/test_bank_accounts.py) in stored form.

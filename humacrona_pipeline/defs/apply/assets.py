@@ -8,18 +8,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
-from ...connectors.drift import DriftCheck
-from ...connectors.writeback import apply_plan
-from ...core.display import display_frame
 from ...core.fields import CRONA, HUMA, SYSTEM_NAMES
-from ...core.outcomes import DRIFTED, FAILED, OUTCOME_COLUMNS, UNVERIFIED, empty_outcomes
-from ...core.plan import SyncPlan
-from ...report.email_message import build_email
-from ...report.html import render_text, write_html
-from ...report.summary import build_report
-from ...state.db import dagster_home
+from ...state.home import dagster_home
 from ..crona.resources import CronaResource
 from ..connection import connection_failures, require_confirmed
 from ..email.resources import EmailResource
@@ -27,6 +18,7 @@ from ..huma.resources import HumaResource
 from ..metadata import counts_md, frame_shape_metadata, markdown_table
 from ..policy import SyncPolicy
 from ..review import review_key
+from ..types import DataFrame, SyncPlan
 from .resources import LedgerResource
 
 REPORT_DIR_ENV = "HUMACRONA_REPORT_DIR"
@@ -34,7 +26,9 @@ REPORT_DIR_ENV = "HUMACRONA_REPORT_DIR"
 
 def _write(context: dg.AssetExecutionContext, target: str, client, sync_plan: SyncPlan, policy: SyncPolicy,
            ledger: LedgerResource, huma: HumaResource, crona: CronaResource,
-           **write_options) -> dg.Output[pd.DataFrame]:
+           **write_options) -> dg.Output[DataFrame]:
+    from ...connectors.drift import DriftCheck
+
     rules = policy.policy()
     violations = sync_plan.guard_violations(rules)
     if violations and not rules.approve_mass_change:  # the blocking check stops this too; never rely on one guard
@@ -49,8 +43,10 @@ def _write(context: dg.AssetExecutionContext, target: str, client, sync_plan: Sy
     return write_recorded(context, client, target, operations, ledger, drifted=drifted, **write_options)
 
 
-def _drifted_outcomes(sync_plan: SyncPlan, target: str) -> pd.DataFrame:
+def _drifted_outcomes(sync_plan: SyncPlan, target: str) -> DataFrame:
     """The reviewed plan's operations for ``target`` of employees that changed since the review, as outcomes."""
+    from ...core.outcomes import DRIFTED, OUTCOME_COLUMNS, empty_outcomes
+
     drifted = sync_plan.drifted
     rows = drifted[drifted["target"] == target] if drifted is not None else None
     if rows is None or rows.empty:
@@ -60,20 +56,29 @@ def _drifted_outcomes(sync_plan: SyncPlan, target: str) -> pd.DataFrame:
     return out[list(OUTCOME_COLUMNS)].astype(object).reset_index(drop=True)
 
 
-def write_recorded(context: dg.OpExecutionContext, client, target: str, operations: pd.DataFrame,
-                   ledger: LedgerResource, drifted: pd.DataFrame | None = None,
-                   **write_options) -> dg.Output[pd.DataFrame]:
+def write_recorded(context: dg.OpExecutionContext, client, target: str, operations: DataFrame,
+                   ledger: LedgerResource, drifted: "DataFrame | None" = None,
+                   **write_options) -> dg.Output[DataFrame]:
     """Write one system's operations (`apply_plan`), recording each in the audit ledger ahead of its request
-    (``pending``, one transaction per employee before its first request) and completing the same rows when
-    the employee is done (one more), then the verification; the outcome table with what happened as
-    metadata. Shared by `sync_users` and `push_huma_changes`, so both write, verify and record the same way.
+    (``pending``, committed before the employee's first request) and completing the same rows when the
+    employee is done — in group commits off the event loop (`Ledger.write_ahead` as the write-back's
+    ``journal``: employees written at about the same time share a transaction) — then the verification; the
+    outcome table with what happened as metadata. Shared by `sync_users` and `push_huma_changes`, so both
+    write, verify and record the same way.
     ``drifted``: outcomes of a reviewed plan's operations not written (recorded in the ledger as such)."""
+    import pandas as pd
+
+    from ...connectors.writeback import apply_plan
+    from ...core.display import display_frame
+    from ...core.outcomes import FAILED, UNVERIFIED
+
     book = ledger.ledger()
     run_id = context.run.run_id
     if drifted is not None and len(drifted):
         book.record(run_id, drifted)
-    outcomes = apply_plan(client, target, operations, before_write=lambda rows: book.record_pending(run_id, rows),
-                          on_outcome=lambda rows: book.complete(run_id, rows), **write_options)
+    outcomes = apply_plan(client, target, operations,
+                          journal=lambda pending, finished: book.write_ahead(run_id, pending, finished),
+                          **write_options)
     book.mark_verification(run_id, outcomes)
     if drifted is not None and len(drifted):
         outcomes = pd.concat([outcomes, drifted], ignore_index=True) if len(outcomes) else drifted
@@ -99,7 +104,7 @@ def write_recorded(context: dg.OpExecutionContext, client, target: str, operatio
     "applied, failed, skipped or unverified.",
 )
 def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, crona: CronaResource,
-                    huma: HumaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
+                    huma: HumaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[DataFrame]:
     require_confirmed(huma, crona, ledger.url)  # the write gate: never rely on the check alone
     with connection_failures():
         return _write(context, CRONA, crona.client(), sync_plan, policy, ledger, huma, crona)
@@ -113,7 +118,7 @@ def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, cron
     "the audit ledger. One row per operation: applied, failed, skipped or unverified.",
 )
 def huma_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, huma: HumaResource,
-                   crona: CronaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
+                   crona: CronaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[DataFrame]:
     require_confirmed(huma, crona, ledger.url)  # the write gate: never rely on the check alone
     with connection_failures():
         return _write(context, HUMA, huma.client(), sync_plan, policy, ledger, huma, crona,
@@ -143,9 +148,16 @@ def _started_at(context: dg.AssetExecutionContext) -> datetime:
     "and emailed to the administrator (HUMACRONA_ADMIN_EMAIL), times in their time zone (HUMACRONA_TIMEZONE). "
     "Bank accounts masked; no secret anywhere.",
 )
-def sync_report(context: dg.AssetExecutionContext, crona_writeback: pd.DataFrame, huma_writeback: pd.DataFrame,
-                employee_conflicts: pd.DataFrame, sync_plan: SyncPlan, policy: SyncPolicy,
+def sync_report(context: dg.AssetExecutionContext, crona_writeback: DataFrame, huma_writeback: DataFrame,
+                employee_conflicts: DataFrame, sync_plan: SyncPlan, policy: SyncPolicy,
                 email: EmailResource) -> dg.Output[dict]:
+    import pandas as pd
+
+    from ...core.outcomes import FAILED, UNVERIFIED
+    from ...report.email_message import build_email
+    from ...report.html import render_text, write_html
+    from ...report.summary import build_report
+
     outcomes = pd.concat([crona_writeback, huma_writeback], ignore_index=True)
     report = build_report(context.run.run_id, outcomes, employee_conflicts, sync_plan.not_planned, policy.policy(),
                           started_at=_started_at(context), finished_at=datetime.now(timezone.utc),

@@ -4,11 +4,8 @@ whether anybody confirmed the authority to connect the two systems (`connection_
 
 import dagster as dg
 
-from ...core.outcomes import DRIFTED
 from ...core.wording import plural
-
-from ...state.confirmations import Confirmations
-from ..connection import connection_of, require_confirmed
+from ..connection import confirmation, connection_of, require_confirmed
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
 from ..reconcile.assets import sync_plan
@@ -19,6 +16,8 @@ from .resources import LedgerResource
 @dg.asset_check(asset=sync_report, blocking=True,
                 description="Every operation of the sync was applied and verified (none failed or unverified).")
 def sync_applied_cleanly(sync_report: dict) -> dg.AssetCheckResult:
+    from ...core.outcomes import DRIFTED
+
     statuses = sync_report["statuses"]
     bad = {s: n for s, n in statuses.items() if s in ("failed", "unverified") and n}
     metadata = {"report_path": sync_report["report_path"], **{s: int(n) for s, n in statuses.items()}}
@@ -54,7 +53,7 @@ def _run_writes(context: dg.AssetCheckExecutionContext) -> bool:
 def connection_confirmed(context: dg.AssetCheckExecutionContext, huma: HumaResource, crona: CronaResource,
                          ledger: LedgerResource) -> dg.AssetCheckResult:
     connection = connection_of(huma, crona)
-    found = Confirmations(ledger.url).latest(connection)
+    found = confirmation(huma, crona, ledger.url)
     if found is not None:
         return dg.AssetCheckResult(passed=True, description=f"confirmed by {found.confirmed_by} at {found.confirmed_at}"
                                    " (UTC)", metadata={"confirmed_by": found.confirmed_by,

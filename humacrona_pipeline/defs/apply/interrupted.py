@@ -5,21 +5,27 @@ Thin wiring around `connectors.resolve.resolve_pending`: the `interrupted_writes
 did), the `resolve_interrupted_writes` op first in `push_huma_changes`. Reading needs no confirmation: nothing
 is written to Huma or Crona here, only the ledger's pending rows concluded."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
-from ...connectors.resolve import Resolution, resolve_pending
 from ..connection import connection_failures
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
 from ..metadata import markdown_table
 from .resources import LedgerResource
 
+if TYPE_CHECKING:  # the resolution (pandas, the ledger, the clients) is imported by the steps that run it
+    from ...connectors.resolve import Resolution
+
 ASSET_NAME = "interrupted_writes"
 
 
 def resolve_step(context: dg.OpExecutionContext, huma: HumaResource, crona: CronaResource,
-                 ledger: LedgerResource) -> Resolution:
+                 ledger: LedgerResource) -> "Resolution":
     """Resolve the pending rows other runs left; log what was concluded."""
+    from ...connectors.resolve import resolve_pending
+
     with connection_failures():
         resolution = resolve_pending(ledger.ledger(), huma.client, crona.client, except_run=context.run.run_id)
     counts = resolution.counts()

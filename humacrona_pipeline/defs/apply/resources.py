@@ -4,13 +4,15 @@ database (any SQLAlchemy URL, e.g. PostgreSQL). The audit ledger and the webhook
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import dagster as dg
 from pydantic import Field
 
-from ...state.db import STATE_URL_ENV
-from ...state.ledger import Ledger
+from ...state.home import STATE_URL_ENV
+
+if TYPE_CHECKING:  # the ledger (SQLAlchemy, pandas) is imported by the steps that use it
+    from ...state.ledger import Ledger
 
 
 class StateDatabaseResource(dg.ConfigurableResource):
@@ -28,6 +30,8 @@ class LedgerResource(StateDatabaseResource):
     """The durable record of every attempted write."""
 
     def ledger(self) -> Ledger:
+        from ...state.ledger import Ledger
+
         return Ledger(self.url)
 
 

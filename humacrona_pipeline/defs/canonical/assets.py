@@ -3,19 +3,18 @@ validated, with a quarantine row for every value that may not be synced. The wor
 these assets run it with the policy's options and show what it found."""
 
 import dagster as dg
-import pandas as pd
 
-from ...core.canonical import NOT_SYNCABLE, CanonicalTable, build_table
-from ...core.display import display_wide
 from ...core.fields import CRONA, HUMA
-from ...core.unreadable import quarantine_unreadable
 from ...core.wording import plural
 from ..metadata import PREVIEW_ROWS, column_schema, counts_md, list_md, markdown_table, share
 from ..policy import SyncPolicy
+from ..types import CanonicalTable, DataFrame
 
 
 def canonical_metadata(table: CanonicalTable) -> dict:
     """Row count, schema, quarantine figures and tables, and a preview with every value as people may see it."""
+    from ...core.display import display_wide
+
     quarantine = table.quarantine
     metadata = {
         "dagster/row_count": len(table.frame),
@@ -35,8 +34,11 @@ def canonical_metadata(table: CanonicalTable) -> dict:
     return metadata
 
 
-def _build(context: dg.AssetExecutionContext, raw: pd.DataFrame, side: str,
+def _build(context: dg.AssetExecutionContext, raw: DataFrame, side: str,
            policy: SyncPolicy) -> dg.Output[CanonicalTable]:
+    from ...core.canonical import NOT_SYNCABLE, build_table
+    from ...core.unreadable import quarantine_unreadable
+
     # an employee whose record could not be read is kept as a row that is not syncable (`core.unreadable`)
     table = quarantine_unreadable(build_table(raw, side, map_country_names=policy.policy().map_country_names), raw)
     blocked = int((table.quarantine["effect"] == NOT_SYNCABLE).sum())
@@ -52,7 +54,7 @@ def _build(context: dg.AssetExecutionContext, raw: pd.DataFrame, side: str,
     description="Huma's employees in canonical form (one column per synced field, normalised) with the "
     "quarantine: every value that may not be synced and why. Validated by the HumaEmployees schema.",
 )
-def huma_employees(context: dg.AssetExecutionContext, huma_users_raw: pd.DataFrame,
+def huma_employees(context: dg.AssetExecutionContext, huma_users_raw: DataFrame,
                    policy: SyncPolicy) -> dg.Output[CanonicalTable]:
     return _build(context, huma_users_raw, HUMA, policy)
 
@@ -64,6 +66,6 @@ def huma_employees(context: dg.AssetExecutionContext, huma_users_raw: pd.DataFra
     "quarantine: every value that may not be synced and why. Country names become ISO codes only when "
     "the policy's map_country_names is on. Validated by the CronaEmployees schema.",
 )
-def crona_employees(context: dg.AssetExecutionContext, crona_employees_raw: pd.DataFrame,
+def crona_employees(context: dg.AssetExecutionContext, crona_employees_raw: DataFrame,
                     policy: SyncPolicy) -> dg.Output[CanonicalTable]:
     return _build(context, crona_employees_raw, CRONA, policy)

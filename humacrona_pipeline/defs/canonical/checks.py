@@ -4,28 +4,32 @@ employees than the policy's error share, fails with ERROR and blocks reconciliat
 share it fails with WARN, which is reported but lets the plan run."""
 
 import dagster as dg
-import pandas as pd
 
-from ...core.canonical import CanonicalTable, explain_failures
-from ...core.schemas import employee_model, failure_cases
 from ...core.wording import percent, plural, verb
 from ..metadata import counts_md, markdown_table, share
 from ..policy import SyncPolicy
+from ..types import CanonicalTable, DataFrame
 from .assets import crona_employees, huma_employees
 
 FAILURE_COLUMNS = ("record_id", "work_email", "field", "value", "reason")
 
 
-def _shown_failures(table: CanonicalTable, failures: pd.DataFrame) -> pd.DataFrame:
+def _shown_failures(table: CanonicalTable, failures: DataFrame) -> DataFrame:
     """Pandera's failure cases as people may see them: one row per failing field of an employee, with the
     record id, the value as `display_value` shows it (a bank account as its last four digits) and the reason
     in the words the quarantine uses (`core.canonical.explain_failures`), never a check's internal name."""
+    import pandas as pd
+
+    from ...core.canonical import explain_failures
+
     rows, _ = explain_failures(table.frame, table.side, failures)
     return pd.DataFrame(rows, columns=list(FAILURE_COLUMNS))
 
 
 def evaluate_schema(table: CanonicalTable, policy: SyncPolicy) -> dg.AssetCheckResult:
     """Validate ``table.frame`` against its side's model and judge the quarantine share by the policy."""
+    from ...core.schemas import employee_model, failure_cases
+
     options = policy.policy()
     model = employee_model(table.side)
     shown = _shown_failures(table, failure_cases(table.frame, table.side))

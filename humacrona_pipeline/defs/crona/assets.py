@@ -3,12 +3,10 @@
 import asyncio
 
 import dagster as dg
-import pandas as pd
 
-from ...connectors.crona import CRONA_COLUMNS, CRONA_MASKED_COLUMNS, employee_rows
-from ...core.unreadable import UNREADABLE_COLUMN
 from ..connection import connection_failures
 from ..metadata import table_metadata
+from ..types import DataFrame
 from ..unreadable import listing_failures, unreadable_metadata
 from .resources import CronaResource
 
@@ -16,6 +14,9 @@ from .resources import CronaResource
 async def _extract(crona: CronaResource) -> list[dict]:
     """Every employee's row; one whose fields are not the contract's shape is a row of its AnstNr, work email
     and why. A page that cannot be read fails the extraction (that is an outage, not one employee)."""
+    from ...connectors.crona import employee_rows
+    from ...core.unreadable import UNREADABLE_COLUMN
+
     async with crona.client() as client:
         rows, unreadable = employee_rows(await client.list_employees())
     return [{**row, UNREADABLE_COLUMN: None} for row in rows] + unreadable
@@ -29,7 +30,12 @@ async def _extract(crona: CronaResource) -> list[dict]:
     "its AnstNr and work email, with the reason in `unreadable`: left out of this sync on both sides, and "
     "judged by the crona_employees_readable check. A page that cannot be read fails the extraction.",
 )
-def crona_employees_raw(context: dg.AssetExecutionContext, crona: CronaResource) -> dg.Output[pd.DataFrame]:
+def crona_employees_raw(context: dg.AssetExecutionContext, crona: CronaResource) -> dg.Output[DataFrame]:
+    import pandas as pd
+
+    from ...connectors.crona import CRONA_COLUMNS, CRONA_MASKED_COLUMNS
+    from ...core.unreadable import UNREADABLE_COLUMN
+
     # a misconfiguration, or a list that cannot be read, fails the step with one line, not a traceback
     with listing_failures("crona"), connection_failures():
         rows = asyncio.run(_extract(crona))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 from pydantic import Field
 
 from ...connection.variables import CRONA, CRONA_ACTIVATION_CODE, CRONA_BASE_URL
-from ...connectors.crona import CronaClient
 from ...connectors.problems import not_configured
 from ..huma.resources import bound
+
+if TYPE_CHECKING:  # the client (httpx) is imported by the steps that connect, not when the code location loads
+    from ...connectors.crona import CronaClient
 
 
 class CronaResource(dg.ConfigurableResource):
@@ -21,6 +25,8 @@ class CronaResource(dg.ConfigurableResource):
 
     def client(self) -> CronaClient:
         """A client; `ConnectionProblem` (one line naming the variables) when a setting is missing."""
+        from ...connectors.crona import CronaClient
+
         problem = not_configured(CRONA, {CRONA_BASE_URL: self.base_url, CRONA_ACTIVATION_CODE: self.activation_code})
         if problem is not None:
             raise problem

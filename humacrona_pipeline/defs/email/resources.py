@@ -21,7 +21,7 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from ...report.times import DEFAULT_TIMEZONE, TIMEZONE_ENV, time_zone
-from ...state.db import dagster_home
+from ...state.home import dagster_home
 from ...state.files import write_private
 
 DEFAULT_SENDER = "humacrona@localhost"

@@ -3,18 +3,18 @@
 import asyncio
 
 import dagster as dg
-import pandas as pd
 
-from ...connectors.huma import HUMA_COLUMNS, HUMA_MASKED_COLUMNS
-from ...core.unreadable import UNREADABLE_COLUMN
 from ..connection import connection_failures
 from ..metadata import table_metadata
+from ..types import DataFrame
 from ..unreadable import listing_failures, unreadable_metadata
 from .resources import HumaResource
 
 
 async def _extract(huma: HumaResource) -> list[dict]:
     """Every user's row; a user whose record cannot be read is a row of what the list said and why."""
+    from ...core.unreadable import UNREADABLE_COLUMN
+
     unreadable: list[dict] = []
     async with huma.client() as client:
         rows = await client.fetch_rows(unreadable)
@@ -30,7 +30,12 @@ async def _extract(huma: HumaResource) -> list[dict]:
     "what the list said with the reason in `unreadable`: left out of this sync on both sides, and judged by "
     "the huma_users_readable check.",
 )
-def huma_users_raw(context: dg.AssetExecutionContext, huma: HumaResource) -> dg.Output[pd.DataFrame]:
+def huma_users_raw(context: dg.AssetExecutionContext, huma: HumaResource) -> dg.Output[DataFrame]:
+    import pandas as pd
+
+    from ...connectors.huma import HUMA_COLUMNS, HUMA_MASKED_COLUMNS
+    from ...core.unreadable import UNREADABLE_COLUMN
+
     # a misconfiguration, or a list that cannot be read, fails the step with one line, not a traceback
     with listing_failures("huma"), connection_failures():
         rows = asyncio.run(_extract(huma))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import dagster as dg
 from pydantic import Field
 
 from ...connection.variables import HUMA, HUMA_BASE_URL, HUMA_CLIENT_ID, HUMA_CLIENT_SECRET
-from ...connectors.huma import HumaClient
 from ...connectors.problems import not_configured
+
+if TYPE_CHECKING:  # the client (httpx) is imported by the steps that connect, not when the code location loads
+    from ...connectors.huma import HumaClient
 
 
 class HumaResource(dg.ConfigurableResource):
@@ -26,6 +28,8 @@ class HumaResource(dg.ConfigurableResource):
 
     def client(self) -> HumaClient:
         """A client; `ConnectionProblem` (one line naming the variables) when a setting is missing."""
+        from ...connectors.huma import HumaClient
+
         problem = not_configured(HUMA, {HUMA_BASE_URL: self.base_url, HUMA_CLIENT_ID: self.client_id,
                                         HUMA_CLIENT_SECRET: self.client_secret})
         if problem is not None:

@@ -9,6 +9,10 @@ core (`core.canonical`, `core.reconcile`, `core.plan`, see `push.py`), the same 
 (`connectors.writeback.apply_plan`) and the same audit ledger; it writes no HTML report and sends no email
 (a push can come every few seconds; the ledger and the run's metadata say what it did).
 
+Pushes of the same employee never overlap: `huma_changes` first takes the batch's users in `state.push_locks`
+(waiting while another run pushes one of them, e.g. the create of a user its update follows a second later),
+and `push_report` gives them back (a run that fails before frees them by being over).
+
 Steps: `resolve_interrupted_writes` concludes what an interrupted run left pending in the ledger
 (`defs.apply.interrupted`), `huma_changes` reads (retried: reads change nothing), `push_plan` plans,
 `crona_push` checks the guards and writes, `push_report` shows what happened per user and fails the run
@@ -17,13 +21,12 @@ run can be re-executed from the Dagster UI with the same config (it reads Huma a
 catches up anyway."""
 
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from ...core.fields import CRONA
-from ...core.outcomes import FAILED, UNVERIFIED
-from ...state.inbox import TOPICS
 from ..apply.assets import write_recorded
 from ..apply.interrupted import resolve_interrupted_writes
 from ..apply.resources import LedgerResource
@@ -33,11 +36,18 @@ from ..huma.resources import HumaResource
 from ..metadata import list_md, markdown_table
 from ..policy import SyncPolicy
 from ..reconcile.assets import plan_metadata
-from .push import (NOT_PUSHED, PUSHED, IN_SYNC, ChangedUser, HumaChanges, PushPlan, plan_push,
-                   push_guard_violations, read_changes)
+from ..types import DataFrame, HumaChanges, PushPlan
+
+if TYPE_CHECKING:  # what a push runs (pandas, the core, the state database) is imported by its steps
+    from .push import ChangedUser
 
 JOB_NAME = "push_huma_changes"
 READ_OP = "huma_changes"
+
+
+def lock_subject(user_id: str) -> str:
+    """What a push locks for one user of its batch (`state.push_locks`)."""
+    return f"huma-user:{user_id}"
 
 
 class ChangedUserConfig(dg.Config):
@@ -58,7 +68,10 @@ class HumaChangesConfig(dg.Config):
     last_event_id: int = Field(default=0, description="The batch's last inbox event id (for reference).")
 
 
-def _users(config: HumaChangesConfig) -> list[ChangedUser]:
+def _users(config: HumaChangesConfig) -> "list[ChangedUser]":
+    from ...state.inbox import TOPICS
+    from .push import ChangedUser
+
     unknown = sorted({t for u in config.users for t in u.topics} - set(TOPICS))
     if unknown:
         raise dg.Failure(description=f"unknown webhook topic(s) {', '.join(unknown)}; Huma sends {', '.join(TOPICS)}",
@@ -69,7 +82,7 @@ def _users(config: HumaChangesConfig) -> list[ChangedUser]:
     return list(seen.values())
 
 
-def _shown(frame: pd.DataFrame) -> dg.MetadataValue:
+def _shown(frame: DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown_table(frame))
 
 
@@ -77,13 +90,29 @@ def _shown(frame: pd.DataFrame) -> dg.MetadataValue:
     name=READ_OP,
     ins={"resolved": dg.In(dg.Nothing)},  # after resolve_interrupted_writes
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
-    description="The batch's users as Huma has them now (GET /users/{id} and positions; a webhook is only the "
-    "signal) and their Crona employees (GET /anstallda/{employment ID} when it is the same person by work "
-    "email, else the Crona listing searched by work email). Deleted and no-longer-existing users are reported.",
+    description="Waits while another push holds one of the batch's users, then reads the batch's users as Huma "
+    "has them now (GET /users/{id} and positions; a webhook is only the signal) and their Crona employees (GET "
+    "/anstallda/{employment ID} when it is the same person by work email, else the Crona listing searched by work email). Deleted and no-longer-existing users are reported.",
 )
 def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma: HumaResource,
-                 crona: CronaResource) -> dg.Output[HumaChanges]:
+                 crona: CronaResource, ledger: LedgerResource) -> dg.Output[HumaChanges]:
+    from ...state.push_locks import PushLocked, PushLocks
+    from .push import read_changes
+
     users = _users(config)
+    instance = context.instance
+
+    def is_over(run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is None or run.is_finished
+
+    try:
+        waited_s, waited_for = PushLocks(ledger.url).take([lock_subject(u.id) for u in users], context.run_id, is_over)
+    except PushLocked as error:
+        raise dg.Failure(description=f"{error}; the events stay in the inbox (re-execute this run, or sync_users"
+                         " catches up)", allow_retries=False) from None
+    if waited_for:
+        context.log.info(f"waited {waited_s:.1f} s for run(s) {', '.join(waited_for)} pushing the same employee(s)")
     with connection_failures():  # a misconfiguration fails the step with one line (and is not retried)
         changes = read_changes(huma.client(), crona.client(), users)
     context.log.info(f"inbox events {config.first_event_id}-{config.last_event_id}: {len(users)} users; "
@@ -97,6 +126,7 @@ def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma
         "first_event_id": config.first_event_id,
         "last_event_id": config.last_event_id,
         "not_pushed": _shown(changes.not_pushed),
+        "waited_for_other_pushes_s": round(waited_s, 3),
     })
 
 
@@ -106,6 +136,8 @@ def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma
     "Crona are kept. Creates only users Huma created in this batch, and only with auto_create_in_crona.",
 )
 def push_plan(context: dg.OpExecutionContext, huma_changes: HumaChanges, policy: SyncPolicy) -> dg.Output[PushPlan]:
+    from .push import plan_push, push_guard_violations
+
     rules = policy.policy()
     push = plan_push(huma_changes, rules)
     results = push.users["result"].value_counts().to_dict()
@@ -136,7 +168,9 @@ def push_plan(context: dg.OpExecutionContext, huma_changes: HumaChanges, policy:
     "them back to verify, and records every attempt in the audit ledger. One row per operation.",
 )
 def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: CronaResource, huma: HumaResource,
-               policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[pd.DataFrame]:
+               policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[DataFrame]:
+    from .push import push_guard_violations
+
     require_confirmed(huma, crona, ledger.url)  # nothing is written on a connection nobody confirmed
     rules = policy.policy()
     violations = push_guard_violations(push_plan, rules)
@@ -152,10 +186,23 @@ def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: Crona
 
 @dg.op(
     description="What the push did, per user (pushed, in sync, not pushed with the reason) and per operation "
-    "status. Fails the run when any operation failed or is unverified (after everything was written and "
+    "status; then frees the users for the next push of them. Fails the run when any operation failed or is unverified (after everything was written and "
     "recorded).",
 )
-def push_report(context: dg.OpExecutionContext, push_plan: PushPlan, crona_push: pd.DataFrame) -> dg.Output[dict]:
+def push_report(context: dg.OpExecutionContext, push_plan: PushPlan, crona_push: DataFrame,
+                ledger: LedgerResource) -> dg.Output[dict]:
+    from ...state.push_locks import PushLocks
+
+    try:
+        return _report(context, push_plan, crona_push)
+    finally:  # written and recorded: another push of these employees may go
+        PushLocks(ledger.url).release(context.run_id)
+
+
+def _report(context: dg.OpExecutionContext, push_plan: PushPlan, crona_push: DataFrame) -> dg.Output[dict]:
+    from ...core.outcomes import FAILED, UNVERIFIED
+    from .push import IN_SYNC, NOT_PUSHED, PUSHED
+
     statuses = {str(k): int(v) for k, v in crona_push["status"].value_counts().items()}
     users = push_plan.users.copy()
     if not crona_push.empty:  # each user's operations by how they ended

@@ -3,14 +3,20 @@ receiver stores every event."""
 
 from __future__ import annotations
 
-from ...state.inbox import Inbox
+from typing import TYPE_CHECKING
+
 from ..apply.resources import StateDatabaseResource
+
+if TYPE_CHECKING:  # the inbox (SQLAlchemy) is imported by the sensor tick that reads it
+    from ...state.inbox import Inbox
 
 
 class InboxResource(StateDatabaseResource):
     """Where the accepted Huma webhook events are."""
 
     def inbox(self) -> Inbox:
+        from ...state.inbox import Inbox
+
         return Inbox(self.url)
 
 

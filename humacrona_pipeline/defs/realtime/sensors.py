@@ -9,9 +9,16 @@ tick evaluated again from the same cursor (a daemon restart before the cursor wa
 batches and none runs twice. Only an event naming more users than a batch holds (an `users-export` sends
 everyone) is split, into numbered parts of that one event (`inbox-{id}-{id}-{k}of{n}`).
 
-Should the inbox grow between two evaluations from the same cursor, the last batch of the second may be a
-longer one with another key; its users are then pushed twice, which is harmless: a push reads the users'
-current values and finds nothing left to write.
+Claims (`Inbox.claim`): a receiver that pushes (`trigger.py`) stores its events claimed `PENDING` and asks for
+their runs itself right away, so the sensor is the backstop. Before requesting a batch, a tick claims its
+events with the run key (``sensor:inbox-…``): the unclaimed ones, and those still `PENDING` after
+`CLAIM_GRACE_S` (the receiver's workers died or are stuck); an event the receiver claimed for a run
+(``receiver:inbox-…``) is left to that run. A tick asks again for every claim after its cursor whose run does
+not exist: its own (a tick whose runs were never created) at once, the receiver's once `CLAIM_GRACE_S` have
+passed (the worker died between claiming and creating the run); a younger one holds the cursor there, so
+nothing behind it is skipped. A claim's events are batched again exactly as the claimant batched them, so
+the request has the same run key, and no run key is requested while a run with it exists: a batch runs
+once, whoever asked first.
 
 The sensor runs by default (`DefaultSensorStatus.RUNNING`): it only reads the local inbox, which stays empty
 until a webhook receiver stores Huma's events, so it does nothing (a skipped tick) until real-time sync is set
@@ -21,19 +28,27 @@ real-time pushes; the cursor keeps its place, and the events wait in the inbox."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from ...state.inbox import InboxEvent
 from .jobs import READ_OP, push_huma_changes
 from .resources import InboxResource
+
+if TYPE_CHECKING:  # the inbox (SQLAlchemy) is imported by the tick that reads it, not when the code location loads
+    from ...state.inbox import Inbox, InboxEvent
 
 SENSOR_NAME = "huma_changes_sensor"
 BATCH_USERS = 200  # users per push run at most
 EVENTS_PER_TICK = 1000  # inbox events read per tick at most; the rest wait for the next tick
 MINIMUM_INTERVAL_S = 2
+SENSOR, RECEIVER = "sensor", "receiver"  # who claimed an event: the claim is "<who>:<run key>"
+CLAIM_GRACE_S = 30.0  # a receiver's claim (pending, or without its run) this old: the sensor asks for the run
+RUN_KEY_TAG = "dagster/run_key"
+SENSOR_NAME_TAG = "dagster/sensor_name"
 
 
 @dataclass
@@ -44,9 +59,11 @@ class Batch:
     last_id: int
     part: tuple[int, int] | None = None  # (k, n): part k of n of one event too large for a batch
     users: dict[str, dict] = field(default_factory=dict)  # user id -> {"id", "email", "topics"}, first seen first
+    event_ids: list[int] = field(default_factory=list)
 
     def add(self, event: InboxEvent, only: set[str] | None = None) -> None:
         self.last_id = event.id
+        self.event_ids.append(event.id)
         for i, user_id in enumerate(event.user_ids):
             if only is not None and user_id not in only:
                 continue
@@ -59,8 +76,13 @@ class Batch:
             user["topics"].append(event.topic)  # order of last occurrence: the last is the latest
 
     @property
+    def claim_key(self) -> str:
+        """The run key without the part: what the batch's events are claimed with (all parts share it)."""
+        return f"inbox-{self.first_id}-{self.last_id}"
+
+    @property
     def run_key(self) -> str:
-        key = f"inbox-{self.first_id}-{self.last_id}"
+        key = self.claim_key
         return f"{key}-{self.part[0]}of{self.part[1]}" if self.part else key
 
     def run_config(self) -> dict:
@@ -76,6 +98,27 @@ class Batch:
 
     def run_request(self) -> dg.RunRequest:
         return dg.RunRequest(run_key=self.run_key, run_config=self.run_config(), tags=self.tags())
+
+    def run_tags(self, who: str) -> dict[str, str]:
+        """The tags of a run created for this batch outside a sensor tick: those the sensor's daemon adds too, so
+        the daemon, like the sensor, sees that this run key has its run."""
+        return {**self.tags(), RUN_KEY_TAG: self.run_key, SENSOR_NAME_TAG: SENSOR_NAME, "humacrona/launched_by": who}
+
+
+def claim(who: str, claim_key: str) -> str:
+    return f"{who}:{claim_key}"
+
+
+def claimant(claimed_by: str) -> str:
+    return claimed_by.split(":", 1)[0]
+
+
+def claim_batches(events: Sequence[InboxEvent], cap: int = BATCH_USERS) -> list[list[Batch]]:
+    """`batch_events` grouped by claim: the parts of one event too large for a batch are claimed together."""
+    groups: dict[str, list[Batch]] = {}
+    for batch in batch_events(events, cap):
+        groups.setdefault(batch.claim_key, []).append(batch)
+    return list(groups.values())
 
 
 def batch_events(events: Sequence[InboxEvent], cap: int = BATCH_USERS) -> list[Batch]:
@@ -117,18 +160,56 @@ def _cursor(value: str | None) -> int:
                          " Dagster UI (Sensors → huma_changes_sensor → cursor)") from None
 
 
-def evaluate(events: Iterable[InboxEvent], cursor: int) -> dg.SensorResult:
-    """The tick's result for the events after ``cursor``: one run request per batch, the cursor advanced to
-    the last event read; no events (or none naming a user): skipped."""
-    events = list(events)
+def _age_s(claimed_at: str | None, now: datetime) -> float:
+    if not claimed_at:
+        return float("inf")
+    return (now - datetime.fromisoformat(claimed_at)).total_seconds()
+
+
+def evaluate(inbox: Inbox, cursor: int, has_run, now: datetime | None = None) -> dg.SensorResult:
+    """The tick's result for the events after ``cursor`` (see the module docstring): the unclaimed ones claimed
+    in batches, one run request per claimed batch whose run does not exist (``has_run(run_key)``), the cursor
+    advanced to the last event read, or to just before a receiver's claim still waiting for its run."""
+    from ...state.inbox import PENDING
+
+    now = now or datetime.now(timezone.utc)
+    events = inbox.after(cursor, limit=EVENTS_PER_TICK)
     if not events:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no Huma webhook event after inbox event {cursor}"))
-    requests = [b.run_request() for b in batch_events(events) if b.users]
-    new_cursor = str(events[-1].id)
+    abandoned = [e for e in events if e.claimed_by == PENDING and _age_s(e.claimed_at, now) >= CLAIM_GRACE_S]
+    for held, free in ((None, [e for e in events if e.claimed_by is None]), (PENDING, abandoned)):
+        for group in claim_batches(free):  # False: the receiver was first
+            inbox.claim(group[0].event_ids, claim(SENSOR, group[0].claim_key), held=held)
+    events = [e for e in inbox.after(cursor, limit=EVENTS_PER_TICK) if e.id <= events[-1].id]
+    requests: list[dg.RunRequest] = []
+    held_at: int | None = None  # the first event the cursor may not pass yet
+    seen: set[str] = set()
+    for event in events:
+        if event.claimed_by in (None, PENDING):  # the receiver's, or released by it since: not for this tick
+            held_at = event.id if held_at is None else held_at
+            continue
+        if event.claimed_by in seen:
+            continue
+        seen.add(event.claimed_by)
+        waits = claimant(event.claimed_by) == RECEIVER and _age_s(event.claimed_at, now) < CLAIM_GRACE_S
+        for batch in batch_events(inbox.claimed(event.claimed_by)):
+            if not batch.users or has_run(batch.run_key):
+                continue
+            if waits:
+                held_at = event.id if held_at is None else held_at
+                break
+            requests.append(batch.run_request())
+    new_cursor = str(events[-1].id if held_at is None else held_at - 1)
     if not requests:
         return dg.SensorResult(skip_reason=dg.SkipReason(
-            f"inbox events {events[0].id}-{events[-1].id} name no user"), cursor=new_cursor)
+            f"inbox events {events[0].id}-{events[-1].id}: no run to ask for (pushed by the runs the receiver"
+            " asked for, already requested, or naming no user)"), cursor=new_cursor)
     return dg.SensorResult(run_requests=requests, cursor=new_cursor)
+
+
+def run_exists(instance: dg.DagsterInstance, run_key: str) -> bool:
+    """Whether a run with this run key exists (asked for by the receiver or by a tick)."""
+    return bool(instance.get_run_ids(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1))
 
 
 @dg.sensor(
@@ -141,12 +222,15 @@ def evaluate(events: Iterable[InboxEvent], cursor: int) -> dg.SensorResult:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Real time: every few seconds, reads the Huma webhook events the receiver stored in the inbox "
     f"since the last tick and launches push_huma_changes once per batch of at most {BATCH_USERS} users (run "
-    "key inbox-<first event>-<last event>, so a batch runs once). The cursor is the last inbox event id handled. "
-    "On by default: it does nothing until webhooks arrive.",
+    "key inbox-<first event>-<last event>, so a batch runs once). A receiver with the connection settings "
+    "starts its pushes itself: then this is the backstop, taking over events nobody pushed within "
+    f"{CLAIM_GRACE_S:g} s and never asking twice for a claimed batch. The cursor is the last inbox event id "
+    "handled. On by default: it does nothing until webhooks arrive.",
 )
 def huma_changes_sensor(context: dg.SensorEvaluationContext, inbox: InboxResource) -> dg.SensorResult:
     cursor = _cursor(context.cursor)
-    result = evaluate(inbox.inbox().after(cursor, limit=EVENTS_PER_TICK), cursor)
+    instance = context.instance
+    result = evaluate(inbox.inbox(), cursor, lambda key: run_exists(instance, key))
     if result.run_requests:
         context.log.info(f"{len(result.run_requests)} push run(s) for inbox events after {cursor}: "
                          + ", ".join(r.run_key for r in result.run_requests))

@@ -4,17 +4,11 @@ policy asks for. Nothing here writes to either system; the plan is what a sync w
 `core.display` shows it."""
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
-from ...core.canonical import CanonicalTable
-from ...core.display import display_frame, display_wide, visible
-from ...core.plan import HELD, SyncPlan, plan
 from ...core.policy import Policy
-from ...core.reconcile import MATCHED, Reconciliation, conflicts, match
-from ...core.review import keep, rebuild
-from ...state.plans import KEPT_PLANS, ReviewedPlans
 from ...core.wording import plural
 from ..metadata import counts, counts_md, frame_shape_metadata, list_md, markdown_table, share
 from ..apply.resources import LedgerResource
@@ -22,6 +16,10 @@ from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
 from ..policy import SyncPolicy
 from ..review import SyncPlanConfig, review_key
+from ..types import CanonicalTable, DataFrame, SyncPlan
+
+if TYPE_CHECKING:  # the state database (SQLAlchemy) is imported by the step that keeps the plan
+    from ...state.plans import ReviewedPlans
 
 @dg.asset(
     group_name="reconcile",
@@ -30,7 +28,10 @@ from ..review import SyncPlanConfig, review_key
     "could be created on the other side and why not), or unmatched with the reason.",
 )
 def employee_matches(context: dg.AssetExecutionContext, huma_employees: CanonicalTable,
-                     crona_employees: CanonicalTable) -> dg.Output[pd.DataFrame]:
+                     crona_employees: CanonicalTable) -> dg.Output[DataFrame]:
+    from ...core.display import display_wide
+    from ...core.reconcile import MATCHED, match
+
     matches = match(huma_employees, crona_employees)
     attention = matches[matches["status"] != MATCHED]
     context.log.info(f"{int((matches['status'] == MATCHED).sum())} matched, {len(attention)} not matched")
@@ -50,7 +51,10 @@ def employee_matches(context: dg.AssetExecutionContext, huma_employees: Canonica
     "lacks (missing_in_huma / missing_in_crona), with whether the value may go to Huma / to Crona and why not.",
 )
 def employee_conflicts(context: dg.AssetExecutionContext, huma_employees: CanonicalTable,
-                       crona_employees: CanonicalTable, employee_matches: pd.DataFrame) -> dg.Output[pd.DataFrame]:
+                       crona_employees: CanonicalTable, employee_matches: DataFrame) -> dg.Output[DataFrame]:
+    from ...core.display import display_frame
+    from ...core.reconcile import conflicts
+
     found = conflicts(huma_employees, crona_employees, employee_matches)
     shown = display_frame(found, ("huma_value", "crona_value"))
     context.log.info(f"{plural(len(found), 'conflict')} over {plural(found['employee'].nunique(), 'employee')}")
@@ -67,6 +71,9 @@ def employee_conflicts(context: dg.AssetExecutionContext, huma_employees: Canoni
 
 def plan_metadata(sync_plan: SyncPlan, policy: Policy) -> dict:
     """Operations and not-planned rows counted and listed (values masked), and the guard figures."""
+    from ...core.display import display_frame
+    from ...core.plan import HELD
+
     ops, skipped = sync_plan.operations, sync_plan.not_planned
     violations = sync_plan.guard_violations(policy)
     return {
@@ -104,8 +111,12 @@ def _drifted_metadata(sync_plan: SyncPlan) -> dict:
 
 
 def _reviewed(context: dg.AssetExecutionContext, run_id: str, huma_employees: CanonicalTable,
-              crona_employees: CanonicalTable, key: bytes, store: ReviewedPlans) -> SyncPlan:
+              crona_employees: CanonicalTable, key: bytes, store: "ReviewedPlans") -> SyncPlan:
     """The plan run ``run_id`` kept, against the values read now (`core.review.rebuild`)."""
+    from ...core.display import visible
+    from ...core.review import rebuild
+    from ...state.plans import KEPT_PLANS
+
     try:
         reviewed = store.get(run_id)
     except ValueError as error:
@@ -136,9 +147,14 @@ def _reviewed(context: dg.AssetExecutionContext, run_id: str, huma_employees: Ca
     "`reviewed_plan` = the plan_sync run's id.",
 )
 def sync_plan(context: dg.AssetExecutionContext, config: SyncPlanConfig, huma_employees: CanonicalTable,
-              crona_employees: CanonicalTable, employee_matches: pd.DataFrame, employee_conflicts: pd.DataFrame,
+              crona_employees: CanonicalTable, employee_matches: DataFrame, employee_conflicts: DataFrame,
               policy: SyncPolicy, huma: HumaResource, crona: CronaResource,
               ledger: LedgerResource) -> dg.Output[SyncPlan]:
+    from ...core.plan import plan
+    from ...core.reconcile import Reconciliation
+    from ...core.review import keep
+    from ...state.plans import ReviewedPlans
+
     options = policy.policy()
     key = review_key(huma, crona)
     store = ReviewedPlans(ledger.url)

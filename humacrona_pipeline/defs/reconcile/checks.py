@@ -3,9 +3,9 @@ before anything could write it, unless the policy approves a mass change (a firs
 
 import dagster as dg
 
-from ...core.plan import SyncPlan
 from ..metadata import list_md, share
 from ..policy import SyncPolicy
+from ..types import SyncPlan
 from .assets import sync_plan
 
 

@@ -1,0 +1,17 @@
+"""Fixtures of the Dagster wiring's tests."""
+
+from __future__ import annotations
+
+import pytest
+from sync_testkit import confirm
+
+from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+
+
+@pytest.fixture
+def sandboxes30(dagster_home):
+    """Fresh sandboxes (30 people, seed 5) whose connection the administrator confirmed (a push writes nothing
+    otherwise)."""
+    with start_sandboxes(SandboxOptions(employees=30, seed=5, huma_port=0, crona_port=0)) as running:
+        confirm(running, dagster_home)
+        yield running
