@@ -66,7 +66,7 @@ class Process:
                  timeout_s: float = 120):
         self.name = name
         self.log = logs / f"{name}.log"
-        self.proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=open(self.log, "w"), stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(args, env=env, cwd=REPO, stdout=open(self.log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
                                      start_new_session=True, stdin=subprocess.DEVNULL)
         if ready:
             deadline = time.monotonic() + timeout_s
@@ -350,7 +350,8 @@ def main(argv: list[str] | None = None) -> None:
             "sync": sync_result,
             "employees": employees,
             "gap_s": [args.min_gap, args.max_gap],
-            "target": {"changes": TARGET_CHANGES, "p95_s_max": TARGET_P95_WITH_SYNC_S if args.with_sync else TARGET_P95_S,
+            "target": {"changes": TARGET_CHANGES,
+                       "p95_s_max": TARGET_P95_WITH_SYNC_S if args.with_sync else TARGET_P95_S,
                        "p50_s_max": None if args.with_sync else TARGET_P50_S, "lost": 0},
         }
         p95_max = result["target"]["p95_s_max"]

@@ -15,8 +15,8 @@ status, and the write-back's throughput against a bare httpx loop at the same si
 write-back steps sent (recorded at the transport) replayed as `benchmarks/writeback.py` does, against a fresh
 sandbox process of the same seed, read once beforehand (untimed) as the run's extraction read its own.
 `writeback_ratio` is bare_s / writeback_s, writeback_s the two write-back steps' time (STEP_START to
-STEP_SUCCESS: ledger, verification and the step's metadata included). `--repeat` runs it all again on fresh sandboxes and reports medians and the
-spread. The last line printed is one JSON object.
+STEP_SUCCESS: ledger, verification and the step's metadata included). `--repeat` runs it all again on fresh sandboxes
+and reports medians and the spread. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import writeback as wb
-from extract import start_sandboxes
+import writeback as wb  # noqa: E402  (found through the sys.path above)
+from extract import start_sandboxes  # noqa: E402
 
 POLICY = {"default_winner": "huma", "missing_values": "fill", "create_in_huma": "all", "create_in_crona": "all",
           "approve_mass_change": True}

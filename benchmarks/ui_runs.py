@@ -211,7 +211,8 @@ class DagsterUI:
                     raise RuntimeError(f"dagster dev exited:\n{self.child.output()[-3000:]}")
                 try:
                     entries = http.post(self.url + "/graphql", json={"query": _LOCATION_QUERY}).json()
-                    statuses = {e["name"]: e["loadStatus"] for e in entries["data"]["workspaceOrError"]["locationEntries"]}
+                    statuses = {e["name"]: e["loadStatus"]
+                                for e in entries["data"]["workspaceOrError"]["locationEntries"]}
                     if statuses.get(LOCATION) == "LOADED":
                         return
                 except (httpx.HTTPError, ValueError, KeyError, TypeError):
@@ -329,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
                     confirm(env)
                 measured = {**time_cli(job, policy, env), "load": load()}
                 results[job]["cli"].append(measured)
-                say(f"cli {job:<10} round {round_}: {measured['s']:7.2f} s  ok={measured['ok']}  load {measured['load']}")
+                say(f"cli {job:<10} round {round_}: {measured['s']:7.2f} s  "
+                    f"ok={measured['ok']}  load {measured['load']}")
 
         ui_env = instance_env("ui_home")
         ui_env = {**ui_env, **sandboxes.fresh()}  # the ports Dagster keeps pointing at

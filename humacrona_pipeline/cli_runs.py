@@ -22,9 +22,9 @@ def problem_lines(result: dg.ExecuteInProcessResult) -> list[str]:
         if not event.is_step_failure:
             continue
         failure = event.step_failure_data.user_failure_data
-        if failure is not None and PROBLEM_KEY in (failure.metadata or {}) and failure.description:
-            if failure.description not in lines:
-                lines.append(failure.description)
+        if (failure is not None and PROBLEM_KEY in (failure.metadata or {}) and failure.description
+                and failure.description not in lines):
+            lines.append(failure.description)
     return lines
 
 

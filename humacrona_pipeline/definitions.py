@@ -46,10 +46,10 @@ SCHEDULES = [nightly_sync_users]
 EXECUTOR = dg.in_process_executor
 """Every step of a run in the run's own process, one after another. Dagster's default (multiprocess) starts a
 process per step, and each imports this code location (~2 s now, ~5 s when this was chosen): a `plan_sync` launched
-from the UI took a minute instead of the ~10 s of `humacrona sync --dry-run`. The price: the Huma and Crona extractions run one after the
-other, not side by side, which costs the shorter one, Crona's (under a second at 5,000 employees, against ~10-20 s
-for Huma's; see benchmarks/ui_runs.py). It also lets the outputs stay in the run's memory when no storage key is
-set (`defs/storage.py`)."""
+from the UI took a minute instead of the ~10 s of `humacrona sync --dry-run`. The price: the Huma and Crona extractions
+run one after the other, not side by side, which costs the shorter one, Crona's (under a second at 5,000 employees,
+against ~10-20 s for Huma's; see benchmarks/ui_runs.py). It also lets the outputs stay in the run's memory when no
+storage key is set (`defs/storage.py`)."""
 
 
 def default_resources() -> dict[str, object]:
@@ -67,8 +67,8 @@ def default_resources() -> dict[str, object]:
 
 def build_defs(resources: Mapping[str, object] | None = None) -> dg.Definitions:
     """The code location; ``resources`` replace the environment-bound ones they name (`huma`, `crona`,
-    `policy`, `ledger`, `email`, `inbox`, `io_manager`): the demo and the tests bind sandbox connections or another policy this way
-    instead of patching anything."""
+    `policy`, `ledger`, `email`, `inbox`, `io_manager`): the demo and the tests bind sandbox connections or another
+    policy this way instead of patching anything."""
     return dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS, jobs=JOBS, sensors=SENSORS,
                           schedules=SCHEDULES, resources={**default_resources(), **(resources or {})},
                           executor=EXECUTOR)

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .sandbox.runner import RunningSandboxes, SandboxOptions, add_arguments as add_sandbox_arguments, start_sandboxes
+from .sandbox.runner import RunningSandboxes, SandboxOptions, start_sandboxes
+from .sandbox.runner import add_arguments as add_sandbox_arguments
 
 if TYPE_CHECKING:
     import httpx
@@ -167,7 +168,8 @@ class DevServer:
                 _say(f"Port {self.port} on {self.host} is in use (another Dagster?); pass --port.")
                 return 2
             home = ensure_dagster_home()
-            _say(f"Starting the Huma and Crona Lön sandboxes ({self.options.employees} people, seed {self.options.seed}) ...")
+            _say(f"Starting the Huma and Crona Lön sandboxes ({self.options.employees} people, "
+                 f"seed {self.options.seed}) ...")
             try:
                 self.sandboxes = start_sandboxes(self.options)
             except OSError as error:
@@ -182,7 +184,8 @@ class DevServer:
             env = dagster_environment(self.sandboxes, home, policy_file)
             _say(f"Starting Dagster (dagster dev, workspace {WORKSPACE_FILE.name}, instance {home}) ...")
             if (Path.cwd() / "dagster.yaml").exists() and Path.cwd().resolve() != home:
-                _say(f"# dagster dev warns that ./dagster.yaml is not used: it is the template; {home} holds the copy in use.")
+                _say(f"# dagster dev warns that ./dagster.yaml is not used: it is the template; "
+                     f"{home} holds the copy in use.")
             self.dagster = subprocess.Popen(dagster_command(self.port, self.host), env=env,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
             _say(f"# dagster dev pid {self.dagster.pid} (process group {self.dagster.pid})")
@@ -205,13 +208,15 @@ class DevServer:
     def _print_sandboxes(self) -> None:
         running = self.sandboxes
         if running.seeded is not None:
-            _say(f"# seeded {len(running.seeded.huma_users)} Huma users, {len(running.seeded.crona_employees)} Crona employees")
+            _say(f"# seeded {len(running.seeded.huma_users)} Huma users, "
+                 f"{len(running.seeded.crona_employees)} Crona employees")
         else:
             _say(f"# resumed state from {self.options.data_dir}: {running.huma.store.count('users')} Huma users, "
                  f"{running.crona.store.count('employees')} Crona employees")
         _say(f"     Huma  sandbox {running.huma_url}")
         _say(f"     Crona sandbox {running.crona_url}")
-        _say("# The environment Dagster runs with (sandbox credentials are public defaults unless you passed your own):")
+        _say("# The environment Dagster runs with "
+             "(sandbox credentials are public defaults unless you passed your own):")
         for key, value in running.env.items():
             _say(f"{key}={value}")
 

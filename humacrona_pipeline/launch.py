@@ -13,8 +13,17 @@ import pandas as pd
 
 from .core.fields import BY_NAME, CRONA, HUMA, SYSTEM_NAMES
 from .core.outcomes import APPLIED, DRIFTED, FAILED, SKIPPED, UNVERIFIED
-from .core.plan import CREATE, HELD, LEFT_OUT, NOT_ALLOWED, NOT_CREATABLE, NOT_MATCHED, POLICY_DECISION, \
-    UNREADABLE, UPDATE
+from .core.plan import (
+    CREATE,
+    HELD,
+    LEFT_OUT,
+    NOT_ALLOWED,
+    NOT_CREATABLE,
+    NOT_MATCHED,
+    POLICY_DECISION,
+    UNREADABLE,
+    UPDATE,
+)
 from .core.reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_CRONA, MISSING_IN_HUMA, UNMATCHED
 from .core.wording import plural
 

@@ -23,10 +23,10 @@ A delivery is, in this order:
    ``huma-topic`` header when that header is sent, and whose ``users`` is a list of objects, each with a
    non-empty string ``id`` and a string ``email``. Otherwise 400, nothing stored. Other fields are kept
    as Huma sends them (bank accounts are removed by the inbox).
-4. **Stored**, then answered (and, with ``on_stored``, its push asked for: `defs.realtime.trigger`): 200 ``{"stored": true, "event_id": N}``, or for a redelivery of an event
-   already stored (same topic, same body bytes) 200 ``{"stored": false, "duplicate": true}``. When the
-   state database cannot store it, 503 with ``Retry-After``, so Huma delivers it again: the receiver never
-   answers 2xx for an event it did not store.
+4. **Stored**, then answered (and, with ``on_stored``, its push asked for: `defs.realtime.trigger`):
+   200 ``{"stored": true, "event_id": N}``, or for a redelivery of an event already stored (same topic, same
+   body bytes) 200 ``{"stored": false, "duplicate": true}``. When the state database cannot store it, 503 with
+   ``Retry-After``, so Huma delivers it again: the receiver never answers 2xx for an event it did not store.
 
 The log names the topic, the number of users and the event id; never the secret, the token, the body or
 a bank account. Secrets come only from the environment: `SECRET_ENV` and `TOKEN_ENV` (surrounding whitespace,
@@ -47,7 +47,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -58,8 +58,7 @@ from starlette.routing import Route
 from .defs.realtime.trigger import PushTrigger, missing_settings
 from .state import db
 from .state.inbox import PENDING, TOPICS, Inbox
-from .webhook_options import (DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, SECRET_ENV, TOKEN_ENV,  # noqa: F401
-                              add_arguments)
+from .webhook_options import DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, SECRET_ENV, TOKEN_ENV, add_arguments  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +181,7 @@ def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_byte
         log.warning("webhook receiver running WITHOUT authentication: every delivery is accepted")
 
     async def receive(request: Request) -> JSONResponse:
-        delivered_at = datetime.now(timezone.utc)
+        delivered_at = datetime.now(UTC)
         client = request.client.host if request.client else "?"
         try:
             if token is not None and not token_matches(token, request.headers.get("authorization")):
@@ -278,10 +277,12 @@ def serve(args: argparse.Namespace) -> int:
         host = f"[{host}]" if ":" in host else host
         checks = [name for name, on in ((f"client secret ({SIGNATURE_HEADER})", secret),
                                         ("access token (Authorization: Bearer)", token)) if on]
-        _say(f"# Huma webhook receiver: POST {PATH} (and /), GET {HEALTH_PATH}; bodies up to {args.max_body_bytes} bytes")
+        _say(f"# Huma webhook receiver: POST {PATH} (and /), GET {HEALTH_PATH}; "
+             f"bodies up to {args.max_body_bytes} bytes")
         _say(f"# required: {' and '.join(checks) if checks else 'NOTHING (insecure)'}; events stored in {shown_url}")
         _say("# pushes: started by this receiver as soon as an event is stored (huma_changes_sensor: the backstop)"
-             if trigger else f"# pushes: by the huma_changes_sensor (to start them at once, set here {', '.join(missing)})")
+             if trigger
+             else f"# pushes: by the huma_changes_sensor (to start them at once, set here {', '.join(missing)})")
         _say("# Register this URL in Huma (Huma must reach it: put it behind HTTPS when it is public), with the same"
              " client secret and/or access token:")
         _say(f"WEBHOOK_URL=http://{host}:{server.port}{PATH}")

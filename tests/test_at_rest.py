@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from cryptography.fernet import Fernet
+
 from humacrona_pipeline.definitions import build_defs
 from humacrona_pipeline.defs.realtime.jobs import JOB_NAME
 from humacrona_pipeline.defs.realtime.resources import InboxResource

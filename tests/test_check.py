@@ -14,11 +14,11 @@ import time
 
 import httpx
 import pytest
+
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.state.confirmations import STATEMENT, Confirmations, Connection
-
-from test_cli import _humacrona
-from test_cli_errors import POLICY, WRONG_SECRET, assert_one_line, run_humacrona
+from tests.test_cli import _humacrona
+from tests.test_cli_errors import POLICY, WRONG_SECRET, assert_one_line, run_humacrona
 
 STATE_FILE = "humacrona_state.sqlite"  # state.db.SQLITE_FILE under DAGSTER_HOME
 

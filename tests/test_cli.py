@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -65,7 +64,8 @@ class SandboxProcess:
 def _huma_token(env: dict) -> str:
     r = httpx.post(
         env["HUMA_BASE_URL"] + "/auth/oauth/token",
-        data={"grant_type": "client_credentials", "client_id": env["HUMA_CLIENT_ID"], "client_secret": env["HUMA_CLIENT_SECRET"]},
+        data={"grant_type": "client_credentials", "client_id": env["HUMA_CLIENT_ID"],
+              "client_secret": env["HUMA_CLIENT_SECRET"]},
     )
     r.raise_for_status()
     return r.json()["access_token"]
@@ -105,7 +105,8 @@ def test_sandbox_custom_credentials_are_enforced():
         assert sandbox.env["CRONA_ACTIVATION_CODE"] == "MY-OWN-CODE"
         _huma_token(sandbox.env)
         _crona_token(sandbox.env)
-        wrong = httpx.post(sandbox.env["CRONA_BASE_URL"] + "/api/v1/auth/token", json={"aktiveringskod": "CRONA-SANDBOX-7K4M-2Q9X"})
+        wrong = httpx.post(sandbox.env["CRONA_BASE_URL"] + "/api/v1/auth/token",
+                           json={"aktiveringskod": "CRONA-SANDBOX-7K4M-2Q9X"})
         assert wrong.status_code == 401
     finally:
         sandbox.stop()
@@ -118,9 +119,11 @@ def test_sandbox_state_persists_across_restarts_with_a_data_dir(tmp_path):
         env = first.env
         token = _crona_token(env)
         headers = {"Authorization": f"Bearer {token}"}
-        employees = httpx.get(env["CRONA_BASE_URL"] + "/api/v1/anstallda", params={"antal": 200}, headers=headers).json()
+        employees = httpx.get(env["CRONA_BASE_URL"] + "/api/v1/anstallda", params={"antal": 200},
+                              headers=headers).json()
         anstnr = employees["anstallda"][0]["AnstNr"]
-        r = httpx.patch(f"{env['CRONA_BASE_URL']}/api/v1/anstallda/{anstnr}", json={"Befattning": "Persisted title"}, headers=headers)
+        r = httpx.patch(f"{env['CRONA_BASE_URL']}/api/v1/anstallda/{anstnr}", json={"Befattning": "Persisted title"},
+                        headers=headers)
         assert r.status_code == 200, r.text
     finally:
         first.stop()

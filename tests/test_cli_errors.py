@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from test_cli import _humacrona
+from tests.test_cli import _humacrona
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POLICY = REPO_ROOT / "policy.example.yaml"
@@ -73,7 +73,7 @@ class TlsServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
-    def __enter__(self) -> "TlsServer":
+    def __enter__(self) -> TlsServer:
         self.thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:
@@ -123,7 +123,8 @@ def test_an_unreachable_base_url(command, tmp_path, sandboxes):
                     secrets=(sandboxes.env["CRONA_ACTIVATION_CODE"], sandboxes.env["HUMA_CLIENT_SECRET"]))
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl binary to make a self-signed certificate")
+@pytest.mark.skipif(shutil.which("openssl") is None,
+                    reason="needs the openssl binary to make a self-signed certificate")
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_certificate_that_fails_verification(command, tmp_path, sandboxes):
     with TlsServer(sandboxes.huma.app, tmp_path) as tls:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+
 from humacrona_pipeline.cli import build_parser
 
 HEAVY = ("dagster", "pandas", "httpx", "starlette", "sqlalchemy", "uvicorn")

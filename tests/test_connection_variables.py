@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 
-from humacrona_pipeline.connection.variables import (BY_NAME, VARIABLES, Settings, missing, missing_line,
-                                                      problem_line)
-from test_readme import _section as readme_section, _table as readme_table
+from humacrona_pipeline.connection.variables import BY_NAME, VARIABLES, Settings, missing, missing_line, problem_line
+from tests.test_readme import _section as readme_section
+from tests.test_readme import _table as readme_table
+
 
 def _table() -> list[list[str]]:
     """The first table of the section: one row per source, its variables named in backticks."""

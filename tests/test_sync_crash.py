@@ -7,18 +7,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pandas as pd
+
 from humacrona_pipeline.core.canonical import build_table
 from humacrona_pipeline.core.fields import CRONA, FIELD_NAMES, HUMA
-
-sys.path.insert(0, str(Path(__file__).parent / "defs"))
-from sync_testkit import read_both  # noqa: E402
-from test_cli import SandboxProcess, _humacrona  # noqa: E402
+from tests.defs.sync_testkit import read_both
+from tests.test_cli import SandboxProcess, _humacrona
 
 POLICY = """\
 default_winner: huma

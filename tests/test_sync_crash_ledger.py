@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import sys
 import time
 from pathlib import Path
 
@@ -18,10 +17,8 @@ import pandas as pd
 
 from humacrona_pipeline.core.fields import CRONA, FIELD_NAMES, HUMA
 from humacrona_pipeline.state.ledger import NOT_APPLIED, PENDING, stored_value
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_cli import SandboxProcess
-from test_sync_crash import POLICY, _confirm, _finish, _state, _sync
+from tests.test_cli import SandboxProcess
+from tests.test_sync_crash import POLICY, _confirm, _finish, _state, _sync
 
 SEED = ["--employees", "60", "--seed", "3", "--latency-ms", "40"]
 KILL_AFTER_ROWS = (6, 40)  # ledger rows the run has written when it is killed: early, and deep in the writes

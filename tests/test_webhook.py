@@ -70,9 +70,9 @@ def inbox(tmp_path) -> Inbox:
 
 @contextmanager
 def receiver(inbox: Inbox, secret: str | None = SECRET, token: str | None = TOKEN, **kwargs):
-    with BackgroundServer(build_app(secret, token, inbox, **kwargs)) as server:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
-            yield client
+    with (BackgroundServer(build_app(secret, token, inbox, **kwargs)) as server,
+          httpx.Client(base_url=server.url, timeout=10) as client):
+        yield client
 
 
 @pytest.fixture
@@ -142,10 +142,10 @@ def test_no_authentication_is_refused_unless_asked_for_loudly(inbox, caplog):
         build_app(None, None, inbox)
     with pytest.raises(InsecureConfiguration):
         build_app("  ", "", inbox)
-    with caplog.at_level(logging.WARNING, logger="humacrona_pipeline.webhook"):
-        with receiver(inbox, secret=None, token=None, allow_no_auth=True) as c:
-            body = event_body()
-            assert c.post(PATH, content=body, headers={"content-type": "application/json"}).status_code == 200
+    with (caplog.at_level(logging.WARNING, logger="humacrona_pipeline.webhook"),
+          receiver(inbox, secret=None, token=None, allow_no_auth=True) as c):
+        body = event_body()
+        assert c.post(PATH, content=body, headers={"content-type": "application/json"}).status_code == 200
     assert "WITHOUT authentication" in caplog.text
 
 
@@ -289,11 +289,11 @@ def test_a_chunked_body_without_content_length_is_cut_off_at_the_limit(small, in
 
 
 def test_a_declared_oversized_body_is_refused_before_it_is_read(inbox):
-    with BackgroundServer(build_app(SECRET, TOKEN, inbox, max_body_bytes=LIMIT)) as server:
-        with socket.create_connection((server.host, server.port), timeout=5) as sock:
-            sock.sendall((f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                          f"Authorization: Bearer {TOKEN}\r\nContent-Length: 1000000000\r\n\r\n").encode())
-            reply = sock.recv(4096)  # no body was sent: only an answer that does not wait for it arrives
+    with (BackgroundServer(build_app(SECRET, TOKEN, inbox, max_body_bytes=LIMIT)) as server,
+          socket.create_connection((server.host, server.port), timeout=5) as sock):
+        sock.sendall((f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      f"Authorization: Bearer {TOKEN}\r\nContent-Length: 1000000000\r\n\r\n").encode())
+        reply = sock.recv(4096)  # no body was sent: only an answer that does not wait for it arrives
     assert reply.startswith(b"HTTP/1.1 413"), reply[:100]
     assert inbox.count() == 0
 
@@ -301,14 +301,13 @@ def test_a_declared_oversized_body_is_refused_before_it_is_read(inbox):
 # ----------------------------------------------------------------------------------------------------- logging
 
 def test_the_log_names_topic_count_and_event_id_but_no_secret(inbox, caplog):
-    with caplog.at_level(logging.DEBUG):
-        with receiver(inbox) as c:
-            body = event_body()
-            stored = c.post(PATH, content=body, headers=headers(body)).json()["event_id"]
-            c.post(PATH, content=body, headers=headers(body))
-            c.post(PATH, content=body, headers=headers(body, signature=sign_hex(body, "guess")))
-            c.post(PATH, content=body, headers=headers(body, token="guess"))
-            c.post(PATH, content=b"{", headers=headers(b"{"))
+    with caplog.at_level(logging.DEBUG), receiver(inbox) as c:
+        body = event_body()
+        stored = c.post(PATH, content=body, headers=headers(body)).json()["event_id"]
+        c.post(PATH, content=body, headers=headers(body))
+        c.post(PATH, content=body, headers=headers(body, signature=sign_hex(body, "guess")))
+        c.post(PATH, content=body, headers=headers(body, token="guess"))
+        c.post(PATH, content=b"{", headers=headers(b"{"))
     text = caplog.text
     assert f"users-update with 1 users stored as event {stored}" in text
     assert "redelivery" in text and "refused (401)" in text and "refused (400)" in text

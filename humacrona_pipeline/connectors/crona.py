@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +25,6 @@ from ..core.unreadable import UNREADABLE_COLUMN, reason_line
 from .http import (
     AccessToken,
     ApiError,
-    SessionClient,
     AuthenticationError,
     ErrorDetails,
     NotFoundError,
@@ -33,6 +32,7 @@ from .http import (
     RequestRejectedError,
     RetryPolicy,
     Secret,
+    SessionClient,
     collect_pages,
 )
 
@@ -122,7 +122,7 @@ def _timestamp(value: datetime | str) -> str:
         return value
     if value.tzinfo is None:
         raise ValueError("changed_after must be timezone-aware (Crona's Andrad is UTC)")
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class CronaClient(SessionClient):
@@ -161,7 +161,8 @@ class CronaClient(SessionClient):
             except (AuthenticationError, RequestRejectedError) as exc:
                 log.info("Crona refused the token refresh (HTTP %s); using the Aktiveringskod again", exc.status)
         try:
-            body = await self._session.request("POST", TOKEN_PATH, json={"aktiveringskod": self._activation_code.reveal()},
+            body = await self._session.request("POST", TOKEN_PATH,
+                                               json={"aktiveringskod": self._activation_code.reveal()},
                                                authenticated=False, idempotent=True)
         except RequestRejectedError as exc:
             raise exc.converted(AuthenticationError) from exc
@@ -192,8 +193,8 @@ class CronaClient(SessionClient):
         """One page of `GET /anstallda` (pages count from 1); `humacrona check` reads the first alone."""
         body = await self._session.request("GET", EMPLOYEES_PATH, params={"sida": sida, "antal": antal, **extra})
         if not isinstance(body, dict) or not isinstance(body.get("anstallda"), list):
-            raise ApiError(SYSTEM, 200, "GET", EMPLOYEES_PATH, body=None, message="the answer holds no `anstallda` list",
-                           base_url=self.base_url)
+            raise ApiError(SYSTEM, 200, "GET", EMPLOYEES_PATH, body=None,
+                           message="the answer holds no `anstallda` list", base_url=self.base_url)
         if not all(isinstance(e, dict) for e in body["anstallda"]):  # a page that cannot be read: an outage
             raise ApiError(SYSTEM, 200, "GET", EMPLOYEES_PATH, body=None, base_url=self.base_url,
                            message=f"page {sida} of `anstallda` holds an item that is not an employee object")

@@ -25,16 +25,16 @@ from ..core.unreadable import UNREADABLE_COLUMN, reason_line
 from .http import (
     AccessToken,
     ApiError,
-    SessionClient,
     AuthenticationError,
     ErrorDetails,
+    NoAnswerError,
     NotFoundError,
     Page,
     RequestRejectedError,
     RetryPolicy,
     Secret,
     ServerError,
-    TransportError,
+    SessionClient,
     collect_pages,
     run_bounded,
 )
@@ -372,7 +372,7 @@ def unreadable_reason(error: ApiError) -> str | None:
     if isinstance(error, ServerError) or (type(error) is ApiError and error.status is not None
                                           and 200 <= error.status < 300):
         return reason_line(SYSTEM, error)
-    if isinstance(error, TransportError) and error.code not in _CONNECTION_CODES:
+    if isinstance(error, NoAnswerError) and error.code not in _CONNECTION_CODES:
         return reason_line(SYSTEM, error)
     return None
 

@@ -93,7 +93,7 @@ def classify(error: BaseException) -> ConnectionProblem | None:
     """The connection problem ``error`` means, or None when it is about one call's data, not the connection."""
     from . import crona as crona_api
     from . import huma as huma_api
-    from .http import ApiError, AuthenticationError, ForbiddenError, TransportError
+    from .http import ApiError, AuthenticationError, ForbiddenError, NoAnswerError
 
     if isinstance(error, ConnectionProblem):
         return error
@@ -122,7 +122,7 @@ def classify(error: BaseException) -> ConnectionProblem | None:
         cause = (f"{holder} ({credentials[0]}) lacks a permission the sync needs: {call} answered HTTP 403"
                  + (f" {said}" if said else "") + f" ({remedy})")
         return ConnectionProblem(system, cause, kind=PERMISSION_MISSING, variables=credentials)
-    if isinstance(error, TransportError) and (token_call or error.code in ("ConnectError", "ConnectTimeout")):
+    if isinstance(error, NoAnswerError) and (token_call or error.code in ("ConnectError", "ConnectTimeout")):
         reason, tls = _transport_reason(error)
         if tls:
             return ConnectionProblem(system, f"TLS failure connecting to {where}: {reason} ({url_variable})",

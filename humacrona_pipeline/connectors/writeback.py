@@ -57,20 +57,20 @@ is not written, its rows ending ``drifted`` (changed since the review) or ``skip
 from __future__ import annotations
 
 import asyncio
-from abc import ABC, abstractmethod
 import logging
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
+from ..core.bank_accounts import mask
 from ..core.canonical import to_canonical
 from ..core.display import display_value, present
 from ..core.fields import BY_NAME, CRONA, HUMA, SYSTEM_NAMES
-from ..core.bank_accounts import mask
 from ..core.normalise import bank_account_split
 from ..core.outcomes import APPLIED, FAILED, OUTCOME_COLUMNS, SKIPPED, UNVERIFIED, empty_outcomes
 from ..core.plan import CREATE, HELD, PLAN_COLUMNS, UPDATE
@@ -103,7 +103,7 @@ HOLD_HINT = ("held: a changed salary account of an existing Crona employee is no
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _clean(value: object) -> object:

@@ -247,7 +247,8 @@ def _map_address(raw: pd.DataFrame, side: str, map_country_names: bool) -> tuple
     postal_codes = np.where(foreign_postal.astype(bool), foreign, swedish)
     values = np.array([None if street is None and se_postal is None and town is None and code is None
                        else PART_SEPARATOR.join((street or "", postal_code or "", town or "", code or ""))
-                       for street, se_postal, postal_code, town, code in zip(lines, swedish, postal_codes, cities, codes)],
+                       for street, se_postal, postal_code, town, code
+                       in zip(lines, swedish, postal_codes, cities, codes)],
                       dtype=object)
     # Every part given and an ISO country: what the address validator accepts (remembered by identity: no
     # other system's address is the same object).

@@ -51,10 +51,7 @@ def text(value: object) -> str | None:
         if value != value:  # NaN from pandas
             return None
         value = str(value)
-    if value.isascii():
-        cleaned = _collapse(value)
-    else:
-        cleaned = _collapse(unicodedata.normalize("NFC", value))
+    cleaned = _collapse(value) if value.isascii() else _collapse(unicodedata.normalize("NFC", value))
     return cleaned or None
 
 

@@ -14,11 +14,19 @@ import numpy as np
 import pandas as pd
 
 from .canonical import CanonicalTable
-from .fields import (BY_NAME, CRONA, FIELDS, HUMA, HUMA_POSITION_FIELDS, HUMA_POSITION_NEEDS, MATCH_KEY,
-                     SYSTEM_NAMES, other_side)
+from .fields import (
+    BY_NAME,
+    CRONA,
+    FIELDS,
+    HUMA,
+    HUMA_POSITION_FIELDS,
+    HUMA_POSITION_NEEDS,
+    MATCH_KEY,
+    SYSTEM_NAMES,
+    other_side,
+)
 from .policy import FILL, FOLLOW_WINNER, LEAVE, Policy
-from .reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_HUMA, UNMATCHED, \
-    Reconciliation
+from .reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_HUMA, UNMATCHED, Reconciliation
 from .schemas import RECORD_ID
 from .unreadable import is_unreadable
 from .wording import percent, plural
@@ -128,18 +136,18 @@ class _Planner:
             why = row.why_not_to_crona if target == CRONA else row.why_not_to_huma
             self.skip(row.employee, target, row.field, why or f"the value may not go to {SYSTEM_NAMES[target]}")
             return
-        if clear:
-            if f.required_in(target) or (target == CRONA and f.immutable_in_crona):
-                self.skip(row.employee, target, row.field,
-                          f"{SYSTEM_NAMES[target]} cannot hold an employee without a {f.label}")
-                return
+        if clear and (f.required_in(target) or (target == CRONA and f.immutable_in_crona)):
+            self.skip(row.employee, target, row.field,
+                      f"{SYSTEM_NAMES[target]} cannot hold an employee without a {f.label}")
+            return
         owner = row.huma_id
         problem = self.claim(target, row.field, source_value, owner)
         if problem:
             self.skip(row.employee, target, row.field, problem)
             return
         action = UPDATE
-        if target == CRONA and f.name == "bank_account" and current is not None and self.holds_bank_change(row.employee):
+        if (target == CRONA and f.name == "bank_account" and current is not None
+                and self.holds_bank_change(row.employee)):
             action, rule = HELD, f"{rule}; {BANK_HOLD_RULE}"
         self.op(target, action, row.employee, record_id, row.field, current, source_value, rule)
 

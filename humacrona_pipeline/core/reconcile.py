@@ -112,7 +112,7 @@ def match(huma: CanonicalTable, crona: CanonicalTable) -> pd.DataFrame:
                 "employee": email, "status": UNMATCHED,
                 "huma_id": record if table.side == HUMA else None,
                 "crona_id": record if table.side == CRONA else None,
-                "employment_id": getattr(row, "employment_id"),
+                "employment_id": row.employment_id,
                 "can_create_in_huma": False if table.side == CRONA else None,
                 "can_create_in_crona": False if table.side == HUMA else None,
                 "reason": reason,

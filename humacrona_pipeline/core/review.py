@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 

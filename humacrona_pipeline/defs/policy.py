@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -25,7 +25,7 @@ class EmployeeOverrideConfig(dg.Config):
     """Decisions for one employee (by work email), taking precedence over the policy-wide ones."""
 
     email: str = Field(description="The employee's work email (letter case does not matter).")
-    winner: Optional[str] = Field(
+    winner: str | None = Field(
         default=None, description=f"Winner for every field of this employee: {_WINNERS}; unset: no override.")
     fields: dict[str, str] = Field(
         default={}, description=f"Per-field winners for this employee ({_WINNERS}); fields: {_FIELD_NAMES}.")

@@ -4,7 +4,7 @@ set), with the UTC time beside it for comparing with logs and the audit ledger, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_TIMEZONE = "Europe/Stockholm"
@@ -55,6 +55,6 @@ def moment(value: datetime | str, zone: str = DEFAULT_TIMEZONE) -> Moment:
     """``value`` (an aware datetime or ISO 8601 text; a naive one is taken as UTC) as a `Moment` in ``zone``."""
     instant = datetime.fromisoformat(value) if isinstance(value, str) else value
     if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=timezone.utc)
+        instant = instant.replace(tzinfo=UTC)
     time_zone(zone)  # an unknown zone fails here, before anything is rendered
-    return Moment(instant.astimezone(timezone.utc), zone)
+    return Moment(instant.astimezone(UTC), zone)

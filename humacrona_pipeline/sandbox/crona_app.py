@@ -365,8 +365,8 @@ class CronaSandbox:
         params = request.query_params
         unknown = sorted(set(params) - set(LIST_PARAMETERS))
         if unknown:
-            return _error(400, "okand_parameter", f"Unknown query parameters {unknown}; known: {list(LIST_PARAMETERS)}.",
-                          unknown)
+            return _error(400, "okand_parameter",
+                          f"Unknown query parameters {unknown}; known: {list(LIST_PARAMETERS)}.", unknown)
         page = _int_param(params, "sida", 1, 1, None)
         size = _int_param(params, "antal", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         for value in (page, size):

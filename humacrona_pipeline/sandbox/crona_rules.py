@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
+from humacrona_pipeline.connectors.crona import CRONA_COLUMNS
 from humacrona_pipeline.core import bank_accounts
 from humacrona_pipeline.core.countries import is_alpha2
-from humacrona_pipeline.connectors.crona import CRONA_COLUMNS
 
 # The contract's field list is spelled once, in the client module; the emulator reads it from there.
 CRONA_EMPLOYEE_FIELDS: tuple[str, ...] = CRONA_COLUMNS
@@ -183,13 +183,13 @@ def parse_timestamp(value: str) -> datetime | None:
         else:
             return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def format_timestamp(moment: datetime) -> str:
     """Crona's ``Andrad`` form: UTC, milliseconds, "Z" (for example 2025-03-01T08:15:02.123Z)."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -210,7 +210,7 @@ class ChangeClock:
             self._last = moment
 
     def next(self) -> datetime:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         if self._last is not None and now <= self._last:
             now = self._last.replace(microsecond=self._last.microsecond // 1000 * 1000) + self.STEP

@@ -85,6 +85,7 @@ from .huma_rules import (
     FieldProblem,
     InvalidFields,
     check_position_dates,
+    email_key,
     parse_fields,
     parse_job_title_create,
     parse_job_title_update,
@@ -92,7 +93,6 @@ from .huma_rules import (
     parse_position_update,
     parse_user_details_input,
     parse_user_input,
-    email_key,
     title_key,
 )
 from .huma_state import GROUPS, JOB_TITLES, POSITIONS, USERS, HumaDirectory, NotFound
@@ -431,7 +431,8 @@ class HumaSandbox:
         try:
             check_position_dates(merged)
         except InvalidFields as exc:
-            raise InvalidFields([FieldProblem(f"position.{p.field}", p.code, p.message) for p in exc.problems]) from None
+            raise InvalidFields([FieldProblem(f"position.{p.field}", p.code, p.message)
+                                 for p in exc.problems]) from None
         if not values and title_name is None:
             return None
 
@@ -606,7 +607,8 @@ class HumaSandbox:
     async def _body(self, request: Request):
         content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
         if content_type != "application/json" and not content_type.endswith("+json"):
-            raise InvalidFields.one("body", INVALID_FORMAT, f"Content-Type must be application/json, got {content_type}")
+            raise InvalidFields.one("body", INVALID_FORMAT,
+                                    f"Content-Type must be application/json, got {content_type}")
         return self._decode_json(await request.body())
 
     async def _http_exception(self, request: Request, exc: HTTPException) -> Response:

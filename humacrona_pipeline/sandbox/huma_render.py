@@ -12,7 +12,7 @@ rendered as the account's type, ``"national"`` or ``"international"``; clients s
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from http import HTTPStatus
 
 from .huma_rules import InvalidFields
@@ -172,7 +172,8 @@ def position_summary(d: HumaDirectory, doc: dict, today: date | None = None) -> 
             out[key] = doc[key]
     if doc.get("contractStartDate"):
         until = min(doc.get("contractEndDate") or today.isoformat(), today.isoformat())
-        out["periodInMonths"] = _months_between(doc["contractStartDate"], until) if until >= doc["contractStartDate"] else 0
+        out["periodInMonths"] = (_months_between(doc["contractStartDate"], until)
+                                 if until >= doc["contractStartDate"] else 0)
     for key in ("percentage", "contractType"):
         if doc.get(key) is not None:
             out[key] = doc[key]
@@ -242,7 +243,7 @@ def server_error(status: int, path: str, message: str | None = None) -> dict:
     ``status`` as an HttpResponse object, whose readable part is its ``statusLine``."""
     reason = HTTPStatus(status).phrase
     return {
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "status": {"statusLine": {"statusCode": status, "reasonPhrase": reason}},
         "error": reason,
         "message": message or reason,

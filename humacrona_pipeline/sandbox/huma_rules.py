@@ -83,7 +83,7 @@ class InvalidFields(Exception):
         super().__init__(self.message)
 
     @classmethod
-    def one(cls, field: str, code: str, message: str) -> "InvalidFields":
+    def one(cls, field: str, code: str, message: str) -> InvalidFields:
         return cls([FieldProblem(field, code, message)])
 
     @property

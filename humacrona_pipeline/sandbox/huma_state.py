@@ -17,23 +17,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
+from ..core.countries import is_alpha2
 from .huma_rules import (
     INVALID_VALUE,
     NOT_FOUND,
     NOT_UNIQUE,
+    POSITION_FIELDS,
     USER_DETAILS_INPUT,
     FieldProblem,
     InvalidFields,
-    POSITION_FIELDS,
     check_position_dates,
     email_key,
     employment_id_key,
     phone_key,
     title_key,
 )
-from ..core.countries import is_alpha2
 from .store import Store
 
 USERS, POSITIONS, JOB_TITLES, GROUPS = "users", "positions", "job_titles", "groups"
@@ -58,7 +58,7 @@ class SeedError(ValueError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def position_status(position: dict, today: date | None = None) -> str:
@@ -120,7 +120,8 @@ class HumaDirectory:
             if value:
                 owner = index.get(key(value))
                 if owner is not None and owner != user_id:
-                    problems.append(FieldProblem(field, NOT_UNIQUE, f"{field} {value!r} is already used by another user"))
+                    problems.append(FieldProblem(field, NOT_UNIQUE,
+                                                 f"{field} {value!r} is already used by another user"))
         return problems
 
     def _check_supervisor(self, supervisor: str | None, user_id: str | None) -> list[FieldProblem]:
@@ -159,7 +160,8 @@ class HumaDirectory:
         doc.update(active=True, createdAt=_now())
         if values.get("invite"):
             doc["invitedAt"] = doc["createdAt"]
-            doc["invitation"] = {k: values[k] for k in ("inviteSubject", "inviteMessage", "inviteLanguage") if k in values}
+            doc["invitation"] = {k: values[k] for k in ("inviteSubject", "inviteMessage", "inviteLanguage")
+                                 if k in values}
         self.store.put(USERS, doc["id"], doc)
         self.users[doc["id"]] = doc
         self._index_user(doc)
@@ -415,14 +417,16 @@ class HumaDirectory:
                 position = {k: v for k, v in raw_position.items() if k != "title" and v is not None}
                 unknown = set(position) - set(POSITION_FIELDS) - {"id"}
                 if unknown or not position.get("id") or not position.get("contractStartDate"):
-                    problems.append(f"{who}: position needs id and contractStartDate and only position fields, got {sorted(raw_position)}")
+                    problems.append(f"{who}: position needs id and contractStartDate and only position fields, "
+                                    f"got {sorted(raw_position)}")
                 elif position["id"] in position_ids:
                     problems.append(f"{who}: position id {position['id']} is not unique")
                 position_ids.add(position.get("id"))
                 name = raw_position.get("title")
                 if name:
                     if title_key(name) not in titles:
-                        title = {"id": str(uuid.uuid5(_SEED_NAMESPACE, title_key(name))), "name": " ".join(name.split())}
+                        title = {"id": str(uuid.uuid5(_SEED_NAMESPACE, title_key(name))),
+                                 "name": " ".join(name.split())}
                         titles[title_key(name)] = title["id"]
                         new_titles.append(title)
                     position["titleId"] = titles[title_key(name)]

@@ -61,7 +61,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -116,7 +116,7 @@ class WebhookError(ValueError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _address(value: dict | None) -> dict | None:
@@ -132,7 +132,7 @@ def _bank_account(value: dict | None) -> dict | None:
     return {"type": value.get("type"), **{key: value.get(key) for key in keys}}
 
 
-def _position(directory: "HumaDirectory", user_id: str) -> dict | None:
+def _position(directory: HumaDirectory, user_id: str) -> dict | None:
     main = directory.main_position(user_id)
     if main is None:
         return None
@@ -141,7 +141,7 @@ def _position(directory: "HumaDirectory", user_id: str) -> dict | None:
             "contractEndDate": main.get("contractEndDate"), "title": title["name"] if title else None}
 
 
-def user_payload(directory: "HumaDirectory", doc: dict) -> dict:
+def user_payload(directory: HumaDirectory, doc: dict) -> dict:
     """One user of a create, update or export event: the user's whole current state (see the module)."""
     return {
         "id": doc["id"],

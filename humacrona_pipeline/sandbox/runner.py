@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 # Only the defaults at import: `humacrona --help` builds these options without loading the web apps.
-from .defaults import (DEFAULT_CRONA_ACTIVATION_CODE, DEFAULT_CRONA_PORT, DEFAULT_HUMA_CLIENT_ID,
-                       DEFAULT_HUMA_CLIENT_SECRET, DEFAULT_HUMA_PORT)
+from .defaults import (
+    DEFAULT_CRONA_ACTIVATION_CODE,
+    DEFAULT_CRONA_PORT,
+    DEFAULT_HUMA_CLIENT_ID,
+    DEFAULT_HUMA_CLIENT_SECRET,
+    DEFAULT_HUMA_PORT,
+)
 
 if TYPE_CHECKING:
     from .crona_app import CronaSandbox
@@ -79,7 +84,7 @@ class RunningSandboxes:
         self.huma.store.close()
         self.crona.store.close()
 
-    def __enter__(self) -> "RunningSandboxes":
+    def __enter__(self) -> RunningSandboxes:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -153,7 +158,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="port of the Huma sandbox on 127.0.0.1; 0 picks a free port (default %(default)s)")
     parser.add_argument("--crona-port", type=int, default=d.crona_port,
                         help="port of the Crona Lön sandbox on 127.0.0.1; 0 picks a free port (default %(default)s)")
-    parser.add_argument("--data-dir", type=Path, default=None, help="keep state here across restarts (default: in memory)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="keep state here across restarts (default: in memory)")
     parser.add_argument("--huma-client-id", default=d.huma_client_id,
                         help="the client id the Huma sandbox accepts (default: a public sandbox value)")
     parser.add_argument("--huma-client-secret", default=d.huma_client_secret,
@@ -198,7 +204,8 @@ def serve(options: SandboxOptions) -> None:
                 + ", ".join(f"{k} {v}" for k, v in counts.items()))
         else:
             out(f"# resumed state from {options.data_dir}: "
-                f"{running.huma.store.count('users')} Huma users, {running.crona.store.count('employees')} Crona employees")
+                f"{running.huma.store.count('users')} Huma users, "
+                f"{running.crona.store.count('employees')} Crona employees")
         if options.fault_rate or options.latency_ms:
             out(f"# fault injection: rate {options.fault_rate}, latency {options.latency_ms} ms")
         if options.webhook_url:
@@ -215,6 +222,7 @@ def serve(options: SandboxOptions) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="humacrona sandbox", description="Serve the Huma and Crona sandboxes on 127.0.0.1.")
+    parser = argparse.ArgumentParser(prog="humacrona sandbox",
+                                     description="Serve the Huma and Crona sandboxes on 127.0.0.1.")
     add_arguments(parser)
     serve(options_from_args(parser.parse_args(argv)))

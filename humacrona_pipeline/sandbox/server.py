@@ -24,14 +24,15 @@ class BackgroundServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout_s: float = 15.0) -> "BackgroundServer":
+    def start(self, timeout_s: float = 15.0) -> BackgroundServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         self._sock = sock
         config = uvicorn.Config(
-            self.app, interface="asgi3", log_level=self.log_level, lifespan="off", access_log=False, timeout_graceful_shutdown=2
+            self.app, interface="asgi3", log_level=self.log_level, lifespan="off", access_log=False,
+            timeout_graceful_shutdown=2,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -54,7 +55,7 @@ class BackgroundServer:
             self._sock.close()
         self._server = self._thread = self._sock = None
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> BackgroundServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -10,7 +10,7 @@ or Crona Lön company, is a new connection). No secret is stored, nor anything d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -87,7 +87,7 @@ class Confirmations(db.StateStore):
         who = " ".join((confirmed_by or "").split())
         if not who:
             raise ValueError("a confirmation needs the name of who confirms")
-        moment = (at or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
+        moment = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
         row = {"huma_base_url": connection.huma_base_url, "huma_client_id": connection.huma_client_id,
                "crona_base_url": connection.crona_base_url, "huma_organisation": huma_organisation,
                "crona_company": crona_company, "statement": statement, "confirmed_by": who, "confirmed_at": moment}

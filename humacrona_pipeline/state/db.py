@@ -120,9 +120,8 @@ def engine(url: str | None = None) -> sa.Engine:
 def write_transaction(eng: sa.Engine) -> Iterator[sa.Connection]:
     """One transaction that writes: committed on success, rolled back on error. On SQLite it holds the write
     lock from its start (BEGIN IMMEDIATE), so a read-then-write cannot deadlock with another writer."""
-    with eng.connect().execution_options(**{_WRITE_OPTION: True}) as conn:
-        with conn.begin():
-            yield conn
+    with eng.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
+        yield conn
 
 
 def dispose_all() -> None:

@@ -18,7 +18,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -63,7 +63,7 @@ def fingerprint(topic: str, raw_body: bytes) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _without_bank_accounts(users: Iterable[Mapping]) -> list[dict]:
@@ -102,7 +102,7 @@ class Inbox(db.StateStore):
             "emails": json.dumps([str(u.get("email") or "").strip().lower() for u in users]),
             "body": json.dumps(_without_bank_accounts(users), ensure_ascii=False, default=str),
             "received_at": _now(),
-            "delivered_at": delivered_at.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+            "delivered_at": delivered_at.astimezone(UTC).isoformat(timespec="milliseconds")
             if delivered_at else None,
             "claimed_by": claimed_by,
             "claimed_at": _now() if claimed_by else None,

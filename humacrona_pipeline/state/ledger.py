@@ -18,7 +18,7 @@ is stored. `migrate` adds columns newer versions need to an older ledger (`ALTER
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -76,7 +76,7 @@ def stored_value(field_name: object, value: object) -> str | None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _when(value: object) -> str:
@@ -85,8 +85,8 @@ def _when(value: object) -> str:
         return _now()
     if isinstance(value, datetime):  # pandas Timestamps too
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat(timespec="milliseconds")
     return str(value)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -39,7 +39,7 @@ class PushLocks(db.StateStore):
     def try_take(self, subjects: Iterable[str], run_id: str, is_over: Callable[[str], bool]) -> list[str]:
         """Take every subject for ``run_id``, or none: the runs still holding some (empty: all taken)."""
         subjects = sorted(set(subjects))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with db.write_transaction(self.engine) as conn:
             held = conn.execute(sa.select(push_locks.c.run_id, push_locks.c.taken_at).where(
                 push_locks.c.subject.in_(subjects), push_locks.c.run_id != run_id)).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,7 +25,6 @@ from humacrona_pipeline.connectors.http import (
     parse_retry_after,
     run_bounded,
 )
-
 
 # ----------------------------------------------------------------------------------------- retry policy
 
@@ -51,7 +50,7 @@ def test_retry_after_replaces_the_backoff_unless_it_is_longer_than_the_policy_wa
 
 
 def test_retry_after_is_read_as_seconds_or_as_an_http_date():
-    now = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after(" 0 ") == 0.0
     assert parse_retry_after("Sat, 01 Mar 2025 12:00:30 GMT", now=lambda: now) == 30.0
@@ -245,7 +244,8 @@ def test_error_is_one_readable_line_and_survives_pickling():
                                  "valideringsfel", ["Land"], message="'Sverige' is not an ISO code")
     text = str(error)
     assert "\n" not in text
-    assert text == "Crona PATCH /api/v1/anstallda/1001: HTTP 422 valideringsfel 'Sverige' is not an ISO code (fields: Land)"
+    assert text == ("Crona PATCH /api/v1/anstallda/1001: HTTP 422 valideringsfel 'Sverige' is not an ISO code "
+                    "(fields: Land)")
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is RequestRejectedError and str(copy) == text and copy.fields == ("Land",)
 

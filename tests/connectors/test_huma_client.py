@@ -9,19 +9,27 @@ import logging
 import uuid
 
 import pytest
-from connector_testkit import FAST_RETRY, HUMA_ID, HUMA_SECRET, FakeSleep, WatchingTransport, expire_tokens_at, serve_huma
 
 from humacrona_pipeline.connectors.http import (
     AuthenticationError,
+    NoAnswerError,
     NotFoundError,
     RateLimitedError,
     RequestRejectedError,
     RetryPolicy,
     ServerError,
-    TransportError,
 )
 from humacrona_pipeline.connectors.huma import HUMA_COLUMNS, HumaClient, extract_huma, flatten_employee
 from humacrona_pipeline.sandbox.faults import FaultConfig
+from tests.connectors.connector_testkit import (
+    FAST_RETRY,
+    HUMA_ID,
+    HUMA_SECRET,
+    FakeSleep,
+    WatchingTransport,
+    expire_tokens_at,
+    serve_huma,
+)
 
 # Faults on every call except the token endpoint, for tests about one call's retries.
 NOT_THE_TOKEN = ("/_sandbox", "/auth")
@@ -154,7 +162,7 @@ def test_a_create_is_not_repeated_after_a_server_error_or_a_dropped_connection(w
                 with pytest.raises(ServerError) as server_error:
                     await c.create_user(new_user(1, group))
                 faults.kinds = ("drop",)
-                with pytest.raises(TransportError) as dropped:
+                with pytest.raises(NoAnswerError) as dropped:
                     await c.create_user(new_user(2, group))
                 faults.rate = 0.0
                 return server_error.value, dropped.value, await c.list_users()

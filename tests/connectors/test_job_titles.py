@@ -8,7 +8,6 @@ import asyncio
 
 import pandas as pd
 import pytest
-from connector_testkit import CRONA_CODE, FAST_RETRY, HUMA_ID, HUMA_SECRET
 
 from humacrona_pipeline.connectors.crona import CronaClient, extract_crona
 from humacrona_pipeline.connectors.huma import HumaClient, JobTitles, extract_huma
@@ -19,6 +18,7 @@ from humacrona_pipeline.core.plan import plan
 from humacrona_pipeline.core.policy import policy_from_mapping
 from humacrona_pipeline.core.reconcile import reconcile
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+from tests.connectors.connector_testkit import CRONA_CODE, FAST_RETRY, HUMA_ID, HUMA_SECRET
 
 CRONA_WINS_TITLES = {"default_winner": "skip", "field_winners": {"job_title": "crona"}, "approve_mass_change": True}
 

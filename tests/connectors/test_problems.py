@@ -6,12 +6,28 @@ from __future__ import annotations
 import pickle
 
 import pytest
+
 from humacrona_pipeline.connectors import crona, huma
-from humacrona_pipeline.connectors.http import (ApiError, AuthenticationError, ForbiddenError, NotFoundError,
-                                                RequestRejectedError, ServerError, TransportError, error_class)
-from humacrona_pipeline.connectors.problems import (CREDENTIALS_REFUSED, NOT_THE_API, PERMISSION_MISSING,
-                                                    TLS_FAILURE, UNAVAILABLE, UNREACHABLE, ConnectionProblem,
-                                                    classify)
+from humacrona_pipeline.connectors.http import (
+    ApiError,
+    AuthenticationError,
+    ForbiddenError,
+    NoAnswerError,
+    NotFoundError,
+    RequestRejectedError,
+    ServerError,
+    error_class,
+)
+from humacrona_pipeline.connectors.problems import (
+    CREDENTIALS_REFUSED,
+    NOT_THE_API,
+    PERMISSION_MISSING,
+    TLS_FAILURE,
+    UNAVAILABLE,
+    UNREACHABLE,
+    ConnectionProblem,
+    classify,
+)
 
 HUMA_URL, CRONA_URL = "https://openapi.humahr.com", "https://crona.example.se"
 
@@ -31,14 +47,14 @@ def test_403_is_its_own_error_class():
      PERMISSION_MISSING, "Huma: the API key (HUMA_CLIENT_ID) lacks a permission the sync needs: GET /users answered "
      "HTTP 403 Forbidden: Access Denied (give it read and write access to users, positions, job titles and groups "
      "in Huma → System settings → Open API)"),
-    (TransportError("Crona", None, "POST", crona.TOKEN_PATH, code="ConnectError", message="connection refused",
+    (NoAnswerError("Crona", None, "POST", crona.TOKEN_PATH, code="ConnectError", message="connection refused",
                     base_url=CRONA_URL), UNREACHABLE,
      f"Crona Lön: cannot connect to {CRONA_URL}: connection refused (CRONA_BASE_URL)"),
-    (TransportError("Huma", None, "GET", "/users", code="ConnectError",
+    (NoAnswerError("Huma", None, "GET", "/users", code="ConnectError",
                     message="[Errno -2] Name or service not known", base_url=HUMA_URL), UNREACHABLE,
      f"Huma: cannot connect to {HUMA_URL}: the host name does not resolve (DNS: [Errno -2] Name or service not known)"
      " (HUMA_BASE_URL)"),
-    (TransportError("Huma", None, "POST", huma.TOKEN_PATH, code="ConnectError",
+    (NoAnswerError("Huma", None, "POST", huma.TOKEN_PATH, code="ConnectError",
                     message="[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate "
                             "(_ssl.c:1006)", base_url=HUMA_URL), TLS_FAILURE,
      f"Huma: TLS failure connecting to {HUMA_URL}: certificate verify failed: self-signed certificate (HUMA_BASE_URL)"),
@@ -71,5 +87,5 @@ def test_a_problem_is_itself():
 
 
 def test_an_api_error_keeps_its_base_url_across_pickling():
-    error = TransportError("Huma", None, "GET", "/users", code="ConnectError", base_url=HUMA_URL)
+    error = NoAnswerError("Huma", None, "GET", "/users", code="ConnectError", base_url=HUMA_URL)
     assert pickle.loads(pickle.dumps(error)).base_url == HUMA_URL

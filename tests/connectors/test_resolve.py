@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_writeback import crona, huma, make_plan, sandboxes
 
 from humacrona_pipeline.connectors.http import RetryPolicy
 from humacrona_pipeline.connectors.resolve import resolve_pending
@@ -15,6 +14,7 @@ from humacrona_pipeline.connectors.writeback import apply_plan
 from humacrona_pipeline.core.outcomes import APPLIED
 from humacrona_pipeline.core.plan import HELD
 from humacrona_pipeline.state import NOT_APPLIED, PENDING, Ledger, db
+from tests.connectors.test_writeback import crona, huma, make_plan, sandboxes
 
 
 @pytest.fixture

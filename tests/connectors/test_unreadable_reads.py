@@ -9,15 +9,14 @@ import asyncio
 
 import httpx
 import pytest
-from connector_testkit import FAST_RETRY, HUMA_ID, HUMA_SECRET, serve_huma
 
 from humacrona_pipeline.connectors.crona import CronaClient, employee_rows
 from humacrona_pipeline.connectors.http import (
     ApiError,
     ForbiddenError,
+    NoAnswerError,
     RateLimitedError,
     ServerError,
-    TransportError,
 )
 from humacrona_pipeline.connectors.huma import (
     HUMA_COLUMNS,
@@ -26,6 +25,7 @@ from humacrona_pipeline.connectors.huma import (
     unreadable_reason,
 )
 from humacrona_pipeline.core.unreadable import UNREADABLE_COLUMN, reason_line
+from tests.connectors.connector_testkit import FAST_RETRY, HUMA_ID, HUMA_SECRET, serve_huma
 
 
 def _client(url: str) -> HumaClient:
@@ -94,11 +94,11 @@ def test_only_errors_about_the_one_record_make_it_unreadable():
 
     assert unreadable_reason(error(ServerError, 500, attempts=6)).startswith("unreadable in Huma: GET /users/u1")
     assert unreadable_reason(error(ApiError, 200, message="the answer is not the documented UserDetails object"))
-    assert unreadable_reason(error(TransportError, None, code="ReadTimeout"))
+    assert unreadable_reason(error(NoAnswerError, None, code="ReadTimeout"))
     # Not about this user: the key, the rate limit or the connection. These fail the extraction.
     assert unreadable_reason(error(ForbiddenError, 403)) is None
     assert unreadable_reason(error(RateLimitedError, 429)) is None
-    assert unreadable_reason(error(TransportError, None, code="ConnectError")) is None
+    assert unreadable_reason(error(NoAnswerError, None, code="ConnectError")) is None
 
 
 def test_a_reason_is_one_line_and_never_holds_a_whole_account_number():

@@ -6,7 +6,6 @@ import uuid
 
 import pandas as pd
 import pytest
-from connector_testkit import FAST_RETRY, HUMA_ID, HUMA_SECRET
 
 from humacrona_pipeline.connectors import crona, huma
 from humacrona_pipeline.connectors.huma import HumaClient
@@ -14,6 +13,7 @@ from humacrona_pipeline.connectors.writeback import apply_plan
 from humacrona_pipeline.core.outcomes import APPLIED, FAILED, SKIPPED
 from humacrona_pipeline.core.plan import PLAN_COLUMNS
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+from tests.connectors.connector_testkit import FAST_RETRY, HUMA_ID, HUMA_SECRET
 
 ADDRESS = "Storgatan 1\n114 55\nStockholm\nSE"
 
@@ -36,7 +36,8 @@ def test_crona_bodies_split_address_and_account_and_never_patch_the_anstnr():
 
 def test_huma_bodies_keep_the_unsynced_address_lines_and_write_a_national_account():
     current = {"homeAddress": {"value": {"line1": "Old 1", "line2": "c/o Berg", "line3": "lgh 1102",
-                                         "postalCode": "11122", "city": "Stockholm", "country": "SE"}, "editable": True}}
+                                         "postalCode": "11122", "city": "Stockholm", "country": "SE"},
+                               "editable": True}}
     body = huma.user_details_body({"address": ADDRESS, "bank_account": "5000 1000004", "phone": "+46701234567",
                                    "employment_id": "1001", "private_email": None}, current)
     assert body == {
@@ -87,6 +88,7 @@ def test_new_huma_users_join_the_company_group_unless_told_otherwise():
         carried = out[out["field"].isin(huma.CREATE_FIELDS)]
         assert (carried["status"] == FAILED).all() and "2 company groups" in carried.iloc[0]["error"]
         assert (out.loc[out["field"] == "phone", "status"] == SKIPPED).all()
-        out = apply_plan(client(), "huma", _create_ops("gun.grupp2@nordljus.se", "+46701231232"), huma_group_id=other["id"])
+        out = apply_plan(client(), "huma", _create_ops("gun.grupp2@nordljus.se", "+46701231232"),
+                         huma_group_id=other["id"])
         assert (out["status"] == APPLIED).all()
         assert sandbox.directory.user(out.loc[0, "created_id"])["groups"] == [other["id"]]

@@ -13,7 +13,6 @@ from collections import Counter
 import httpx
 import pandas as pd
 import pytest
-from connector_testkit import CRONA_CODE, FAST_RETRY, HUMA_ID, HUMA_SECRET, serve_crona, serve_huma
 
 from humacrona_pipeline.connectors.crona import CronaClient, extract_crona
 from humacrona_pipeline.connectors.http import RetryPolicy
@@ -32,6 +31,7 @@ from humacrona_pipeline.core.policy import policy_from_mapping
 from humacrona_pipeline.core.reconcile import reconcile
 from humacrona_pipeline.sandbox.faults import FaultConfig
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+from tests.connectors.connector_testkit import CRONA_CODE, FAST_RETRY, HUMA_ID, HUMA_SECRET, serve_crona, serve_huma
 
 ACCOUNT_A = "5000 1000004"  # valid Swedish accounts in stored form
 ACCOUNT_B = "83279 0123456782"
@@ -96,7 +96,8 @@ def assert_outcome_frame(out: pd.DataFrame, operations: pd.DataFrame) -> None:
     assert tuple(out.columns) == OUTCOME_COLUMNS
     assert len(out) == len(operations)
     assert set(out["status"]) <= set(STATUSES)
-    assert out[list(PLAN_COLUMNS)].astype(str).values.tolist() == operations[list(PLAN_COLUMNS)].astype(str).values.tolist()
+    assert (out[list(PLAN_COLUMNS)].astype(str).values.tolist()
+            == operations[list(PLAN_COLUMNS)].astype(str).values.tolist())
     assert out["at"].notna().all()
     assert out.loc[out["status"] != APPLIED, "error"].notna().all()
 
@@ -158,8 +159,10 @@ def test_creates_land_with_everything_and_a_new_title_is_created_once():
         user = directory.user(user_id[0])
         assert (user["givenName"], user["familyName"], user["email"]) == ("Nora", "Sync", "nora.sync@nordljus.se")
         assert user["groups"] == [group] and "invitedAt" not in user
-        assert (user["phone"], user["employmentId"], user["privateEmail"]) == ("+46701112233", "9001", "nora@example.org")
-        assert user["homeAddress"] == {"line1": "Testgatan 3", "postalCode": "114 55", "city": "Stockholm", "country": "SE"}
+        assert (user["phone"], user["employmentId"], user["privateEmail"]) == ("+46701112233", "9001",
+                                                                                "nora@example.org")
+        assert user["homeAddress"] == {"line1": "Testgatan 3", "postalCode": "114 55", "city": "Stockholm",
+                                       "country": "SE"}
         assert user["bankAccount"] == {"type": "national", "number": "83279-0123456782", "country": "SE"}
         [position] = directory.positions_of(user["id"])
         assert (position["contractStartDate"], position["contractEndDate"]) == ("2023-02-01", "2031-12-31")

@@ -11,14 +11,14 @@ import threading
 import httpx
 import pandas as pd
 import pytest
-from connector_testkit import CRONA_CODE, FAST_RETRY, HUMA_ID, HUMA_SECRET
-from test_writeback import make_plan, sandboxes
 
 from humacrona_pipeline.connectors.crona import CronaClient
 from humacrona_pipeline.connectors.huma import HumaClient
 from humacrona_pipeline.connectors.writeback import apply_plan
 from humacrona_pipeline.core.plan import HELD
 from humacrona_pipeline.state import PENDING, Ledger, db
+from tests.connectors.connector_testkit import CRONA_CODE, FAST_RETRY, HUMA_ID, HUMA_SECRET
+from tests.connectors.test_writeback import make_plan, sandboxes
 
 
 @pytest.fixture

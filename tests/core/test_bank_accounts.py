@@ -10,10 +10,8 @@ import re
 from collections import defaultdict
 
 import pytest
-from bank_account_vectors import CSV_PATH, FAULTS, RANGES, csv_text, passes, range_for, read_csv, vectors
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from reference_files import reference_file, reference_path
 
 from humacrona_pipeline.core.bank_accounts import (
     BANKS,
@@ -26,6 +24,8 @@ from humacrona_pipeline.core.bank_accounts import (
     swedbank_clearing,
     validate,
 )
+from tests.core.bank_account_vectors import CSV_PATH, FAULTS, RANGES, csv_text, passes, range_for, read_csv, vectors
+from tests.reference_files import reference_file, reference_path
 
 CSV_NAME = "se-bank-accounts.csv"  # the shared reference vectors, in ../shared/reference
 

@@ -4,8 +4,7 @@ import pandas as pd
 
 from humacrona_pipeline.core.canonical import FIELD_NOT_SYNCED, NOT_SYNCABLE, build_table, validate_table
 from humacrona_pipeline.core.fields import CRONA, FIELD_NAMES, HUMA
-
-from core_testkit import ACCOUNT_A, crona_raw, huma_raw, person, table
+from tests.core.core_testkit import ACCOUNT_A, crona_raw, huma_raw, person, table
 
 
 def huma_user(n, **overrides):

@@ -52,8 +52,8 @@ def test_a_whole_plain_column_is_taken_as_it_is(items, odd):
 
 PHONES = ["+46701234567", "+4741234567", "+460701234567", "+4670", "070-123 45 67", "+12025550123", "+1202555"]
 ACCOUNTS = ["5000 1234560", "83279 1234567897", "8327 1234567897", "5000 1234561", "6789 123456789", "x"]
-ADDRESSES = ["Storgatan 1\n114 55\nStockholm\nSE", "Storgatan 1\n\nStockholm\nSE", "Storgatan 1\n114 55\nStockholm\nSverige",
-             "a\nb\nc\nSE\ne", "Storgatan 1\n114 55\nStockholm\nse"]
+ADDRESSES = ["Storgatan 1\n114 55\nStockholm\nSE", "Storgatan 1\n\nStockholm\nSE",
+             "Storgatan 1\n114 55\nStockholm\nSverige", "a\nb\nc\nSE\ne", "Storgatan 1\n114 55\nStockholm\nse"]
 DATES = ["2024-01-31", "2024-02-30", "1899-12-31", "20240131", "2024-1-5"]
 EMAILS = ["a@b.se", "A@b.se", "a@b", "a..b@c.se", "a@-b.se", "å@b.se", "a@b.s"]
 BY_KIND = {Kind.PHONE: PHONES, Kind.BANK_ACCOUNT: ACCOUNTS, Kind.ADDRESS: ADDRESSES, Kind.DATE: DATES,

@@ -1,11 +1,11 @@
 """The field table is the single source of truth: it must agree with both systems' raw columns and rules."""
 
+import pytest
+
 from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, CRONA_MASKED_COLUMNS
 from humacrona_pipeline.connectors.huma import HUMA_COLUMNS, HUMA_MASKED_COLUMNS
 from humacrona_pipeline.core import fields
 from humacrona_pipeline.core.fields import BY_NAME, CRONA, FIELDS, HUMA
-
-import pytest
 
 
 def test_eleven_fields_with_unique_names():

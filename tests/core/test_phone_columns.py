@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from humacrona_pipeline.core import normalise as norm
 from humacrona_pipeline.core import phones
 from humacrona_pipeline.core.phones import e164_verdicts, is_valid_e164, normalise_phone
-
-from test_phones import _generated_inputs, reference_is_valid_e164
+from tests.core.test_phones import _generated_inputs, reference_is_valid_e164
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REGIONS = ("SE", "NO", "FI", "GB", "US", "AR", None)

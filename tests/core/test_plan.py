@@ -5,8 +5,7 @@ from humacrona_pipeline.core.fields import CRONA, HUMA
 from humacrona_pipeline.core.plan import apply_to_tables, plan
 from humacrona_pipeline.core.policy import policy_from_mapping
 from humacrona_pipeline.core.reconcile import reconcile
-
-from core_testkit import ACCOUNT_A, ACCOUNT_B, ADDRESS_SE_2, person, table
+from tests.core.core_testkit import ACCOUNT_A, ACCOUNT_B, ADDRESS_SE_2, person, table
 
 E1 = "anna.berg1@nordljus.se"
 

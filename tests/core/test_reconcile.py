@@ -2,8 +2,7 @@
 
 from humacrona_pipeline.core.fields import CRONA, HUMA
 from humacrona_pipeline.core.reconcile import reconcile
-
-from core_testkit import ACCOUNT_A, ACCOUNT_B, person, table
+from tests.core.core_testkit import ACCOUNT_A, ACCOUNT_B, person, table
 
 
 def kinds(rec):
@@ -79,8 +78,8 @@ def test_phone_held_by_another_huma_user_may_not_go_to_huma():
 
 def test_formatting_differences_never_conflict():
     from humacrona_pipeline.core.canonical import build_table
-    from test_canonical import crona_employee, huma_user
-    from core_testkit import crona_raw, huma_raw
+    from tests.core.core_testkit import crona_raw, huma_raw
+    from tests.core.test_canonical import crona_employee, huma_user
     h = build_table(huma_raw([huma_user(1, phone="0701234561", email="ASA.BERG1@nordljus.se")]), HUMA)
     c = build_table(crona_raw([crona_employee(1, Mobil="+46 70 123 45 61", PostNr="11455")]), CRONA)
     assert reconcile(h, c).conflicts.empty

@@ -5,14 +5,14 @@ the employee drifted, with what changed shown masked; nothing kept holds a full 
 import json
 
 import pytest
+
 from humacrona_pipeline.core.bank_accounts import mask
 from humacrona_pipeline.core.fields import CRONA, HUMA
 from humacrona_pipeline.core.plan import plan
 from humacrona_pipeline.core.policy import policy_from_mapping
 from humacrona_pipeline.core.reconcile import reconcile
 from humacrona_pipeline.core.review import ReviewedPlan, derive_key, fingerprint, keep, rebuild
-
-from core_testkit import ACCOUNT_A, ACCOUNT_B, ACCOUNT_C, person, table
+from tests.core.core_testkit import ACCOUNT_A, ACCOUNT_B, ACCOUNT_C, person, table
 
 KEY = derive_key("huma-secret", "crona-code")
 POLICY = policy_from_mapping({"default_winner": "huma", "hold_bank_account_changes": False,

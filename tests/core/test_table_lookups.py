@@ -14,13 +14,23 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core_testkit import ACCOUNT_A, ACCOUNT_B, ACCOUNT_C, ADDRESS_SE, ADDRESS_SE_2, person
 from humacrona_pipeline.core.canonical import CANONICAL_COLUMNS, NOT_SYNCABLE, validate_table
 from humacrona_pipeline.core.chars import pointers
 from humacrona_pipeline.core.fields import CRONA, FIELD_NAMES, FIELDS, HUMA, MATCH_KEY
-from humacrona_pipeline.core.reconcile import (CONFLICT, CONFLICT_COLUMNS, CRONA_ONLY, HUMA_ONLY, IMMUTABLE_REASON,
-                                               MATCHED, MISSING_IN_CRONA, MISSING_IN_HUMA, conflicts, match)
+from humacrona_pipeline.core.reconcile import (
+    CONFLICT,
+    CONFLICT_COLUMNS,
+    CRONA_ONLY,
+    HUMA_ONLY,
+    IMMUTABLE_REASON,
+    MATCHED,
+    MISSING_IN_CRONA,
+    MISSING_IN_HUMA,
+    conflicts,
+    match,
+)
 from humacrona_pipeline.core.schemas import RECORD_ID
+from tests.core.core_testkit import ACCOUNT_A, ACCOUNT_B, ACCOUNT_C, ADDRESS_SE_2, person
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -43,7 +53,8 @@ def reference_conflicts(huma, crona, matches) -> pd.DataFrame:
     h_at, c_at = _positions(huma, pairs["huma_id"]), _positions(crona, pairs["crona_id"])
     hq, cq = huma.quarantined(), crona.quarantined()
     q = {side: {(r, f): why for r, f, why in zip(t.quarantine["record_id"], t.quarantine["field"],
-                                                  t.quarantine["reason"])} for side, t in ((HUMA, huma), (CRONA, crona))}
+                                                  t.quarantine["reason"])}
+         for side, t in ((HUMA, huma), (CRONA, crona))}
     huma_emails = dict(zip(huma.frame[RECORD_ID], huma.frame[MATCH_KEY.name]))
     rows = []
     for k in range(len(pairs)):
@@ -104,8 +115,8 @@ def reference_creatable(matches, huma, crona) -> pd.DataFrame:
                 problems.append(f"employment ID {employment_id} is already held in {target.system} by"
                                 f" {emails.get(holder, holder)}")
             out.iloc[i, out.columns.get_loc(column)] = not problems
-            out.iloc[i, out.columns.get_loc("reason")] = (f"cannot be created in {target.system}: " + "; ".join(problems)
-                                                          if problems else None)
+            out.iloc[i, out.columns.get_loc("reason")] = (
+                f"cannot be created in {target.system}: " + "; ".join(problems) if problems else None)
     return out
 
 
@@ -174,7 +185,8 @@ def test_conflicts_and_creatable_are_the_definitions(tables):
     assert_same_frame(matches[["can_create_in_huma", "can_create_in_crona", "reason"]],
                       reference_creatable(matches, huma, crona))
     # A table that promises text or None only (as build_table's do) finds its blanks by identity, alike.
-    if not any(isinstance(v, float) for v in huma.frame.to_numpy().ravel().tolist() + crona.frame.to_numpy().ravel().tolist()):
+    if not any(isinstance(v, float)
+               for v in huma.frame.to_numpy().ravel().tolist() + crona.frame.to_numpy().ravel().tolist()):
         huma_text, crona_text = (dataclasses.replace(t, text_only=True) for t in (huma, crona))
         assert (huma_text.present() == huma.present()).all()
         assert_same_frame(conflicts(huma_text, crona_text, matches), reference_conflicts(huma, crona, matches))

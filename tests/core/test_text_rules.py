@@ -12,7 +12,6 @@ import unicodedata
 
 import pandas as pd
 import pytest
-from core_testkit import crona_raw, huma_raw
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +35,7 @@ from humacrona_pipeline.core.fields import (
 from humacrona_pipeline.core.plan import CREATE, plan
 from humacrona_pipeline.core.policy import policy_from_mapping
 from humacrona_pipeline.core.reconcile import reconcile
+from tests.core.core_testkit import crona_raw, huma_raw
 
 TEXT_FIELDS = tuple(f for f in FIELDS if f.text_rules)
 HUMA_WINS = {"default_winner": "huma", "create_in_crona": "all", "create_in_huma": "none",

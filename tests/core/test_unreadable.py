@@ -3,7 +3,6 @@ matching blocks the other system's record with the same work email, and the plan
 listing both as unreadable with the reason, however eager the policy is to create one-sided employees."""
 
 import pandas as pd
-from core_testkit import person, table
 
 from humacrona_pipeline.connectors.huma import HUMA_COLUMNS, unreadable_row
 from humacrona_pipeline.core.canonical import NOT_SYNCABLE, build_table
@@ -16,6 +15,7 @@ from humacrona_pipeline.core.unreadable import (
     quarantine_unreadable,
     unreadable_share,
 )
+from tests.core.core_testkit import person, table
 
 REASON = "unreadable in Huma: GET /users/u1: HTTP 500 Internal Server Error after 6 attempts"
 

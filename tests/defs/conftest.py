@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sync_testkit import confirm
 
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+from tests.defs.sync_testkit import confirm
 
 
 @pytest.fixture

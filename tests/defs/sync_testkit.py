@@ -12,11 +12,12 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+
+from humacrona_pipeline.connection.check import confirm_sandboxes
 from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, employee_row
 from humacrona_pipeline.core.canonical import build_table
 from humacrona_pipeline.core.fields import CRONA, HUMA
 from humacrona_pipeline.core.policy import Policy
-from humacrona_pipeline.connection.check import confirm_sandboxes
 from humacrona_pipeline.core.reconcile import reconcile
 from humacrona_pipeline.definitions import build_defs
 from humacrona_pipeline.defs.apply.resources import LedgerResource

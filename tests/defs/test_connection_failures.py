@@ -9,6 +9,7 @@ import dagster as dg
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+
 from humacrona_pipeline.connection.variables import VARIABLES
 from humacrona_pipeline.core.policy import Policy
 from humacrona_pipeline.definitions import build_defs
@@ -18,7 +19,7 @@ from humacrona_pipeline.defs.realtime.jobs import JOB_NAME, READ_OP
 from humacrona_pipeline.defs.storage import STORAGE_KEY_ENV
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.state.confirmations import Connection
-from sync_testkit import confirm, huma_policy, resources
+from tests.defs.sync_testkit import confirm, huma_policy, resources
 
 FAILURE_PREFIX = "dagster._core.definitions.events.Failure: "
 

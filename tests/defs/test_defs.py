@@ -7,11 +7,11 @@ import sys
 
 import dagster as dg
 
+from humacrona_pipeline.definitions import defs
 from humacrona_pipeline.defs.crona.assets import crona_employees_raw
 from humacrona_pipeline.defs.crona.resources import CronaResource
 from humacrona_pipeline.defs.huma.assets import huma_users_raw
 from humacrona_pipeline.defs.huma.resources import HumaResource
-from humacrona_pipeline.definitions import defs
 
 EXTRACT_ASSETS = {"huma_users_raw", "crona_employees_raw"}
 
@@ -19,7 +19,7 @@ EXTRACT_ASSETS = {"huma_users_raw", "crona_employees_raw"}
 def test_code_location_loads_with_every_asset_and_job():
     dg.Definitions.validate_loadable(defs)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert EXTRACT_ASSETS <= keys
+    assert keys >= EXTRACT_ASSETS
     assert defs.resolve_job_def("extract_employees") is not None
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from sync_testkit import confirm, huma_policy, plan_resources, run
 
 from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, employee_row
 from humacrona_pipeline.connectors.huma import HUMA_COLUMNS, flatten_employee
@@ -45,6 +44,7 @@ from humacrona_pipeline.defs.reconcile.assets import (
 from humacrona_pipeline.defs.reconcile.checks import plan_within_guards
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.sandbox.seed import generate
+from tests.defs.sync_testkit import confirm, huma_policy, plan_resources, run
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"

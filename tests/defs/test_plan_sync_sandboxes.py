@@ -9,6 +9,7 @@ predicts: a missing row is a discrepancy the pipeline overlooked, an extra one i
 from __future__ import annotations
 
 import dagster as dg
+
 from humacrona_pipeline.definitions import build_defs, defs
 from humacrona_pipeline.defs.crona.resources import CronaResource
 from humacrona_pipeline.defs.huma.resources import HumaResource

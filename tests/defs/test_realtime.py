@@ -13,6 +13,7 @@ from dataclasses import replace
 import dagster as dg
 import pandas as pd
 import pytest
+
 from humacrona_pipeline.connectors.crona import employee_row
 from humacrona_pipeline.core.plan import PLAN_COLUMNS, SyncPlan
 from humacrona_pipeline.core.policy import Policy
@@ -21,13 +22,12 @@ from humacrona_pipeline.defs.crona.resources import CronaResource
 from humacrona_pipeline.defs.huma.resources import HumaResource
 from humacrona_pipeline.defs.realtime import sensors
 from humacrona_pipeline.defs.realtime.jobs import JOB_NAME, READ_OP
-from humacrona_pipeline.defs.realtime.push import (SMALL_PUSH, ChangedUser, PushPlan, push_guard_violations,
-                                                   push_policy)
+from humacrona_pipeline.defs.realtime.push import SMALL_PUSH, ChangedUser, PushPlan, push_guard_violations, push_policy
 from humacrona_pipeline.defs.realtime.resources import InboxResource
 from humacrona_pipeline.defs.realtime.sensors import BATCH_USERS, huma_changes_sensor
 from humacrona_pipeline.state.inbox import Inbox, InboxEvent
 from humacrona_pipeline.state.ledger import Ledger
-from sync_testkit import resources
+from tests.defs.sync_testkit import resources
 
 _bodies = itertools.count()
 

@@ -9,14 +9,13 @@ import itertools
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
 import sqlalchemy as sa
 from dagster._core.definitions.job_base import InMemoryJob
 from dagster._core.execution.api import execute_run
-from sync_testkit import read_both, resources, state_url
 
 from humacrona_pipeline.core.policy import Policy
 from humacrona_pipeline.definitions import build_defs
@@ -33,6 +32,7 @@ from humacrona_pipeline.sandbox.server import BackgroundServer
 from humacrona_pipeline.state.inbox import PENDING, Inbox, inbox_events
 from humacrona_pipeline.state.push_locks import PushLocks
 from humacrona_pipeline.webhook import build_app
+from tests.defs.sync_testkit import read_both, resources, state_url
 
 SECRET = "trigger-test-secret"
 _bodies = itertools.count()
@@ -47,7 +47,7 @@ def _add(inbox: Inbox, topic: str, user: tuple[str, str], claimed_by: str | None
 
 def _age(inbox: Inbox, event_id: int, seconds: float) -> None:
     """As if the event had been claimed ``seconds`` ago."""
-    when = (datetime.now(timezone.utc) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+    when = (datetime.now(UTC) - timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
     with inbox.engine.begin() as conn:
         conn.execute(sa.update(inbox_events).where(inbox_events.c.id == event_id).values(claimed_at=when))
 
@@ -190,7 +190,8 @@ def test_an_update_arriving_while_its_create_is_pushed_waits_and_both_end_in_cro
     assert report["not pushed"] == 0 and report["pushed"] + report["in sync"] == 1, report["not_pushed"]
     assert any(f"for run(s) {create_run.run_id} pushing the same employee" in m for m in said), said
     crona = _crona_by_email(sandboxes)
-    assert crona.loc[new.email, "FoNamn"] == user["givenName"] and crona.loc[new.email, "AnstNr"] == user["employmentId"]
+    assert crona.loc[new.email, "FoNamn"] == user["givenName"]
+    assert crona.loc[new.email, "AnstNr"] == user["employmentId"]
     assert PushLocks(state_url(dagster_home)).holders() == {}  # both gave the user back
     assert updated > created
 

@@ -14,14 +14,14 @@ from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, employee_row
 from humacrona_pipeline.connectors.huma import HUMA_COLUMNS, flatten_employee
 from humacrona_pipeline.core.plan import HELD, SyncPlan
 from humacrona_pipeline.core.wording import percent
+from humacrona_pipeline.defs.apply.resources import LedgerResource
 from humacrona_pipeline.defs.canonical.assets import crona_employees, huma_employees
 from humacrona_pipeline.defs.canonical.checks import crona_employees_schema, huma_employees_schema
-from humacrona_pipeline.defs.apply.resources import LedgerResource
 from humacrona_pipeline.defs.policy import SyncPolicy
 from humacrona_pipeline.defs.reconcile.assets import employee_conflicts, employee_matches, sync_plan
 from humacrona_pipeline.defs.reconcile.checks import plan_within_guards
 from humacrona_pipeline.sandbox.seed import DiscrepancyShares, SeedData, generate
-from sync_testkit import plan_resources
+from tests.defs.sync_testkit import plan_resources
 
 NO_DISCREPANCIES = DiscrepancyShares(**{f.name: 0.0 for f in fields(DiscrepancyShares)})
 RECONCILE = [huma_employees, crona_employees, huma_employees_schema, crona_employees_schema, employee_matches,

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import email
 import sqlite3
+from pathlib import Path
 
 import dagster as dg
 import pytest
+
 from humacrona_pipeline.core.plan import plan
 from humacrona_pipeline.core.reconcile import CONFLICT, MISSING_IN_CRONA, MISSING_IN_HUMA
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
-from sync_testkit import confirm, huma_policy, read_both, reconcile_both, run
+from tests.defs.sync_testkit import confirm, huma_policy, read_both, reconcile_both, run
 
 
 @pytest.fixture
@@ -81,7 +83,7 @@ def test_sync_users_makes_both_systems_agree_within_the_rules(seeded_sandboxes, 
         full_accounts = {f"{c} {a}" for c, a in crona_before[key].dropna().itertuples(index=False)}
         assert not full_accounts & {v for row in stored for v in row[2:4] if v}
         report = result.output_for_node("sync_report")
-        html = open(report["report_path"], encoding="utf-8").read()
+        html = Path(report["report_path"]).read_text(encoding="utf-8")
         assert "applied" in html and not any(account in html for account in full_accounts)
         (eml,) = (dagster_home / "outbox").glob("*.eml")
         message = email.message_from_bytes(eml.read_bytes())
@@ -108,7 +110,8 @@ def test_sync_users_stops_before_writing_when_the_plan_exceeds_the_guards(seeded
     assert not ran & {"crona_writeback", "huma_writeback", "sync_report"}
     after = read_both(sandboxes)
     for b, a in zip(before, after):
-        assert b.sort_values(b.columns[0]).reset_index(drop=True).equals(a.sort_values(a.columns[0]).reset_index(drop=True))
+        assert b.sort_values(b.columns[0]).reset_index(drop=True).equals(
+            a.sort_values(a.columns[0]).reset_index(drop=True))
 
 
 def test_one_rejected_employee_fails_the_run_after_everyone_else_is_applied_and_reported(seeded_sandboxes,
@@ -134,6 +137,6 @@ def test_one_rejected_employee_fails_the_run_after_everyone_else_is_applied_and_
         (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "sync_applied_cleanly"]
         assert check.passed is False and "failed" in check.description
         report = result.output_for_node("sync_report")
-        html = open(report["report_path"], encoding="utf-8").read()
+        html = Path(report["report_path"]).read_text(encoding="utf-8")
         assert victim in html and "låst" in html
         assert "failed" in report["subject"]

@@ -10,7 +10,6 @@ from dataclasses import replace
 
 import dagster as dg
 import pytest
-from sync_testkit import confirm, huma_policy, read_both, resources, run
 
 from humacrona_pipeline.core.plan import UNREADABLE
 from humacrona_pipeline.core.policy import Policy
@@ -19,6 +18,7 @@ from humacrona_pipeline.defs.realtime.jobs import JOB_NAME
 from humacrona_pipeline.defs.realtime.resources import InboxResource
 from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.state.inbox import Inbox
+from tests.defs.sync_testkit import confirm, huma_policy, read_both, resources, run
 
 
 @pytest.fixture
@@ -169,6 +169,7 @@ def test_the_policy_option_is_a_share(tmp_path):
 
 def test_the_who_and_why_table_escapes_what_markdown_would_read():
     import pandas as pd
+
     from humacrona_pipeline.defs.unreadable import who_and_why_md
 
     shown = who_and_why_md(pd.DataFrame([{"record_id": "u|1", "work_email": "a_b@nordljus.se",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import email
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy as email_policy
 
 import pandas as pd
@@ -264,8 +264,8 @@ def test_times_are_in_stockholm_time_with_utc_beside_them(outcomes, conflicts, n
 
 def test_times_in_another_configured_zone(outcomes, conflicts, not_planned):
     report = build_report("r", outcomes, conflicts, not_planned, Policy(), timezone="America/New_York",
-                          started_at=datetime(2025, 1, 15, 10, 0, 5, tzinfo=timezone.utc),
-                          finished_at=datetime(2025, 7, 15, 10, 0, 5, tzinfo=timezone.utc))
+                          started_at=datetime(2025, 1, 15, 10, 0, 5, tzinfo=UTC),
+                          finished_at=datetime(2025, 7, 15, 10, 0, 5, tzinfo=UTC))
     html = render_html(report)
     assert 'title="2025-01-15 10:00:05 UTC">2025-01-15 05:00:05 -05:00</span>' in html
     assert 'title="2025-07-15 10:00:05 UTC">2025-07-15 06:00:05 -04:00</span>' in html

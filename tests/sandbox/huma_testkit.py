@@ -71,7 +71,8 @@ class RunningHuma:
 
 @contextlib.contextmanager
 def running_huma(users: list[dict] | None = None, *, store: Store | None = None,
-                 settings: HumaSandboxSettings | None = None, faults: FaultConfig | None = None) -> Iterator[RunningHuma]:
+                 settings: HumaSandboxSettings | None = None,
+                 faults: FaultConfig | None = None) -> Iterator[RunningHuma]:
     sandbox = HumaSandbox(store or Store(), settings, faults)
     if users:
         sandbox.load_seed(users)

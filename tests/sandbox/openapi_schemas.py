@@ -23,11 +23,11 @@ from functools import lru_cache
 
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker, validators
-from reference_files import reference_file
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from humacrona_pipeline.core.countries import is_alpha2
+from tests.reference_files import reference_file
 
 DOCUMENT_NAME = "huma-openapi-1.53.2.yaml"
 _BASE_URI = "urn:huma-openapi-1.53.2"

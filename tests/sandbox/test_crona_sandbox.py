@@ -384,7 +384,8 @@ def test_employees_survive_a_restart(tmp_path):
     again = CronaSandbox(Store(db))
     with BackgroundServer(again.app) as server, httpx.Client(base_url=server.url, timeout=10) as http:
         login(http)
-        assert [e["AnstNr"] for e in http.get(EMPLOYEES).json()["anstallda"]] == order == ["1001", "1002", "1003", "2001"]
+        listed = [e["AnstNr"] for e in http.get(EMPLOYEES).json()["anstallda"]]
+        assert listed == order == ["1001", "1002", "1003", "2001"]
         assert http.get("/api/v1/anstallda/1001").json() == patched
         assert_crona_error(http.post(EMPLOYEES, json=employee("2001")), 409)
         later = http.patch("/api/v1/anstallda/1002", json={"Ort": "Kiruna"}).json()

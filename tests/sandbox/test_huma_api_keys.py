@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from humacrona_pipeline.sandbox.huma_app import PERMISSIONS
 
 

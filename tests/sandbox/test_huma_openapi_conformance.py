@@ -8,12 +8,18 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from huma_testkit import running_huma, seed_user, seed_users
-from openapi_schemas import declared_statuses, openapi_document, validate_component, validate_request, validate_response
 
 from humacrona_pipeline.sandbox.faults import FaultConfig
 from humacrona_pipeline.sandbox.huma_app import DEFAULT_HUMA_CLIENT_ID, DEFAULT_HUMA_CLIENT_SECRET, HumaSandbox
 from humacrona_pipeline.sandbox.store import Store
+from tests.sandbox.huma_testkit import running_huma, seed_user, seed_users
+from tests.sandbox.openapi_schemas import (
+    declared_statuses,
+    openapi_document,
+    validate_component,
+    validate_request,
+    validate_response,
+)
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 OPERATIONS = HumaSandbox(Store()).api_operations
@@ -73,7 +79,7 @@ def c(huma):
     return Conformance(huma.url, huma.token())
 
 
-SCENARIOS: dict[tuple[str, str], Callable[[Conformance, "object"], None]] = {}
+SCENARIOS: dict[tuple[str, str], Callable[[Conformance, object], None]] = {}
 
 
 def scenario(method: str, template: str):
@@ -134,7 +140,8 @@ def _patch_user(c, huma):
         "homeAddress": {"line1": "Kungsgatan 2", "line2": "lgh 1102", "line3": "", "postalCode": "41119",
                         "city": "Göteborg", "country": "SE"},
         "civilStatus": "Married", "gender": "Female", "dietaryRequirements": "none", "interests": ["sailing"],
-        "funfacts": "climbed Kebnekaise", "bankAccount": {"type": "national", "number": "5000-1234567", "country": "SE"},
+        "funfacts": "climbed Kebnekaise",
+        "bankAccount": {"type": "national", "number": "5000-1234567", "country": "SE"},
         "supervisor": seed_user(0)["id"], "employmentId": "E-1", "relevantExperienceInMonths": 30,
         "seniorityNote": "since 2019", "excludeFromInsights": False, "excludeFromSurveys": True,
         "privateEmail": "erika@example.org",

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from huma_testkit import TITLES, running_huma, seed_user, seed_users
 
 from humacrona_pipeline.sandbox.huma_app import (
     DEFAULT_HUMA_CLIENT_ID,
@@ -19,6 +18,7 @@ from humacrona_pipeline.sandbox.huma_app import (
 )
 from humacrona_pipeline.sandbox.huma_state import SeedError
 from humacrona_pipeline.sandbox.store import Store
+from tests.sandbox.huma_testkit import TITLES, running_huma, seed_user, seed_users
 
 CREDENTIALS = {"grant_type": "client_credentials", "client_id": DEFAULT_HUMA_CLIENT_ID,
                "client_secret": DEFAULT_HUMA_CLIENT_SECRET}
@@ -73,8 +73,8 @@ def test_token_from_form_json_and_basic_auth_opens_the_api(huma):
     assert len({a.json()["access_token"] for a in answers}) == 3
 
 
-@pytest.mark.parametrize("override", [{"client_secret": DEFAULT_HUMA_CLIENT_ID}, {"client_id": DEFAULT_HUMA_CLIENT_SECRET},
-                                      {"client_secret": None}])
+@pytest.mark.parametrize("override", [{"client_secret": DEFAULT_HUMA_CLIENT_ID},
+                                      {"client_id": DEFAULT_HUMA_CLIENT_SECRET}, {"client_secret": None}])
 def test_wrong_or_missing_client_credentials_are_refused(huma, override):
     body = {k: v for k, v in {**CREDENTIALS, **override}.items() if v is not None}
     answer = httpx.post(f"{huma.url}/auth/oauth/token", data=body)
@@ -251,7 +251,8 @@ def test_create_user_answers_200_with_the_user(api):
 
 
 def test_create_user_lists_every_missing_required_field(api):
-    body = _assert_400(api.post("/users", json={"familyName": "Ek"}), ["givenName", "email", "groups"], "field:required")
+    body = _assert_400(api.post("/users", json={"familyName": "Ek"}), ["givenName", "email", "groups"],
+                       "field:required")
     assert "givenName" in body["errorMessage"]
 
 
@@ -259,7 +260,8 @@ def test_create_user_refuses_unknown_groups_and_duplicate_email(api):
     unknown = "00000000-0000-4000-8000-00000000abcd"
     base = {"givenName": "Vera", "familyName": "Ek", "email": "vera@nordljus.se", "groups": [_company(api)]}
     _assert_400(api.post("/users", json={**base, "groups": [unknown]}), ["groups"], "field:not-found")
-    _assert_400(api.post("/users", json={**base, "email": seed_user(1)["email"].upper()}), ["email"], "field:not-unique")
+    _assert_400(api.post("/users", json={**base, "email": seed_user(1)["email"].upper()}), ["email"],
+                "field:not-unique")
 
 
 # ---------------------------------------------------------------- patch
@@ -425,7 +427,8 @@ def test_position_rules(api):
     title = _title_id(api, "Developer")
     _assert_400(api.post(positions, json={}), ["contractStartDate", "contractType", "titleId"], "field:required")
     _assert_400(api.post(positions, json={"contractStartDate": "2024-01-01", "contractType": "Permanent",
-                                          "titleId": "00000000-0000-4000-8000-000000000001"}), ["titleId"], "field:not-found")
+                                          "titleId": "00000000-0000-4000-8000-000000000001"}),
+                ["titleId"], "field:not-found")
     _assert_400(api.post(positions, json={"contractStartDate": "2024-01-01", "contractType": "Forever",
                                           "titleId": title}), ["contractType"])
     _assert_400(api.post(positions, json={"contractStartDate": "2024-05-01", "contractEndDate": "2024-04-30",
@@ -450,7 +453,8 @@ def test_positions_paging(api):
     user = _user_id(1)
     title = _title_id(api, "Developer")
     for year in (2020, 2021, 2022):
-        api.post(f"/users/{user}/positions", json={"contractStartDate": f"{year}-01-01", "contractEndDate": f"{year}-12-31",
+        api.post(f"/users/{user}/positions", json={"contractStartDate": f"{year}-01-01",
+                                                   "contractEndDate": f"{year}-12-31",
                                                    "contractType": "Temporary", "titleId": title})
     first = api.get(f"/users/{user}/positions", params={"limit": 2}).json()
     rest = api.get(f"/users/{user}/positions", params={"limit": 2, "offset": 2}).json()
@@ -466,7 +470,8 @@ def test_deprecated_employment_fields_follow_the_current_position(api):
     details = api.get(f"/users/{user}").json()
     assert details["employmentEndDate"]["value"] == ended and details["currentPositions"] == []
     new = api.post(f"/users/{user}/positions", json={"contractStartDate": date.today().isoformat(),
-                                                     "contractType": "Permanent", "titleId": _title_id(api, "HR Partner")})
+                                                     "contractType": "Permanent",
+                                                     "titleId": _title_id(api, "HR Partner")})
     details = api.get(f"/users/{user}").json()
     assert details["employmentStartDate"]["value"] == date.today().isoformat()
     assert details["jobTitle"]["value"]["name"] == "HR Partner"
@@ -543,7 +548,8 @@ def test_load_seed_refuses_what_huma_could_never_hold(change, problem):
 def test_state_survives_a_restart(tmp_path):
     path = tmp_path / "huma.sqlite"
     with running_huma(seed_users(3), store=Store(path)) as huma, huma.client() as api:
-        assert api.patch(f"/users/{_user_id(0)}", json={"phone": "+46 70 999 88 77", "employmentId": "X-1"}).status_code == 200
+        patched = api.patch(f"/users/{_user_id(0)}", json={"phone": "+46 70 999 88 77", "employmentId": "X-1"})
+        assert patched.status_code == 200
         title = api.post("/job-titles", json={"name": "Controller"}).json()["id"]
         position = api.post(f"/users/{_user_id(1)}/positions", json={
             "contractStartDate": "2024-01-01", "contractType": "Permanent", "titleId": title}).json()["id"]

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from huma_testkit import TITLES, seed_user, seed_users
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -29,6 +28,7 @@ from humacrona_pipeline.sandbox.huma_webhooks import USER_KEYS, WebhookSettings
 from humacrona_pipeline.sandbox.runner import SandboxOptions, add_arguments, options_from_args, start_sandboxes
 from humacrona_pipeline.sandbox.server import BackgroundServer
 from humacrona_pipeline.sandbox.store import Store
+from tests.sandbox.huma_testkit import TITLES, seed_user, seed_users
 
 SECRET = "s3cr3t-webhook-key"
 TOKEN = "receiver-token-123"
@@ -134,11 +134,13 @@ def test_create_update_and_position_changes_send_whole_users_signed_with_a_token
         assert created.status_code == 200
         vera = created.json()["id"]
         user0 = seed_user(0)
-        assert api.patch(f"/users/{user0['id']}", json={"phone": "+46 70 999 88 77", "privateEmail": None}).status_code == 200
+        patched = api.patch(f"/users/{user0['id']}", json={"phone": "+46 70 999 88 77", "privateEmail": None})
+        assert patched.status_code == 200
         title = api.get("/job-titles").json()[0]
         position = api.post(f"/users/{vera}/positions", json={
             "contractStartDate": "2024-02-01", "contractType": "Permanent", "titleId": title["id"]}).json()["id"]
-        assert api.patch(f"/users/{vera}/positions/{position}", json={"contractEndDate": "2099-06-30"}).status_code == 200
+        ended = api.patch(f"/users/{vera}/positions/{position}", json={"contractEndDate": "2099-06-30"})
+        assert ended.status_code == 200
         assert api.delete(f"/users/{vera}/positions/{position}").status_code == 200
         h.settle()
 
@@ -197,8 +199,10 @@ def test_base64_signatures_and_admin_registration_list_and_delete():
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({}, "url"), ({"url": "ftp://x.se/hook"}, "url"), ({"url": "http://127.0.0.1:9/h", "signature": "md5"}, "signature"),
-    ({"url": "http://127.0.0.1:9/h", "secret": ""}, "secret"), ({"url": "http://127.0.0.1:9/h", "events": []}, "events"),
+    ({}, "url"), ({"url": "ftp://x.se/hook"}, "url"),
+    ({"url": "http://127.0.0.1:9/h", "signature": "md5"}, "signature"),
+    ({"url": "http://127.0.0.1:9/h", "secret": ""}, "secret"),
+    ({"url": "http://127.0.0.1:9/h", "events": []}, "events"),
 ])
 def test_bad_registrations_are_refused(body, field):
     with huma() as h, h.admin() as admin:
@@ -239,11 +243,13 @@ def test_admin_update_applies_the_api_rules_and_sends_an_update():
         h.sandbox.register_webhook(rec.url, secret=SECRET)
         user1 = seed_user(1)
         changed = admin.patch(f"/users/{user1['id']}", json={
-            "phone": "+46 70 123 00 99", "homeAddress": {**user1["homeAddress"], "city": "Uppsala", "postalCode": "75310"},
+            "phone": "+46 70 123 00 99",
+            "homeAddress": {**user1["homeAddress"], "city": "Uppsala", "postalCode": "75310"},
             "position": {"contractEndDate": "2099-12-31", "title": "Chief Listener"}})
         assert changed.status_code == 200, changed.text
         details = changed.json()
-        assert details["phone"]["value"] == "+46 70 123 00 99" and details["jobTitle"]["value"]["name"] == "Chief Listener"
+        assert details["phone"]["value"] == "+46 70 123 00 99"
+        assert details["jobTitle"]["value"]["name"] == "Chief Listener"
         h.settle()
         assert len(rec.requests) == 1
         event = rec.requests[0]
@@ -287,7 +293,8 @@ def test_admin_gives_a_user_without_a_position_one_and_deletes_users():
                                         "groups": [_company(api)]}).json()["id"]
         lacking = admin.patch(f"/users/{vera}", json={"position": {"title": "Developer"}})
         assert lacking.status_code == 400 and lacking.json()["fields"] == ["position.contractStartDate"]
-        given = admin.patch(f"/users/{vera}", json={"position": {"title": "developer", "contractStartDate": "2024-05-01"}})
+        given = admin.patch(f"/users/{vera}",
+                            json={"position": {"title": "developer", "contractStartDate": "2024-05-01"}})
         assert given.status_code == 200, given.text
         assert [p["title"]["name"] for p in api.get(f"/users/{vera}/positions").json()["items"]] == ["Developer"]
 
@@ -295,7 +302,8 @@ def test_admin_gives_a_user_without_a_position_one_and_deletes_users():
         assert gone.status_code == 200 and gone.json() == {"deleted": {"id": vera, "email": "vera.ek@nordljus.se"}}
         assert api.get(f"/users/{vera}").status_code == 404
         assert admin.delete(f"/users/{vera}").status_code == 404
-        assert h.sandbox.admin_delete_user(seed_user(0)["email"]) == {"id": seed_user(0)["id"], "email": seed_user(0)["email"]}
+        assert h.sandbox.admin_delete_user(seed_user(0)["email"]) == {"id": seed_user(0)["id"],
+                                                                       "email": seed_user(0)["email"]}
         # the email is free again
         again = api.post("/users", json={"givenName": "Vera", "familyName": "Ek", "email": "vera.ek@nordljus.se",
                                          "groups": [_company(api)]})
@@ -343,7 +351,8 @@ def test_a_receiver_answering_500_twice_gets_the_event_on_the_third_attempt():
 
 def test_deliveries_that_keep_failing_are_dropped_and_counted():
     settings = WebhookSettings(max_attempts=3, backoff_s=0.01, backoff_max_s=0.02, timeout_s=1.0)
-    with receiver(answers=[503] * 3 + [404] * 3) as rec, huma(webhooks=settings) as h, h.api() as api, h.admin() as admin:
+    with (receiver(answers=[503] * 3 + [404] * 3) as rec, huma(webhooks=settings) as h, h.api() as api,
+          h.admin() as admin):
         h.sandbox.register_webhook(rec.url)
         h.sandbox.register_webhook("http://127.0.0.1:1/nobody-listens")  # connection refused
         api.patch(f"/users/{seed_user(0)['id']}", json={"employmentId": "F-1"})
@@ -360,26 +369,25 @@ def test_deliveries_that_keep_failing_are_dropped_and_counted():
 
 
 def test_a_slow_receiver_never_delays_the_api_and_stopping_drops_what_is_pending():
-    with receiver(delay_s=1.5) as rec:
-        with huma() as h, h.api() as api:
-            h.sandbox.register_webhook(rec.url)
-            started = time.monotonic()
-            for n in range(5):
-                assert api.patch(f"/users/{seed_user(1)['id']}", json={"employmentId": f"S-{n}"}).status_code == 200
-            assert time.monotonic() - started < 1.0
-            deadline = time.monotonic() + 5
-            while not rec.requests and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert len(rec.requests) == 1  # the first is in flight, the other four wait their turn
-            started = time.monotonic()
-            h.sandbox.close()
-            assert time.monotonic() - started < 1.0
-            assert not h.sandbox.webhooks.running
-            stats = h.sandbox.webhooks.stats()
-            assert stats["dropped"] == 5 and stats["pending"] == 0 and stats["sent"] == 0
-            # after the stop, changes still succeed and are counted as dropped
-            assert api.patch(f"/users/{seed_user(1)['id']}", json={"employmentId": "S-late"}).status_code == 200
-            assert h.sandbox.webhooks.stats()["dropped"] == 6
+    with receiver(delay_s=1.5) as rec, huma() as h, h.api() as api:
+        h.sandbox.register_webhook(rec.url)
+        started = time.monotonic()
+        for n in range(5):
+            assert api.patch(f"/users/{seed_user(1)['id']}", json={"employmentId": f"S-{n}"}).status_code == 200
+        assert time.monotonic() - started < 1.0
+        deadline = time.monotonic() + 5
+        while not rec.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(rec.requests) == 1  # the first is in flight, the other four wait their turn
+        started = time.monotonic()
+        h.sandbox.close()
+        assert time.monotonic() - started < 1.0
+        assert not h.sandbox.webhooks.running
+        stats = h.sandbox.webhooks.stats()
+        assert stats["dropped"] == 5 and stats["pending"] == 0 and stats["sent"] == 0
+        # after the stop, changes still succeed and are counted as dropped
+        assert api.patch(f"/users/{seed_user(1)['id']}", json={"employmentId": "S-late"}).status_code == 200
+        assert h.sandbox.webhooks.stats()["dropped"] == 6
 
 
 def test_a_python_caller_may_register_on_a_sandbox_with_no_server_and_close_it():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from humacrona_pipeline.state.inbox import Inbox
 
 

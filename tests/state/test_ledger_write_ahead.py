@@ -5,9 +5,9 @@ would store them one employee at a time."""
 from __future__ import annotations
 
 import pytest
-from test_ledger import ACCOUNT, plan_row
 
 from humacrona_pipeline.state import PENDING, Ledger, db
+from tests.state.test_ledger import ACCOUNT, plan_row
 
 
 @pytest.fixture

@@ -4,15 +4,15 @@ and report the outcome (Dagster metadata, an HTML file, an email). The work is `
 
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
 from ...core.fields import CRONA, HUMA, SYSTEM_NAMES
 from ...state.home import dagster_home
-from ..crona.resources import CronaResource
 from ..connection import connection_failures, require_confirmed
+from ..crona.resources import CronaResource
 from ..email.resources import EmailResource
 from ..huma.resources import HumaResource
 from ..metadata import counts_md, frame_shape_metadata, markdown_table
@@ -51,7 +51,7 @@ def _drifted_outcomes(sync_plan: SyncPlan, target: str) -> DataFrame:
     rows = drifted[drifted["target"] == target] if drifted is not None else None
     if rows is None or rows.empty:
         return empty_outcomes()
-    at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     out = rows.rename(columns={"reason": "error"}).assign(status=DRIFTED, at=at, created_id=None)
     return out[list(OUTCOME_COLUMNS)].astype(object).reset_index(drop=True)
 
@@ -137,7 +137,7 @@ def _started_at(context: dg.AssetExecutionContext) -> datetime:
     """When the run started (UTC); now for a run the instance has no start time of."""
     record = context.instance.get_run_record_by_id(context.run.run_id)
     start = record.start_time if record is not None and record.start_time else None
-    return datetime.fromtimestamp(start, timezone.utc) if start else datetime.now(timezone.utc)
+    return datetime.fromtimestamp(start, UTC) if start else datetime.now(UTC)
 
 
 @dg.asset(
@@ -160,7 +160,7 @@ def sync_report(context: dg.AssetExecutionContext, crona_writeback: DataFrame, h
 
     outcomes = pd.concat([crona_writeback, huma_writeback], ignore_index=True)
     report = build_report(context.run.run_id, outcomes, employee_conflicts, sync_plan.not_planned, policy.policy(),
-                          started_at=_started_at(context), finished_at=datetime.now(timezone.utc),
+                          started_at=_started_at(context), finished_at=datetime.now(UTC),
                           timezone=email.timezone, reviewed_plan=sync_plan.reviewed_run_id)
     path = write_html(report, report_dir())
     message = build_email(report, sender=email.sender, to=email.admin_address, html=path.read_text(encoding="utf-8"),

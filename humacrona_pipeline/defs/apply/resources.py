@@ -4,7 +4,7 @@ database (any SQLAlchemy URL, e.g. PostgreSQL). The audit ledger and the webhook
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the ledger (SQLAlchemy, pandas) is imported by the steps th
 class StateDatabaseResource(dg.ConfigurableResource):
     """A table of the state database (the URL may hold a password: it comes from the environment)."""
 
-    url: Optional[str] = Field(default=None, description="SQLAlchemy URL; unset: SQLite under DAGSTER_HOME.")
+    url: str | None = Field(default=None, description="SQLAlchemy URL; unset: SQLite under DAGSTER_HOME.")
 
     @classmethod
     def from_env(cls):

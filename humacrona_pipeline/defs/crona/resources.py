@@ -19,7 +19,8 @@ class CronaResource(dg.ConfigurableResource):
     """Crona Lön API-koppling settings (the Aktiveringskod Crona shows when the connection is created)."""
 
     base_url: str = Field(default="", description=f"The Crona Lön API's address ({CRONA_BASE_URL}).")
-    activation_code: str = Field(default="", description=f"The API-koppling's Aktiveringskod ({CRONA_ACTIVATION_CODE}).")
+    activation_code: str = Field(default="",
+                                 description=f"The API-koppling's Aktiveringskod ({CRONA_ACTIVATION_CODE}).")
     concurrency: int = 4
     timeout_s: float = 30.0
 

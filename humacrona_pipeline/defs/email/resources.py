@@ -11,18 +11,17 @@ import os
 import smtplib
 import ssl
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field, field_validator
 
 from ...report.times import DEFAULT_TIMEZONE, TIMEZONE_ENV, time_zone
-from ...state.home import dagster_home
 from ...state.files import write_private
+from ...state.home import dagster_home
 
 DEFAULT_SENDER = "humacrona@localhost"
 OUTBOX = "outbox"
@@ -41,19 +40,19 @@ NO_RECIPIENT = f"(no recipient configured: set {ENV_VARIABLES['admin_address']})
 class EmailResource(dg.ConfigurableResource):
     """Where sync reports are mailed: an SMTP server (STARTTLS, login) or, without a host, an outbox folder."""
 
-    smtp_host: Optional[str] = Field(default=None, description="SMTP server; unset: write .eml files to outbox_dir.")
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: write .eml files to outbox_dir.")
     smtp_port: int = Field(default=587, description="SMTP port (587: submission with STARTTLS).")
-    smtp_username: Optional[str] = Field(default=None, description="Login name; unset: no login.")
-    smtp_password: Optional[str] = Field(default=None, repr=False, description="Login password (never logged).")
+    smtp_username: str | None = Field(default=None, description="Login name; unset: no login.")
+    smtp_password: str | None = Field(default=None, repr=False, description="Login password (never logged).")
     starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS before login.")
-    ssl_ca_file: Optional[str] = Field(
+    ssl_ca_file: str | None = Field(
         default=None, description="A CA bundle to trust for STARTTLS instead of the system's (a private relay).")
     timeout_s: float = Field(default=30.0, description="SMTP connection timeout in seconds.")
     sender: str = Field(default=DEFAULT_SENDER, description="The From address.")
-    admin_address: Optional[str] = Field(default=None, description="Who receives the sync report.")
+    admin_address: str | None = Field(default=None, description="Who receives the sync report.")
     timezone: str = Field(default=DEFAULT_TIMEZONE,
                           description="The administrator's time zone (IANA name): the report's times are shown in it.")
-    outbox_dir: Optional[str] = Field(default=None, description="Folder for .eml files; unset: <DAGSTER_HOME>/outbox.")
+    outbox_dir: str | None = Field(default=None, description="Folder for .eml files; unset: <DAGSTER_HOME>/outbox.")
 
     def __repr__(self) -> str:  # never the password, whatever pydantic or Dagster would print
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in (
@@ -114,7 +113,7 @@ class EmailResource(dg.ConfigurableResource):
     def _write_outbox(self, message: EmailMessage) -> str:
         folder = self.outbox_path()
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
         write_private(path, message.as_bytes(policy=SMTP_POLICY))  # owner only; never half a message
         dg.get_dagster_logger().info(f"wrote '{message['Subject']}' for {self.recipient(message)} to {path}")

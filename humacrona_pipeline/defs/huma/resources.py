@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -23,7 +23,7 @@ class HumaResource(dg.ConfigurableResource):
     client_secret: str = Field(default="", description=f"The API key's client secret ({HUMA_CLIENT_SECRET}).")
     concurrency: int = 16
     timeout_s: float = 30.0
-    group_id: Optional[str] = Field(
+    group_id: str | None = Field(
         default=None, description="The Huma group new users join; unset: the organisation's one company group.")
 
     def client(self) -> HumaClient:

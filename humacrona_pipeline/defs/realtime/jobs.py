@@ -92,7 +92,8 @@ def _shown(frame: DataFrame) -> dg.MetadataValue:
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5),
     description="Waits while another push holds one of the batch's users, then reads the batch's users as Huma "
     "has them now (GET /users/{id} and positions; a webhook is only the signal) and their Crona employees (GET "
-    "/anstallda/{employment ID} when it is the same person by work email, else the Crona listing searched by work email). Deleted and no-longer-existing users are reported.",
+    "/anstallda/{employment ID} when it is the same person by work email, else the Crona listing searched by work "
+    "email). Deleted and no-longer-existing users are reported.",
 )
 def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma: HumaResource,
                  crona: CronaResource, ledger: LedgerResource) -> dg.Output[HumaChanges]:
@@ -186,8 +187,8 @@ def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: Crona
 
 @dg.op(
     description="What the push did, per user (pushed, in sync, not pushed with the reason) and per operation "
-    "status; then frees the users for the next push of them. Fails the run when any operation failed or is unverified (after everything was written and "
-    "recorded).",
+    "status; then frees the users for the next push of them. Fails the run when any operation failed or is unverified "
+    "(after everything was written and recorded).",
 )
 def push_report(context: dg.OpExecutionContext, push_plan: PushPlan, crona_push: DataFrame,
                 ledger: LedgerResource) -> dg.Output[dict]:

@@ -1,8 +1,9 @@
 """What a push worker of the webhook receiver does (`trigger.PushTrigger` forks it from a process that imported
 this module, and with it the code location, once): claim the oldest batch of the inbox events the receiver
-stored `PENDING`, create its `push_huma_changes` run(s) in the Dagster instance (``DAGSTER_HOME``) with the tags the sensor's runs
-carry, and execute them here. The run is the job of the code location itself (`humacrona_pipeline.definitions`,
-the same resources from the environment), so it is recorded, shown and re-executed like any other."""
+stored `PENDING`, create its `push_huma_changes` run(s) in the Dagster instance (``DAGSTER_HOME``) with the tags the
+sensor's runs carry, and execute them here. The run is the job of the code location itself
+(`humacrona_pipeline.definitions`, the same resources from the environment), so it is recorded, shown and
+re-executed like any other."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -172,7 +172,7 @@ def evaluate(inbox: Inbox, cursor: int, has_run, now: datetime | None = None) ->
     advanced to the last event read, or to just before a receiver's claim still waiting for its run."""
     from ...state.inbox import PENDING
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     events = inbox.after(cursor, limit=EVENTS_PER_TICK)
     if not events:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no Huma webhook event after inbox event {cursor}"))

@@ -8,13 +8,14 @@ once. After each stored event the receiver forks a worker from it (milliseconds)
 batch of pending events, creates its run with the tags the sensor gives its runs, and executes it in that
 process, then the next batch, until none is pending (`push_worker.push_pending`): a real Dagster run of the
 same job, in the instance's run list with its events and logs, that starts as soon as it is forked. At most
-`MAX_PUSHES` workers at once; events arriving meanwhile wait in the inbox and go together in the next batch. Pushes of the same
-employee never overlap, whoever launched them (`state.push_locks`, taken by the job itself).
+`MAX_PUSHES` workers at once; events arriving meanwhile wait in the inbox and go together in the next batch. Pushes of
+the same employee never overlap, whoever launched them (`state.push_locks`, taken by the job itself).
 
 Never lost: the event is stored before anyone is asked; a worker that cannot create the run gives its claim
 back (the sensor's next tick pushes it); events still pending, or claimed without a run, after
-`sensors.CLAIM_GRACE_S` (dead or stuck workers) are taken over by the sensor. Only enabled where a run could succeed: a Dagster instance (``DAGSTER_HOME``)
-and the Huma and Crona connection variables in the receiver's environment (`enabled`)."""
+`sensors.CLAIM_GRACE_S` (dead or stuck workers) are taken over by the sensor. Only enabled where a run could
+succeed: a Dagster instance (``DAGSTER_HOME``) and the Huma and Crona connection variables in the receiver's
+environment (`enabled`)."""
 
 from __future__ import annotations
 

@@ -3,17 +3,17 @@ policy asks for. Nothing here writes to either system; the plan is what a sync w
 `core.reconcile`'s and `core.plan`'s; these assets run it and show it with every value masked as
 `core.display` shows it."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from ...core.policy import Policy
 from ...core.wording import plural
-from ..metadata import counts, counts_md, frame_shape_metadata, list_md, markdown_table, share
 from ..apply.resources import LedgerResource
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
+from ..metadata import counts, counts_md, frame_shape_metadata, list_md, markdown_table, share
 from ..policy import SyncPolicy
 from ..review import SyncPlanConfig, review_key
 from ..types import CanonicalTable, DataFrame, SyncPlan
@@ -164,7 +164,7 @@ def sync_plan(context: dg.AssetExecutionContext, config: SyncPlanConfig, huma_em
     else:
         rec = Reconciliation(huma_employees, crona_employees, employee_matches, employee_conflicts)
         result = plan(rec, options)
-        made_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        made_at = datetime.now(UTC).isoformat(timespec="seconds")
         kept = keep(result, huma_employees, crona_employees, key, context.run.run_id, made_at)
         try:
             store.keep(kept)
