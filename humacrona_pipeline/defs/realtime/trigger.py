@@ -25,17 +25,19 @@ import os
 import threading
 from multiprocessing.connection import wait
 
+from ...connection.variables import VARIABLES
+from ...state.home import DAGSTER_HOME_ENV
+
 log = logging.getLogger(__name__)
 
 MAX_PUSHES = 3  # push runs this receiver executes at once; more events wait for the next batch
-CONNECTION_VARIABLES = ("HUMA_BASE_URL", "HUMA_CLIENT_ID", "HUMA_CLIENT_SECRET", "CRONA_BASE_URL",
-                        "CRONA_ACTIVATION_CODE")
+CONNECTION_VARIABLES = tuple(v.name for v in VARIABLES)  # the five the Huma and Crona connections need
 WORKER_MODULE = "humacrona_pipeline.defs.realtime.push_worker"
 
 
 def missing_settings(environ=os.environ) -> list[str]:
     """What the receiver's environment lacks to run pushes itself (empty: it can)."""
-    return [name for name in ("DAGSTER_HOME", *CONNECTION_VARIABLES) if not (environ.get(name) or "").strip()]
+    return [name for name in (DAGSTER_HOME_ENV, *CONNECTION_VARIABLES) if not (environ.get(name) or "").strip()]
 
 
 class PushTrigger:
