@@ -2,7 +2,7 @@
 
     uv run python benchmarks/extract.py --employees 5000
 
-Both sandboxes run in a separate process (`python -m humacrona_pipeline.sandbox`), so the clients and
+Both sandboxes run in a separate process (`python -m humacrona_sandbox`), so the clients and
 the servers do not share a GIL. In one run of this script:
 
 - pipeline: a full extraction of both systems through HumaClient and CronaClient, concurrently, including
@@ -61,15 +61,15 @@ class Sandboxes:
                 self.process.wait()
 
 
-# `--server inline`: the same thing as `python -m humacrona_pipeline.sandbox`, in a few lines, with each
+# `--server inline`: the same thing as `python -m humacrona_sandbox`, in a few lines, with each
 # app served through a plain ASGI 3 function. A fallback for when the sandbox CLI cannot be used.
 INLINE_SERVER = """
 import signal, sys, threading
-from humacrona_pipeline.sandbox.crona_app import DEFAULT_CRONA_ACTIVATION_CODE, CronaSandbox
-from humacrona_pipeline.sandbox.huma_app import DEFAULT_HUMA_CLIENT_ID, DEFAULT_HUMA_CLIENT_SECRET, HumaSandbox
-from humacrona_pipeline.sandbox.seed import generate
-from humacrona_pipeline.sandbox.server import BackgroundServer
-from humacrona_pipeline.sandbox.store import Store
+from humacrona_sandbox.crona_app import DEFAULT_CRONA_ACTIVATION_CODE, CronaSandbox
+from humacrona_sandbox.huma_app import DEFAULT_HUMA_CLIENT_ID, DEFAULT_HUMA_CLIENT_SECRET, HumaSandbox
+from humacrona_sandbox.seed import generate
+from humacrona_sandbox.server import BackgroundServer
+from humacrona_sandbox.store import Store
 
 def asgi3(app):
     async def call(scope, receive, send):
@@ -97,7 +97,7 @@ with BackgroundServer(asgi3(huma.app)) as h, BackgroundServer(asgi3(crona.app)) 
 def start_sandboxes(employees: int, seed: int, server: str = "module") -> Sandboxes:
     """Start both sandboxes in their own process; wait for READY and read the variables it prints."""
     if server == "module":
-        command = [sys.executable, "-m", "humacrona_pipeline.sandbox", "--employees", str(employees),
+        command = [sys.executable, "-m", "humacrona_sandbox", "--employees", str(employees),
                    "--seed", str(seed), "--huma-port", "0", "--crona-port", "0"]
     else:
         command = [sys.executable, "-c", INLINE_SERVER, str(employees), str(seed)]
@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated data (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each, alternating (default %(default)s)")
     parser.add_argument("--server", choices=("module", "inline"), default="module",
-                        help="serve the sandboxes with `python -m humacrona_pipeline.sandbox` (default) or with a "
+                        help="serve the sandboxes with `python -m humacrona_sandbox` (default) or with a "
                              "small inline script")
     args = parser.parse_args(argv)
     if args.rounds < 1:

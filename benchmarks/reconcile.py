@@ -2,7 +2,7 @@
 
     uv run python benchmarks/reconcile.py --employees 100000
 
-The seed generator (`humacrona_pipeline.sandbox.seed.generate`) builds N people for both systems in
+The seed generator (`humacrona_sandbox.seed.generate`) builds N people for both systems in
 memory, no HTTP; they are turned into the raw frames the extract assets produce (Huma: rows of
 `flatten_employee`, `HUMA_COLUMNS`; Crona: rows of `employee_row`, `CRONA_COLUMNS`) before any timing.
 Then, in one run:
@@ -46,7 +46,7 @@ from humacrona_pipeline.core.fields import CRONA, FIELD_NAMES, HUMA, MATCH_KEY  
 from humacrona_pipeline.core.plan import plan  # noqa: E402
 from humacrona_pipeline.core.policy import Policy  # noqa: E402
 from humacrona_pipeline.core.reconcile import MATCHED, Reconciliation, conflicts, match  # noqa: E402
-from humacrona_pipeline.sandbox.seed import generate  # noqa: E402
+from humacrona_sandbox.seed import generate  # noqa: E402
 
 # Targets at 100 000 employees.
 TARGET_EMPLOYEES = 100_000

@@ -2,7 +2,7 @@
 
     uv run python benchmarks/sync.py --employees 20000
 
-Starts both sandboxes in their own process (`python -m humacrona_pipeline.sandbox`, free ports of 127.0.0.1),
+Starts both sandboxes in their own process (`python -m humacrona_sandbox`, free ports of 127.0.0.1),
 confirms their connection as `humacrona check --confirm` does, and runs the job `sync_users` (extract → plan →
 write-back → verify → report) in this process with `launch.run_job` on a temporary DAGSTER_HOME (the repo's
 dagster.yaml), the resources pointed at the sandboxes as the tests do (`tests/defs/sync_testkit.py`), and the

@@ -3,7 +3,7 @@
     uv run python benchmarks/ui_runs.py --employees 200
     uv run python benchmarks/ui_runs.py --employees 5000
 
-For each of `plan_sync` and `sync_users`, on fresh sandboxes each time (`python -m humacrona_pipeline.sandbox`,
+For each of `plan_sync` and `sync_users`, on fresh sandboxes each time (`python -m humacrona_sandbox`,
 its own process, restarted between measurements so every measurement does the same work):
 
 - cli: the wall time of the process `humacrona sync --policy P --dry-run` (plan_sync) or `humacrona sync --policy P`
@@ -116,7 +116,7 @@ class Sandboxes:
     def fresh(self) -> dict[str, str]:
         self.stop()
         self.starts += 1
-        args = [sys.executable, "-m", "humacrona_pipeline.sandbox", "--employees", str(self.employees),
+        args = [sys.executable, "-m", "humacrona_sandbox", "--employees", str(self.employees),
                 "--seed", str(self.seed), "--huma-port", str(self.ports[0]), "--crona-port", str(self.ports[1])]
         self.child = Child(f"sandboxes-{self.starts}", args, {**os.environ, "PYTHONUNBUFFERED": "1"}, self.logs,
                            ready="READY")

@@ -2,7 +2,7 @@
 
     uv run python benchmarks/writeback.py --employees 5000 --repeat 3
 
-The plan: both sandboxes (one process, `python -m humacrona_pipeline.sandbox`, free ports of 127.0.0.1) are
+The plan: both sandboxes (one process, `python -m humacrona_sandbox`, free ports of 127.0.0.1) are
 read once and planned with Huma winning every field but the private email (Crona's), gaps filled and creates
 both ways. On top of the seed's discrepancies every employee gets a planted change on each side — in the
 extracted rows, before planning: a new family name in Huma (written to Crona) and a new private email in Crona

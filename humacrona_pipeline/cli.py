@@ -64,7 +64,7 @@ def _quiet_connectors() -> None:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from .sandbox.runner import options_from_args, serve
+    from humacrona_sandbox.runner import options_from_args, serve
 
     try:
         serve(options_from_args(args))
@@ -132,7 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     off the terminal (every run is in the instance, for the Dagster UI); the report and the email come last."""
     from . import launch
     from .core.wording import percent, plural, verb
-    from .sandbox.runner import SandboxOptions, start_sandboxes
+    from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 
     home = ensure_dagster_home()
     started = time.monotonic()
@@ -346,7 +346,7 @@ class _Version(argparse.Action):
 def build_parser() -> argparse.ArgumentParser:
     """The command line; cheap to build (see the module docstring)."""
     from .dev import add_arguments as add_dev_arguments
-    from .sandbox.runner import add_arguments
+    from humacrona_sandbox.runner import add_arguments
     from .webhook_options import add_arguments as add_webhook_arguments
 
     parser = argparse.ArgumentParser(prog="humacrona", description="Keep Huma and Crona Lön employees in sync.")

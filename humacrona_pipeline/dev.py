@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .sandbox.runner import RunningSandboxes, SandboxOptions, start_sandboxes
-from .sandbox.runner import add_arguments as add_sandbox_arguments
+from humacrona_sandbox.runner import RunningSandboxes, SandboxOptions, start_sandboxes
+from humacrona_sandbox.runner import add_arguments as add_sandbox_arguments
 
 if TYPE_CHECKING:
     import httpx
@@ -303,6 +303,6 @@ class DevServer:
 
 
 def run_dev(args: argparse.Namespace) -> int:
-    from .sandbox.runner import options_from_args
+    from humacrona_sandbox.runner import options_from_args
 
     return DevServer(options_from_args(args), port=args.port).run()

@@ -254,7 +254,7 @@ def demo_realtime(sandboxes, resources: Mapping[str, object], say: Say, *, secre
     from .defs.realtime.jobs import JOB_NAME
     from .defs.realtime.resources import InboxResource
     from .defs.realtime.sensors import MINIMUM_INTERVAL_S, SENSOR_NAME, huma_changes_sensor
-    from .sandbox.server import BackgroundServer
+    from humacrona_sandbox.server import BackgroundServer
     from .state.inbox import Inbox
     from .webhook import build_app
 

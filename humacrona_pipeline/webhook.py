@@ -237,7 +237,7 @@ def serve(args: argparse.Namespace) -> int:
     """Serve the receiver until SIGINT/SIGTERM; print the URL to register in Huma, then READY."""
     from sqlalchemy import make_url
 
-    from .sandbox.server import BackgroundServer
+    from humacrona_sandbox.server import BackgroundServer
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -15,7 +15,7 @@ def sandboxes():
     """Both sandboxes seeded with 60 people (seed 7), served on ephemeral ports for the whole session.
 
     Read-only tests share it; a test that writes starts its own."""
-    from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+    from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 
     with start_sandboxes(SandboxOptions(employees=60, seed=7, huma_port=0, crona_port=0)) as running:
         yield running

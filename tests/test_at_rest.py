@@ -22,8 +22,8 @@ from humacrona_pipeline.defs.realtime.jobs import JOB_NAME
 from humacrona_pipeline.defs.realtime.resources import InboxResource
 from humacrona_pipeline.defs.realtime.sensors import huma_changes_sensor
 from humacrona_pipeline.defs.storage import NOT_KEPT, STORAGE_KEY_ENV
-from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
-from humacrona_pipeline.sandbox.server import BackgroundServer
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
+from humacrona_sandbox.server import BackgroundServer
 from humacrona_pipeline.state import db
 from humacrona_pipeline.state.inbox import Inbox
 from humacrona_pipeline.webhook import build_app
@@ -143,7 +143,7 @@ def test_a_full_sync_and_a_push_leave_no_salary_account_at_rest(with_key, tmp_pa
 
 def test_the_search_finds_an_account_in_any_spelling(tmp_path):
     """The search above is not blind: a seeded account typed, grouped or bare is found."""
-    from humacrona_pipeline.sandbox.seed import generate
+    from humacrona_sandbox.seed import generate
 
     seeded = generate(5, SEED)
     typed, digits = account_spellings(seeded)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from humacrona_pipeline.sandbox.seed import generate
+from humacrona_sandbox.seed import generate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -172,7 +172,7 @@ def test_sync_plan_applies_the_dry_run_it_printed(tmp_path, monkeypatch, capsys)
     """`humacrona sync --dry-run` prints the command that applies exactly that plan; running it does so."""
     from humacrona_pipeline.cli import main
     from humacrona_pipeline.connection.check import confirm_sandboxes
-    from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+    from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 
     policy = tmp_path / "policy.yaml"
     policy.write_text("default_winner: huma\napprove_mass_change: true\n")

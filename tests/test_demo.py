@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from humacrona_pipeline.sandbox.seed import generate
+from humacrona_sandbox.seed import generate
 
 MAX_LINES = 60
 # A count of one written with a plural noun ("1 conflicts"): the demo says "1 conflict".

@@ -16,7 +16,7 @@ import httpx
 from humacrona_pipeline.cli import DEMO_POLICY, demo_policy
 from humacrona_pipeline.defs.policy import POLICY_FILE_ENV, SyncPolicy
 from humacrona_pipeline.dev import dagster_environment, dev_policy
-from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 
 STARTUP_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 90

@@ -26,7 +26,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from humacrona_pipeline.core.bank_accounts import mask, parse
 from humacrona_pipeline.dev import group_alive
-from humacrona_pipeline.sandbox.seed import generate
+from humacrona_sandbox.seed import generate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # `humacrona dev`'s default seed. With 60 people it leaves one salary account missing in Crona

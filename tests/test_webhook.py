@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from humacrona_pipeline.sandbox.server import BackgroundServer
+from humacrona_sandbox.server import BackgroundServer
 from humacrona_pipeline.state.inbox import PENDING, Inbox
 from humacrona_pipeline.webhook import PATH, InsecureConfiguration, build_app
 

@@ -1,6 +1,6 @@
 import pytest
 
-from humacrona_pipeline.sandbox.seed import SeedData, generate
+from humacrona_sandbox.seed import SeedData, generate
 
 
 @pytest.fixture(scope="session")

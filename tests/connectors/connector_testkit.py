@@ -11,16 +11,16 @@ from dataclasses import dataclass
 import httpx
 
 from humacrona_pipeline.connectors.http import RetryPolicy
-from humacrona_pipeline.sandbox.crona_app import DEFAULT_CRONA_ACTIVATION_CODE, CronaSandbox, CronaSandboxSettings
-from humacrona_pipeline.sandbox.faults import FaultConfig
-from humacrona_pipeline.sandbox.huma_app import (
+from humacrona_sandbox.crona_app import DEFAULT_CRONA_ACTIVATION_CODE, CronaSandbox, CronaSandboxSettings
+from humacrona_sandbox.faults import FaultConfig
+from humacrona_sandbox.huma_app import (
     DEFAULT_HUMA_CLIENT_ID,
     DEFAULT_HUMA_CLIENT_SECRET,
     HumaSandbox,
     HumaSandboxSettings,
 )
-from humacrona_pipeline.sandbox.server import BackgroundServer
-from humacrona_pipeline.sandbox.store import Store
+from humacrona_sandbox.server import BackgroundServer
+from humacrona_sandbox.store import Store
 
 HUMA_ID = DEFAULT_HUMA_CLIENT_ID
 HUMA_SECRET = DEFAULT_HUMA_CLIENT_SECRET

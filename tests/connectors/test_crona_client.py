@@ -20,7 +20,7 @@ from humacrona_pipeline.connectors.http import (
     RetryPolicy,
     ServerError,
 )
-from humacrona_pipeline.sandbox.faults import FaultConfig
+from humacrona_sandbox.faults import FaultConfig
 from tests.connectors.connector_testkit import (
     CRONA_CODE,
     FAST_RETRY,

@@ -20,7 +20,7 @@ from humacrona_pipeline.connectors.http import (
     ServerError,
 )
 from humacrona_pipeline.connectors.huma import HUMA_COLUMNS, HumaClient, extract_huma, flatten_employee
-from humacrona_pipeline.sandbox.faults import FaultConfig
+from humacrona_sandbox.faults import FaultConfig
 from tests.connectors.connector_testkit import (
     FAST_RETRY,
     HUMA_ID,

@@ -17,7 +17,7 @@ from humacrona_pipeline.core.outcomes import APPLIED
 from humacrona_pipeline.core.plan import plan
 from humacrona_pipeline.core.policy import policy_from_mapping
 from humacrona_pipeline.core.reconcile import reconcile
-from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.connectors.connector_testkit import CRONA_CODE, FAST_RETRY, HUMA_ID, HUMA_SECRET
 
 CRONA_WINS_TITLES = {"default_winner": "skip", "field_winners": {"job_title": "crona"}, "approve_mass_change": True}

@@ -12,7 +12,7 @@ from humacrona_pipeline.connectors.huma import HumaClient
 from humacrona_pipeline.connectors.writeback import apply_plan
 from humacrona_pipeline.core.outcomes import APPLIED, FAILED, SKIPPED
 from humacrona_pipeline.core.plan import PLAN_COLUMNS
-from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.connectors.connector_testkit import FAST_RETRY, HUMA_ID, HUMA_SECRET
 
 ADDRESS = "Storgatan 1\n114 55\nStockholm\nSE"

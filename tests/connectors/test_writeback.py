@@ -29,8 +29,8 @@ from humacrona_pipeline.core.outcomes import APPLIED, FAILED, OUTCOME_COLUMNS, S
 from humacrona_pipeline.core.plan import PLAN_COLUMNS, plan
 from humacrona_pipeline.core.policy import policy_from_mapping
 from humacrona_pipeline.core.reconcile import reconcile
-from humacrona_pipeline.sandbox.faults import FaultConfig
-from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+from humacrona_sandbox.faults import FaultConfig
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.connectors.connector_testkit import CRONA_CODE, FAST_RETRY, HUMA_ID, HUMA_SECRET, serve_crona, serve_huma
 
 ACCOUNT_A = "5000 1000004"  # valid Swedish accounts in stored form

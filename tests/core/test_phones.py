@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from humacrona_pipeline.core.countries import to_alpha2
 from humacrona_pipeline.core.phones import is_valid_e164, normalise_phone
-from humacrona_pipeline.sandbox.seed import generate
+from humacrona_sandbox.seed import generate
 
 # --- the reference: phonenumbers itself ---------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.defs.sync_testkit import confirm
 
 

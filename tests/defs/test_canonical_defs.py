@@ -21,7 +21,7 @@ from humacrona_pipeline.defs.canonical.assets import crona_employees, huma_emplo
 from humacrona_pipeline.defs.canonical.checks import crona_employees_schema, huma_employees_schema
 from humacrona_pipeline.defs.policy import SyncPolicy
 from humacrona_pipeline.defs.reconcile.assets import employee_matches
-from humacrona_pipeline.sandbox.seed import DiscrepancyShares, SeedData, generate
+from humacrona_sandbox.seed import DiscrepancyShares, SeedData, generate
 
 NO_DISCREPANCIES = DiscrepancyShares(**{name: 0.0 for name in DiscrepancyShares.__dataclass_fields__})
 

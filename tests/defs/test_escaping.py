@@ -42,8 +42,8 @@ from humacrona_pipeline.defs.reconcile.assets import (
     sync_plan,
 )
 from humacrona_pipeline.defs.reconcile.checks import plan_within_guards
-from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
-from humacrona_pipeline.sandbox.seed import generate
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
+from humacrona_sandbox.seed import generate
 from tests.defs.sync_testkit import confirm, huma_policy, plan_resources, run
 
 SCRIPT = "<script>alert(1)</script>"

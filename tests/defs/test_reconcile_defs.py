@@ -20,7 +20,7 @@ from humacrona_pipeline.defs.canonical.checks import crona_employees_schema, hum
 from humacrona_pipeline.defs.policy import SyncPolicy
 from humacrona_pipeline.defs.reconcile.assets import employee_conflicts, employee_matches, sync_plan
 from humacrona_pipeline.defs.reconcile.checks import plan_within_guards
-from humacrona_pipeline.sandbox.seed import DiscrepancyShares, SeedData, generate
+from humacrona_sandbox.seed import DiscrepancyShares, SeedData, generate
 from tests.defs.sync_testkit import plan_resources
 
 NO_DISCREPANCIES = DiscrepancyShares(**{f.name: 0.0 for f in fields(DiscrepancyShares)})

@@ -13,7 +13,7 @@ import pytest
 
 from humacrona_pipeline.core.plan import plan
 from humacrona_pipeline.core.reconcile import CONFLICT, MISSING_IN_CRONA, MISSING_IN_HUMA
-from humacrona_pipeline.sandbox.runner import SandboxOptions, start_sandboxes
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.defs.sync_testkit import confirm, huma_policy, read_both, reconcile_both, run
 
 

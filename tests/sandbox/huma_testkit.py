@@ -9,15 +9,15 @@ from dataclasses import dataclass
 
 import httpx
 
-from humacrona_pipeline.sandbox.faults import FaultConfig
-from humacrona_pipeline.sandbox.huma_app import (
+from humacrona_sandbox.faults import FaultConfig
+from humacrona_sandbox.huma_app import (
     DEFAULT_HUMA_CLIENT_ID,
     DEFAULT_HUMA_CLIENT_SECRET,
     HumaSandbox,
     HumaSandboxSettings,
 )
-from humacrona_pipeline.sandbox.server import BackgroundServer
-from humacrona_pipeline.sandbox.store import Store
+from humacrona_sandbox.server import BackgroundServer
+from humacrona_sandbox.store import Store
 
 FIRST_NAMES = ["Anna", "Erik", "Maja", "Lars", "Sofia", "Johan", "Elin", "Karl", "Ida", "Oskar", "Saga", "Nils"]
 TITLES = ["Developer", "Payroll Specialist", "HR Partner"]

@@ -8,15 +8,15 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from humacrona_pipeline.sandbox.crona_app import (
+from humacrona_sandbox.crona_app import (
     CRONA_EMPLOYEE_FIELDS,
     DEFAULT_CRONA_ACTIVATION_CODE,
     CronaSandbox,
     CronaSandboxSettings,
 )
-from humacrona_pipeline.sandbox.faults import FaultConfig
-from humacrona_pipeline.sandbox.server import BackgroundServer
-from humacrona_pipeline.sandbox.store import Store
+from humacrona_sandbox.faults import FaultConfig
+from humacrona_sandbox.server import BackgroundServer
+from humacrona_sandbox.store import Store
 
 EMPLOYEES = "/api/v1/anstallda"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from humacrona_pipeline.sandbox.huma_app import PERMISSIONS
+from humacrona_sandbox.huma_app import PERMISSIONS
 
 
 def _token(url: str, client_id: str, client_secret: str) -> dict:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from humacrona_pipeline.sandbox.faults import FaultConfig
-from humacrona_pipeline.sandbox.huma_app import DEFAULT_HUMA_CLIENT_ID, DEFAULT_HUMA_CLIENT_SECRET, HumaSandbox
-from humacrona_pipeline.sandbox.store import Store
+from humacrona_sandbox.faults import FaultConfig
+from humacrona_sandbox.huma_app import DEFAULT_HUMA_CLIENT_ID, DEFAULT_HUMA_CLIENT_SECRET, HumaSandbox
+from humacrona_sandbox.store import Store
 from tests.sandbox.huma_testkit import running_huma, seed_user, seed_users
 from tests.sandbox.openapi_schemas import (
     declared_statuses,

@@ -10,14 +10,14 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from humacrona_pipeline.sandbox.huma_app import (
+from humacrona_sandbox.huma_app import (
     DEFAULT_HUMA_CLIENT_ID,
     DEFAULT_HUMA_CLIENT_SECRET,
     SERVICE_USER_ID,
     HumaSandboxSettings,
 )
-from humacrona_pipeline.sandbox.huma_state import SeedError
-from humacrona_pipeline.sandbox.store import Store
+from humacrona_sandbox.huma_state import SeedError
+from humacrona_sandbox.store import Store
 from tests.sandbox.huma_testkit import TITLES, running_huma, seed_user, seed_users
 
 CREDENTIALS = {"grant_type": "client_credentials", "client_id": DEFAULT_HUMA_CLIENT_ID,

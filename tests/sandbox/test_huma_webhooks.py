@@ -23,11 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from humacrona_pipeline.sandbox.huma_app import HumaSandbox, HumaSandboxSettings
-from humacrona_pipeline.sandbox.huma_webhooks import USER_KEYS, WebhookSettings
-from humacrona_pipeline.sandbox.runner import SandboxOptions, add_arguments, options_from_args, start_sandboxes
-from humacrona_pipeline.sandbox.server import BackgroundServer
-from humacrona_pipeline.sandbox.store import Store
+from humacrona_sandbox.huma_app import HumaSandbox, HumaSandboxSettings
+from humacrona_sandbox.huma_webhooks import USER_KEYS, WebhookSettings
+from humacrona_sandbox.runner import SandboxOptions, add_arguments, options_from_args, start_sandboxes
+from humacrona_sandbox.server import BackgroundServer
+from humacrona_sandbox.store import Store
 from tests.sandbox.huma_testkit import TITLES, seed_user, seed_users
 
 SECRET = "s3cr3t-webhook-key"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from humacrona_pipeline.sandbox.crona_app import DEFAULT_CRONA_ACTIVATION_CODE, CronaSandbox
-from humacrona_pipeline.sandbox.faults import FaultConfig
-from humacrona_pipeline.sandbox.server import BackgroundServer
-from humacrona_pipeline.sandbox.store import Store
+from humacrona_sandbox.crona_app import DEFAULT_CRONA_ACTIVATION_CODE, CronaSandbox
+from humacrona_sandbox.faults import FaultConfig
+from humacrona_sandbox.server import BackgroundServer
+from humacrona_sandbox.store import Store
 from tests.sandbox.huma_testkit import running_huma, seed_user, seed_users
 from tests.sandbox.openapi_schemas import openapi_document, validate_response
 

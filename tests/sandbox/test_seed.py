@@ -25,7 +25,7 @@ from humacrona_pipeline.core.bank_accounts import parse, validate
 from humacrona_pipeline.core.canonical import build_table
 from humacrona_pipeline.core.countries import is_alpha2, to_alpha2
 from humacrona_pipeline.core.policy import Policy
-from humacrona_pipeline.sandbox.seed import (
+from humacrona_sandbox.seed import (
     COMPARABLE_FIELDS,
     MISSABLE_IN_CRONA,
     MISSABLE_IN_HUMA,
@@ -295,7 +295,7 @@ def test_same_seed_gives_identical_data():
 
 DIGEST_SCRIPT = """
 import hashlib, json
-from humacrona_pipeline.sandbox.seed import generate
+from humacrona_sandbox.seed import generate
 d = generate(400, seed=13)
 print(hashlib.sha256(json.dumps([d.huma_users, d.crona_employees, [x.__dict__ for x in d.discrepancies]],
                                 ensure_ascii=False).encode()).hexdigest())

@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from humacrona_pipeline.sandbox.crona_rules import (
+from humacrona_sandbox.crona_rules import (
     CRONA_EMPLOYEE_FIELDS,
     REQUIRED_FIELDS,
     WRITABLE_FIELDS,
@@ -53,10 +53,10 @@ from humacrona_pipeline.sandbox.crona_rules import (
     format_timestamp,
     parse_timestamp,
 )
-from humacrona_pipeline.sandbox.defaults import DEFAULT_CRONA_ACTIVATION_CODE
-from humacrona_pipeline.sandbox.faults import FaultConfig, FaultInjector
-from humacrona_pipeline.sandbox.store import Store
-from humacrona_pipeline.sandbox.tokens import TokenIssuer, TokenState, bearer_token
+from humacrona_sandbox.defaults import DEFAULT_CRONA_ACTIVATION_CODE
+from humacrona_sandbox.faults import FaultConfig, FaultInjector
+from humacrona_sandbox.store import Store
+from humacrona_sandbox.tokens import TokenIssuer, TokenState, bearer_token
 
 __all__ = [
     "CRONA_EMPLOYEE_FIELDS",

@@ -1,6 +1,6 @@
 """Build and serve both sandboxes: the one place that turns command-line options into running emulators.
 
-Used by `humacrona sandbox`, `python -m humacrona_pipeline.sandbox` (benchmarks start it as a separate
+Used by `humacrona sandbox`, `python -m humacrona_sandbox` (benchmarks start it as a separate
 process), the demo and the tests."""
 
 from __future__ import annotations
