@@ -31,13 +31,13 @@ from humacrona_pipeline.core.canonical import build_table
 from humacrona_pipeline.core.plan import plan
 from humacrona_pipeline.core.policy import policy_from_mapping
 from humacrona_pipeline.core.reconcile import reconcile
+from humacrona_pipeline.state import Ledger, db
 from humacrona_sandbox.defaults import (
     DEFAULT_CRONA_ACTIVATION_CODE,
     DEFAULT_HUMA_CLIENT_ID,
     DEFAULT_HUMA_CLIENT_SECRET,
 )
 from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
-from humacrona_pipeline.state import Ledger, db
 
 POLICY = {"default_winner": "huma", "missing_values": "fill", "create_in_huma": "all", "create_in_crona": "all",
           "approve_mass_change": True}

@@ -130,9 +130,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """A full "Synchronize users" on embedded sandboxes, told in a few lines per step: plan, sync, a second sync
     that finds nothing to do, and a change in Huma followed to Crona in real time. Dagster's own log lines stay
     off the terminal (every run is in the instance, for the Dagster UI); the report and the email come last."""
+    from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
+
     from . import launch
     from .core.wording import percent, plural, verb
-    from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 
     home = ensure_dagster_home()
     started = time.monotonic()
@@ -345,8 +346,9 @@ class _Version(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line; cheap to build (see the module docstring)."""
-    from .dev import add_arguments as add_dev_arguments
     from humacrona_sandbox.runner import add_arguments
+
+    from .dev import add_arguments as add_dev_arguments
     from .webhook_options import add_arguments as add_webhook_arguments
 
     parser = argparse.ArgumentParser(prog="humacrona", description="Keep Huma and Crona Lön employees in sync.")

@@ -251,10 +251,11 @@ def demo_realtime(sandboxes, resources: Mapping[str, object], say: Say, *, secre
     the push run. The sensor is evaluated here, once, as the daemon would; True when Crona holds the value."""
     import time
 
+    from humacrona_sandbox.server import BackgroundServer
+
     from .defs.realtime.jobs import JOB_NAME
     from .defs.realtime.resources import InboxResource
     from .defs.realtime.sensors import MINIMUM_INTERVAL_S, SENSOR_NAME, huma_changes_sensor
-    from humacrona_sandbox.server import BackgroundServer
     from .state.inbox import Inbox
     from .webhook import build_app
 

@@ -22,11 +22,11 @@ from humacrona_pipeline.defs.realtime.jobs import JOB_NAME
 from humacrona_pipeline.defs.realtime.resources import InboxResource
 from humacrona_pipeline.defs.realtime.sensors import huma_changes_sensor
 from humacrona_pipeline.defs.storage import NOT_KEPT, STORAGE_KEY_ENV
-from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
-from humacrona_sandbox.server import BackgroundServer
 from humacrona_pipeline.state import db
 from humacrona_pipeline.state.inbox import Inbox
 from humacrona_pipeline.webhook import build_app
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
+from humacrona_sandbox.server import BackgroundServer
 
 SECRET = "at-rest-secret"
 EMPLOYEES, SEED = 40, 13

@@ -15,8 +15,8 @@ import time
 import httpx
 import pytest
 
-from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.state.confirmations import STATEMENT, Confirmations, Connection
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.test_cli import _humacrona
 from tests.test_cli_errors import POLICY, WRONG_SECRET, assert_one_line, run_humacrona
 

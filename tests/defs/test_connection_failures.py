@@ -17,8 +17,8 @@ from humacrona_pipeline.defs.connection import PROBLEM_KEY
 from humacrona_pipeline.defs.huma.resources import HumaResource
 from humacrona_pipeline.defs.realtime.jobs import JOB_NAME, READ_OP
 from humacrona_pipeline.defs.storage import STORAGE_KEY_ENV
-from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.state.confirmations import Connection
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.defs.sync_testkit import confirm, huma_policy, resources
 
 FAILURE_PREFIX = "dagster._core.definitions.events.Failure: "

@@ -15,10 +15,10 @@ from humacrona_pipeline.definitions import build_defs
 from humacrona_pipeline.defs.realtime.jobs import JOB_NAME
 from humacrona_pipeline.defs.realtime.resources import InboxResource
 from humacrona_pipeline.defs.realtime.sensors import huma_changes_sensor
-from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
-from humacrona_sandbox.server import BackgroundServer
 from humacrona_pipeline.state.inbox import Inbox
 from humacrona_pipeline.webhook import build_app
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
+from humacrona_sandbox.server import BackgroundServer
 from tests.defs.sync_testkit import confirm, read_both, resources
 
 SECRET = "end-to-end-secret"

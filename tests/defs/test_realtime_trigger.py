@@ -28,10 +28,10 @@ from humacrona_pipeline.defs.realtime.sensors import (
     huma_changes_sensor,
 )
 from humacrona_pipeline.defs.realtime.trigger import PushTrigger
-from humacrona_sandbox.server import BackgroundServer
 from humacrona_pipeline.state.inbox import PENDING, Inbox, inbox_events
 from humacrona_pipeline.state.push_locks import PushLocks
 from humacrona_pipeline.webhook import build_app
+from humacrona_sandbox.server import BackgroundServer
 from tests.defs.sync_testkit import read_both, resources, state_url
 
 SECRET = "trigger-test-secret"

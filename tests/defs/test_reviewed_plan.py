@@ -26,8 +26,8 @@ from humacrona_pipeline.core.outcomes import DRIFTED
 from humacrona_pipeline.core.review import derive_key, keep, rebuild
 from humacrona_pipeline.definitions import build_defs
 from humacrona_pipeline.defs.review import PLAN_OPTION
-from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.state.plans import ReviewedPlans
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.defs.sync_testkit import confirm, huma_policy, read_both, resources, run, state_url
 
 

@@ -16,8 +16,8 @@ from humacrona_pipeline.core.policy import Policy
 from humacrona_pipeline.definitions import build_defs
 from humacrona_pipeline.defs.realtime.jobs import JOB_NAME
 from humacrona_pipeline.defs.realtime.resources import InboxResource
-from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from humacrona_pipeline.state.inbox import Inbox
+from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.defs.sync_testkit import confirm, huma_policy, read_both, resources, run
 
 
