@@ -4,7 +4,7 @@
     uv run python benchmarks/ledger_writeahead.py --employees 300 --latency-ms 20
 
 Starts both sandboxes in this process (free ports of 127.0.0.1), plans the demo sync (every field, Huma wins,
-creates both ways), then writes both systems as `defs.apply.assets.write_recorded` does — through
+creates both ways), then writes both systems as `defs.apply.recorded_writes.write_recorded` does — through
 `connectors.writeback.apply_plan`, recording into a SQLite ledger in a temporary folder — and times it. With
 a code version whose `Ledger` has no `record_pending` (before issue 10), each employee is recorded once after
 its writes, as then; run it against such a copy (``PYTHONPATH=<old checkout> python benchmarks/...``) for the

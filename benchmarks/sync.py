@@ -159,7 +159,7 @@ def once(employees: int, seed: int, index: int) -> dict:
     import dagster as dg
 
     from humacrona_pipeline import launch
-    from humacrona_pipeline.connection.check import confirm_sandboxes
+    from humacrona_pipeline.connection.check import confirm_connection
     from humacrona_pipeline.state import db
 
     home = Path(tempfile.mkdtemp(prefix="humacrona-sync-bench-"))
@@ -170,7 +170,7 @@ def once(employees: int, seed: int, index: int) -> dict:
     sandboxes = start_sandboxes(employees, seed)
     verification = wb.Timed()
     try:
-        confirm_sandboxes(sandboxes, "benchmark", f"sqlite:///{home / 'humacrona_state.sqlite'}")
+        confirm_connection(sandboxes.env, "benchmark", f"sqlite:///{home / 'humacrona_state.sqlite'}")
         resources = _resources(sandboxes.env, home, recorded_huma, recorded_crona)
         with RssSampler() as sampler, wb.attributed(verification):
             started = time.time()

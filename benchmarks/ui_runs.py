@@ -138,7 +138,8 @@ class Sandboxes:
 
 
 def demo_policy(work: Path) -> Path:
-    """policy.demo.yaml when committed; else the example policy with approve_mass_change on (cli.demo_policy)."""
+    """policy.demo.yaml when committed; else the example policy with approve_mass_change on (as
+    humacrona_sandbox.product.write_demo_policy writes it for the demo)."""
     committed = REPO / "policy.demo.yaml"
     if committed.exists():
         return committed
@@ -185,7 +186,7 @@ class DagsterUI:
     """`dagster dev` (webserver, daemon, code server), started as `humacrona dev` starts it, and its instance."""
 
     def __init__(self, env: dict, home: Path, logs: Path):
-        from humacrona_pipeline.dev import dagster_command
+        from humacrona_sandbox.dev import dagster_command
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -12,7 +12,7 @@ created in the other.
 Each repeat then runs, each against a freshly started sandbox process of the same seed (the same state):
 
 - ours: what `sync_users` does after planning — `connectors.writeback.apply_plan` per system (Huma, then
-  Crona) with the audit ledger written ahead as `defs.apply.assets.write_recorded` does (`Ledger.write_ahead`
+  Crona) with the audit ledger written ahead as `defs.apply.recorded_writes.write_recorded` does (`Ledger.write_ahead`
   as the write-back's journal: each employee's pending rows committed before its first request, its outcome
   after it; `mark_verification` after the read-back) in a fresh SQLite state database, the verification the
   write-back does (reading every written record back), and the report (`report.summary.build_report` +

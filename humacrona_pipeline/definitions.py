@@ -1,48 +1,62 @@
-"""The humacrona code location: what `workspace.yaml`, `dagster dev` and `dagster definitions validate` load."""
+"""The humacrona code location: what `workspace.yaml`, `dagster dev` and `dagster definitions validate` load.
+
+How it is put together: every asset, asset check, job, sensor and schedule defined at the top level of a module
+in `DEFINITION_MODULES` is in it, and every resource of `defs.resources.RESOURCES`. So a new asset (check, job,
+...) in one of those modules is in the code location as soon as it is written, a new module of them is one line
+here, and a new resource one entry in `defs/resources.py`. dagster-open-platform gets the same from
+`dg.components.load_defs(defs_module)`, which imports every module under `defs/`; this code location names its
+modules instead, because `defs/realtime/push_worker.py` loads the whole code location when imported (it is the
+webhook receiver's fork server), and Dagster's module loaders (`load_definitions_from_modules`) are in preview."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from .defs.apply.assets import crona_writeback, huma_writeback, sync_report
-from .defs.apply.checks import connection_confirmed, sync_applied_cleanly
-from .defs.apply.interrupted import interrupted_writes
-from .defs.apply.jobs import sync_users_job
-from .defs.apply.resources import ledger_resource_from_env
-from .defs.canonical.assets import crona_employees, huma_employees
-from .defs.canonical.checks import crona_employees_schema, huma_employees_schema
-from .defs.crona.assets import crona_employees_raw
-from .defs.crona.resources import crona_resource_from_env
-from .defs.email.resources import email_resource_from_env
-from .defs.huma.assets import huma_users_raw
-from .defs.huma.resources import huma_resource_from_env
-from .defs.policy import policy_resource_from_env
-from .defs.realtime.jobs import push_huma_changes
-from .defs.realtime.resources import inbox_resource_from_env
-from .defs.realtime.schedules import nightly_sync_users
-from .defs.realtime.sensors import huma_changes_sensor
-from .defs.reconcile.assets import employee_conflicts, employee_matches, sync_plan
-from .defs.reconcile.checks import plan_within_guards
-from .defs.reconcile.jobs import plan_sync_job
-from .defs.storage import io_manager_from_env
-from .defs.unreadable import crona_employees_readable, huma_users_readable
+from .defs import extract, unreadable
+from .defs.apply import assets as apply_assets
+from .defs.apply import checks as apply_checks
+from .defs.apply import interrupted
+from .defs.apply import jobs as apply_jobs
+from .defs.canonical import assets as canonical_assets
+from .defs.canonical import checks as canonical_checks
+from .defs.crona import assets as crona_assets
+from .defs.huma import assets as huma_assets
+from .defs.realtime import jobs as realtime_jobs
+from .defs.realtime import schedules, sensors
+from .defs.reconcile import assets as reconcile_assets
+from .defs.reconcile import checks as reconcile_checks
+from .defs.reconcile import jobs as reconcile_jobs
+from .defs.resources import resources_from_env
 
-extract_job = dg.define_asset_job(
-    "extract_employees",
-    selection=dg.AssetSelection.groups("extract"),
-    description="Read every employee from Huma and Crona Lön; writes nothing.",
+DEFINITION_MODULES: tuple[ModuleType, ...] = (
+    huma_assets, crona_assets, unreadable, extract,  # extract
+    canonical_assets, canonical_checks,  # canonical
+    reconcile_assets, reconcile_checks, reconcile_jobs,  # reconcile: plan_sync
+    interrupted, apply_assets, apply_checks, apply_jobs,  # apply: sync_users
+    realtime_jobs, sensors, schedules,  # real time: push_huma_changes, its sensor, the nightly sync
 )
 
-ASSETS = [huma_users_raw, crona_employees_raw, huma_employees, crona_employees, employee_matches,
-          employee_conflicts, interrupted_writes, sync_plan, crona_writeback, huma_writeback, sync_report]
-ASSET_CHECKS = [huma_users_readable, crona_employees_readable, huma_employees_schema, crona_employees_schema,
-                plan_within_guards, connection_confirmed,
-                sync_applied_cleanly]
-JOBS = [extract_job, plan_sync_job, sync_users_job, push_huma_changes]
-SENSORS = [huma_changes_sensor]
-SCHEDULES = [nightly_sync_users]
+
+def _defined(*kinds: type, but: tuple[type, ...] = ()) -> list:
+    """The definitions of these kinds at the top level of `DEFINITION_MODULES`, each once (a module may import
+    another's, e.g. a check its asset), in module order."""
+    found: dict[int, object] = {}
+    for module in DEFINITION_MODULES:
+        for value in vars(module).values():
+            if isinstance(value, kinds) and not isinstance(value, but):
+                found.setdefault(id(value), value)
+    return list(found.values())
+
+
+ASSET_CHECKS = _defined(dg.AssetChecksDefinition)
+ASSETS = _defined(dg.AssetsDefinition, but=(dg.AssetChecksDefinition,))
+JOBS = _defined(dg.JobDefinition, UnresolvedAssetJobDefinition)
+SENSORS = _defined(dg.SensorDefinition)
+SCHEDULES = _defined(dg.ScheduleDefinition)
 EXECUTOR = dg.in_process_executor
 """Every step of a run in the run's own process, one after another. Dagster's default (multiprocess) starts a
 process per step, and each imports this code location (~2 s now, ~5 s when this was chosen): a `plan_sync` launched
@@ -52,25 +66,12 @@ against ~10-20 s for Huma's; see benchmarks/ui_runs.py). It also lets the output
 storage key is set (`defs/storage.py`)."""
 
 
-def default_resources() -> dict[str, object]:
-    """Every resource bound to its environment variables (`EnvVar`); nothing is read until a run needs it."""
-    return {
-        "huma": huma_resource_from_env(),
-        "crona": crona_resource_from_env(),
-        "policy": policy_resource_from_env(),
-        "ledger": ledger_resource_from_env(),
-        "email": email_resource_from_env(),
-        "inbox": inbox_resource_from_env(),
-        "io_manager": io_manager_from_env(),
-    }
-
-
 def build_defs(resources: Mapping[str, object] | None = None) -> dg.Definitions:
-    """The code location; ``resources`` replace the environment-bound ones they name (`huma`, `crona`,
-    `policy`, `ledger`, `email`, `inbox`, `io_manager`): the demo and the tests bind sandbox connections or another
-    policy this way instead of patching anything."""
+    """The code location; ``resources`` replace the environment-bound ones they name (the keys of
+    `defs.resources.RESOURCES`): `humacrona sync` binds its policy file and the tests bind sandbox connections
+    this way instead of patching anything."""
     return dg.Definitions(assets=ASSETS, asset_checks=ASSET_CHECKS, jobs=JOBS, sensors=SENSORS,
-                          schedules=SCHEDULES, resources={**default_resources(), **(resources or {})},
+                          schedules=SCHEDULES, resources={**resources_from_env(), **(resources or {})},
                           executor=EXECUTOR)
 
 

@@ -1,12 +1,11 @@
-"""Launching the code location's jobs from the command line (`humacrona sync`, `humacrona demo`) and saying
+"""Launching the code location's jobs from the command line (`humacrona sync`) and saying
 what they did, a few lines per run, in the words of an HR or payroll administrator. Counts and masked values
 only: nothing printed here can carry a bank account or a secret."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 import pandas as pd
@@ -57,18 +56,6 @@ def run_job(name: str, resources: Mapping[str, object], *, run_config: Mapping |
     return job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False,
                                   run_config={**(run_config or {}), **(CONSOLE_INFO if verbose else CONSOLE_SILENT)},
                                   tags=tags)
-
-
-@contextmanager
-def quiet_python_logging() -> Iterator[None]:
-    """No log line below WARNING on the console while evaluating a sensor in this process: its logger prints
-    "dagster - INFO - ..." to the terminal and cannot be configured from outside."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.INFO)
-    try:
-        yield
-    finally:
-        logging.disable(previous)
 
 
 def line(label: str, text: str) -> str:
@@ -191,11 +178,6 @@ def planned_writes(result: dg.ExecuteInProcessResult) -> int:
     return int((ops["action"] != HELD).sum())
 
 
-def held_changes(result: dg.ExecuteInProcessResult) -> int:
-    """Salary-account changes the plan holds until the policy approves them."""
-    return int((result.output_for_node("sync_plan").operations["action"] == HELD).sum())
-
-
 def say_sync(result: dg.ExecuteInProcessResult, say: Say, *, paths: bool = True) -> None:
     """What the apply did per system; with ``paths``, where the report and the email went."""
     for node, side in (("crona_writeback", CRONA), ("huma_writeback", HUMA)):
@@ -244,74 +226,3 @@ def report_lines(result: dg.ExecuteInProcessResult) -> list[str]:
     sent = str(report["email"])
     return [f"Report (HTML)  {report['report_path']}",
             f"Email          sent to {sent}" if sent.startswith("smtp://") else f"Email (.eml)   {sent}"]
-
-
-def demo_realtime(sandboxes, resources: Mapping[str, object], say: Say, *, secret: str) -> bool:
-    """One change made in Huma, followed to Crona: webhook (signed) → receiver → inbox → one sensor tick →
-    the push run. The sensor is evaluated here, once, as the daemon would; True when Crona holds the value."""
-    import time
-
-    from humacrona_sandbox.server import BackgroundServer
-
-    from .defs.realtime.jobs import JOB_NAME
-    from .defs.realtime.resources import InboxResource
-    from .defs.realtime.sensors import MINIMUM_INTERVAL_S, SENSOR_NAME, huma_changes_sensor
-    from .state.inbox import Inbox
-    from .webhook import build_app
-
-    inbox = Inbox()
-    receiver = BackgroundServer(build_app(secret, None, inbox), port=0).start()
-    try:
-        sandboxes.huma.register_webhook(receiver.url + "/huma/webhook", secret=secret)
-        planted = {d.email for d in sandboxes.seeded.discrepancies}  # someone both systems hold alike
-        person = next(u for u in sandboxes.seeded.huma_users if u["email"].lower() not in planted)
-        field = BY_NAME["family_name"]
-        column = field.crona_columns[0]
-        new_name = f"{person['familyName']}-Realtid"
-        before, cursor = inbox.count(), str(inbox.last_id())  # a demo run again starts after its earlier events
-        started = time.monotonic()
-        sandboxes.huma.admin_update_user(person["id"], {"familyName": new_name})
-        say(f"{INDENT}Changed {person['email']}'s {field.label} in Huma to {new_name!r}, as HR would in Huma")
-        while inbox.count() == before:
-            if time.monotonic() - started > 30:
-                say(f"{INDENT}No webhook from Huma arrived within 30 s")
-                return False
-            time.sleep(0.05)
-        say(line(f"{time.monotonic() - started:.2f} s", "Huma's webhook reached the receiver (humacrona webhook),"
-                 " which stored it in the inbox (the changes waiting to be pushed)"))
-        instance = dg.DagsterInstance.get()
-        with quiet_python_logging():
-            tick = huma_changes_sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                                                resources={"inbox": InboxResource()}))
-        users = sum(int(r.tags.get("humacrona/users", 0)) for r in tick.run_requests)
-        say(line("", f"the sensor {SENSOR_NAME} (it reads the inbox every {MINIMUM_INTERVAL_S} s) started"
-                 f" {plural(len(tick.run_requests), 'push run')} (job {JOB_NAME}) for {plural(users, 'changed user')}"))
-        for request in tick.run_requests:
-            run = run_job(JOB_NAME, resources, run_config=request.run_config, tags=request.tags)
-            if not run.success:
-                say_failures(run, say)
-                return False
-        employee = _crona_employee(resources, person.get("employmentId"))
-        arrived = employee is not None and employee.get(column) == new_name
-        if not arrived:
-            say(f"{INDENT}The change did NOT arrive in Crona ({column} is"
-                f" {employee.get(column) if employee else None!r})")
-            return False
-        say(line(f"{time.monotonic() - started:.2f} s", f"Crona has the new {field.label} ({column} {new_name!r})"))
-        return True
-    finally:
-        receiver.stop()
-
-
-def _crona_employee(resources: Mapping[str, object], anstnr) -> dict | None:
-    import asyncio
-
-    if not anstnr:
-        return None
-    client = resources["crona"].client()
-
-    async def read():
-        async with client:
-            return await client.get_employee(anstnr)
-
-    return asyncio.run(read())

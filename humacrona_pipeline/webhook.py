@@ -44,7 +44,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -58,6 +57,7 @@ from starlette.routing import Route
 from .defs.realtime.trigger import PushTrigger, missing_settings
 from .state import db
 from .state.inbox import PENDING, TOPICS, Inbox
+from .terminal import say as _say
 from .webhook_options import DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, SECRET_ENV, TOKEN_ENV, add_arguments  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -164,13 +164,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-              *, allow_no_auth: bool = False, on_stored: Callable[[], None] | None = None) -> Starlette:
-    """The receiver's ASGI app, storing into ``inbox``. A blank secret or token counts as none; with neither,
-    `InsecureConfiguration` unless ``allow_no_auth`` (every delivery is then accepted unauthenticated).
-    With ``on_stored`` (`PushTrigger.notify`, called after each newly stored event; it must not block) the
-    events are stored claimed `PENDING`: this receiver asks for their runs (the sensor takes over late ones)."""
-    secret, token = _blank_to_none(secret), _blank_to_none(token)
+def _check_configuration(secret: str | None, token: str | None, max_body_bytes: int, allow_no_auth: bool) -> None:
+    """Refuse a receiver anyone could post to (unless allowed) or one that could store no body."""
     if secret is None and token is None and not allow_no_auth:
         raise InsecureConfiguration(
             f"no client secret ({SECRET_ENV}) and no access token ({TOKEN_ENV}) configured: anyone could post"
@@ -179,6 +174,16 @@ def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_byte
         raise ValueError("max_body_bytes must be at least 1")
     if secret is None and token is None:
         log.warning("webhook receiver running WITHOUT authentication: every delivery is accepted")
+
+
+def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+              *, allow_no_auth: bool = False, on_stored: Callable[[], None] | None = None) -> Starlette:
+    """The receiver's ASGI app, storing into ``inbox``. A blank secret or token counts as none; with neither,
+    `InsecureConfiguration` unless ``allow_no_auth`` (every delivery is then accepted unauthenticated).
+    With ``on_stored`` (`PushTrigger.notify`, called after each newly stored event; it must not block) the
+    events are stored claimed `PENDING`: this receiver asks for their runs (the sensor takes over late ones)."""
+    secret, token = _blank_to_none(secret), _blank_to_none(token)
+    _check_configuration(secret, token, max_body_bytes, allow_no_auth)
 
     async def receive(request: Request) -> JSONResponse:
         delivered_at = datetime.now(UTC)
@@ -229,15 +234,29 @@ def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_byte
 
 # ----------------------------------------------------------------------------------------------- the command
 
-def _say(text: str = "", *, err: bool = False) -> None:
-    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+def _announce(args: argparse.Namespace, port: int, secret: str | None, token: str | None, shown_url: str,
+              missing: list[str]) -> None:
+    """What the receiver requires and where it stores, the URL to register in Huma, then READY."""
+    host = socket.gethostname() if args.host in ("", "0.0.0.0", "::") else args.host
+    host = f"[{host}]" if ":" in host else host
+    checks = [name for name, on in ((f"client secret ({SIGNATURE_HEADER})", secret),
+                                    ("access token (Authorization: Bearer)", token)) if on]
+    _say(f"# Huma webhook receiver: POST {PATH} (and /), GET {HEALTH_PATH}; bodies up to {args.max_body_bytes} bytes")
+    _say(f"# required: {' and '.join(checks) if checks else 'NOTHING (insecure)'}; events stored in {shown_url}")
+    _say("# pushes: started by this receiver as soon as an event is stored (huma_changes_sensor: the backstop)"
+         if not missing
+         else f"# pushes: by the huma_changes_sensor (to start them at once, set here {', '.join(missing)})")
+    _say("# Register this URL in Huma (Huma must reach it: put it behind HTTPS when it is public), with the same"
+         " client secret and/or access token:")
+    _say(f"WEBHOOK_URL=http://{host}:{port}{PATH}")
+    _say("READY")
 
 
 def serve(args: argparse.Namespace) -> int:
     """Serve the receiver until SIGINT/SIGTERM; print the URL to register in Huma, then READY."""
     from sqlalchemy import make_url
 
-    from humacrona_sandbox.server import BackgroundServer
+    from .serving import BackgroundServer
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -273,20 +292,7 @@ def serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        host = socket.gethostname() if args.host in ("", "0.0.0.0", "::") else args.host
-        host = f"[{host}]" if ":" in host else host
-        checks = [name for name, on in ((f"client secret ({SIGNATURE_HEADER})", secret),
-                                        ("access token (Authorization: Bearer)", token)) if on]
-        _say(f"# Huma webhook receiver: POST {PATH} (and /), GET {HEALTH_PATH}; "
-             f"bodies up to {args.max_body_bytes} bytes")
-        _say(f"# required: {' and '.join(checks) if checks else 'NOTHING (insecure)'}; events stored in {shown_url}")
-        _say("# pushes: started by this receiver as soon as an event is stored (huma_changes_sensor: the backstop)"
-             if trigger
-             else f"# pushes: by the huma_changes_sensor (to start them at once, set here {', '.join(missing)})")
-        _say("# Register this URL in Huma (Huma must reach it: put it behind HTTPS when it is public), with the same"
-             " client secret and/or access token:")
-        _say(f"WEBHOOK_URL=http://{host}:{server.port}{PATH}")
-        _say("READY")
+        _announce(args, server.port, secret, token, shown_url, missing)
         stop.wait()
     finally:
         server.stop()

@@ -15,12 +15,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from humacrona_pipeline.connectors.crona import CRONA_COLUMNS
-from humacrona_pipeline.core import bank_accounts
-from humacrona_pipeline.core.countries import is_alpha2
+from . import crona_accounts
+from .countries import is_alpha2
 
-# The contract's field list is spelled once, in the client module; the emulator reads it from there.
-CRONA_EMPLOYEE_FIELDS: tuple[str, ...] = CRONA_COLUMNS
+# The employee object of crona-api.md ("Employees (anstallda)"), in the contract's order. Stated here, not
+# read from the pipeline's client: the emulator is the contract the client is tested against, so the two
+# lists are kept apart and tests/sandbox/test_rule_agreement.py checks that they agree.
+CRONA_EMPLOYEE_FIELDS: tuple[str, ...] = (
+    "AnstNr", "FoNamn", "EfNamn", "EpostArb", "EpostPriv", "Adress1", "Adress2", "PostNr", "Ort", "Land",
+    "Mobil", "AnstDatum", "AvgDatum", "UtbetClearNr", "UtbetKontoNr", "Befattning", "Andrad",
+)
 REQUIRED_FIELDS = ("FoNamn", "EfNamn", "EpostArb")
 READ_ONLY_FIELDS = ("Andrad",)
 WRITABLE_FIELDS = tuple(f for f in CRONA_EMPLOYEE_FIELDS if f not in READ_ONLY_FIELDS)
@@ -146,7 +150,7 @@ def _check_cross_field(merged: dict, written: set[str], problems: RuleViolations
         elif account is None:
             problems.add("UtbetKontoNr", "required when UtbetClearNr is set")
         else:
-            result = bank_accounts.validate(clearing, account)
+            result = crona_accounts.check(clearing, account)
             if not result.valid:
                 reason = result.reason or "not a valid Swedish bank account"
                 problems.add("UtbetClearNr", f"not a valid Swedish bank account together with UtbetKontoNr: {reason}")

@@ -42,7 +42,7 @@ from datetime import date
 import phonenumbers
 import pycountry
 
-from humacrona_pipeline.core.countries import is_alpha2
+from .countries import is_alpha2
 
 INVALID_FORMAT = "field:invalid-format"
 REQUIRED = "field:required"

@@ -19,8 +19,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
-from humacrona_pipeline.core.countries import is_alpha2
-
+from .countries import is_alpha2
 from .huma_rules import (
     INVALID_VALUE,
     NOT_FOUND,

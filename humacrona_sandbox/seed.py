@@ -22,9 +22,9 @@ from datetime import date
 from functools import lru_cache
 from itertools import accumulate
 
-from humacrona_pipeline.core.bank_accounts import BANKS, complete_account, mask, swedbank_clearing
-
 from . import seed_names as names
+from .crona_accounts import CLEARING_RANGES, complete, mask, swedbank_five_digit
+from .crona_rules import WRITABLE_FIELDS
 
 __all__ = [
     "COMPARABLE_FIELDS", "KINDS", "MISSABLE_IN_CRONA", "MISSABLE_IN_HUMA", "Discrepancy", "DiscrepancyShares",
@@ -82,10 +82,7 @@ _FIXED_FIELD = {
 
 MIN_EMPLOYEES_FOR_EVERY_KIND = 40
 FIRST_EMPLOYMENT_ID = 1001
-CRONA_FIELDS: tuple[str, ...] = (
-    "AnstNr", "FoNamn", "EfNamn", "EpostArb", "EpostPriv", "Adress1", "Adress2", "PostNr", "Ort", "Land",
-    "Mobil", "AnstDatum", "AvgDatum", "UtbetClearNr", "UtbetKontoNr", "Befattning",
-)
+CRONA_FIELDS: tuple[str, ...] = WRITABLE_FIELDS  # what a seeded employee holds (Crona itself sets Andrad)
 
 # Fixed dates, never today(): the data must not change from one day to the next.
 _FIRST_START = date(2011, 12, 1).toordinal()
@@ -231,26 +228,24 @@ class _BankPicker:
     """Draws valid Swedish salary accounts from real clearing ranges, weighted by how common the bank is."""
 
     def __init__(self) -> None:
-        self.rows = list(BANKS)
-        weights = [names.BANK_RANGE_WEIGHTS.get((b.name, b.clearing_from), names.OTHER_BANK_WEIGHT)
-                   for b in self.rows]
+        self.rows = list(CLEARING_RANGES)
+        weights = [names.BANK_RANGE_WEIGHTS.get((r.bank, r.first), names.OTHER_BANK_WEIGHT) for r in self.rows]
         self.cumulative = list(accumulate(weights))
 
     def draw(self, rng: random.Random, birth: date) -> tuple[str, str]:
         """(clearing, account) as Crona stores them: Swedbank 8xxx with its fifth digit, account digits."""
         bank = self.rows[bisect(self.cumulative, rng.random() * self.cumulative[-1])]
-        clearing4 = f"{rng.randint(bank.clearing_from, bank.clearing_to):04d}"
-        clearing = swedbank_clearing(clearing4) if bank.five_digit_clearing else clearing4
-        width = bank.account_length - 1
+        clearing4 = f"{rng.randint(bank.first, bank.last):04d}"
+        clearing = swedbank_five_digit(clearing4) if bank.five_digit_clearing else clearing4
+        width = bank.account_digits - 1
         while True:
-            if bank.name == "Nordea personkonto":  # the account is the holder's personnummer
+            if bank.bank == "Nordea personkonto":  # the account is the holder's personnummer
                 body = f"{birth:%y%m%d}{rng.randint(0, 999):03d}"
             else:
                 body = str(rng.randint(10 ** (width - 1), 10**width - 1))
-            try:
-                return clearing, complete_account(clearing, body)
-            except ValueError:  # mod 11 has no check digit for about one body in eleven
-                continue
+            account = complete(bank, clearing4, body)
+            if account is not None:  # mod 11 has no check digit for about one body in eleven
+                return clearing, account
 
 
 def _typed_account(rng: random.Random, clearing: str, account: str) -> str:

@@ -148,7 +148,7 @@ PRIVATE_EMAIL_DOMAINS_NO: tuple[str, ...] = (
 )
 
 # Where people in Sweden keep their salary account, as weights per clearing range (bank name, first
-# clearing number of the range as core.bank_accounts.BANKS lists it). Ranges not named here get
+# clearing number of the range as crona_accounts.CLEARING_RANGES lists it). Ranges not named here get
 # OTHER_BANK_WEIGHT each, so small banks still turn up now and then.
 BANK_RANGE_WEIGHTS: dict[tuple[str, int], float] = {
     ("Swedbank", 8000): 25.0, ("Swedbank", 7000): 3.0, ("Handelsbanken", 6000): 18.0, ("SEB", 5000): 16.0,

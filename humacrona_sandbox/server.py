@@ -1,5 +1,6 @@
-"""Run an ASGI app on 127.0.0.1 in a background thread: tests, the demo and the CLI all use this,
-so every sandbox is reached over real HTTP on a real (by default ephemeral) port."""
+"""Run an ASGI app on 127.0.0.1 in a background thread: the sandboxes (`runner`, the demo, `humacrona dev`) and
+the tests serve the emulators with it, so every sandbox is reached over real HTTP on a real (by default
+ephemeral) port. The shipped receiver has its own (`humacrona_pipeline.serving`): this package is not shipped."""
 
 from __future__ import annotations
 

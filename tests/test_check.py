@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from humacrona_pipeline.state.confirmations import STATEMENT, Confirmations, Connection
+from humacrona_pipeline.state.confirmations import STATEMENT, Confirmations, ConnectionIdentity
 from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.test_cli import _humacrona
 from tests.test_cli_errors import POLICY, WRONG_SECRET, assert_one_line, run_humacrona
@@ -30,8 +30,8 @@ def fresh_sandboxes():
         yield running
 
 
-def _connection(env: dict) -> Connection:
-    return Connection(env["HUMA_BASE_URL"], env["HUMA_CLIENT_ID"], env["CRONA_BASE_URL"])
+def _connection(env: dict) -> ConnectionIdentity:
+    return ConnectionIdentity(env["HUMA_BASE_URL"], env["HUMA_CLIENT_ID"], env["CRONA_BASE_URL"])
 
 
 def _confirmations(home) -> Confirmations:

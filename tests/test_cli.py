@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -141,6 +142,21 @@ def test_sandbox_state_persists_across_restarts_with_a_data_dir(tmp_path):
         second.stop()
 
 
+def test_sandbox_on_a_port_in_use_is_one_line_and_exit_code_2():
+    """`humacrona sandbox` comes from the development package (humacrona_sandbox.commands) and keeps the CLI's
+    manners: a misconfiguration is one line on stderr, exit code 2."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([*_humacrona(), "sandbox", "--employees", "3", "--huma-port", str(port),
+                                 "--crona-port", "0"], capture_output=True, text=True, timeout=120,
+                                stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("humacrona sandbox: ") and "Traceback" not in result.stderr, result.stderr
+
+
 def test_sync_refuses_a_misspelt_policy_before_touching_anything(tmp_path):
     policy = tmp_path / "policy.yaml"
     policy.write_text("default_winer: huma\n")
@@ -171,7 +187,7 @@ def test_sync_dry_run_plans_against_a_running_sandbox_and_writes_nothing(tmp_pat
 def test_sync_plan_applies_the_dry_run_it_printed(tmp_path, monkeypatch, capsys):
     """`humacrona sync --dry-run` prints the command that applies exactly that plan; running it does so."""
     from humacrona_pipeline.cli import main
-    from humacrona_pipeline.connection.check import confirm_sandboxes
+    from humacrona_pipeline.connection.check import confirm_connection
     from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 
     policy = tmp_path / "policy.yaml"
@@ -185,7 +201,7 @@ def test_sync_plan_applies_the_dry_run_it_printed(tmp_path, monkeypatch, capsys)
         printed = capsys.readouterr().out
         (command,) = [line for line in printed.splitlines() if "To apply it" in line]
         run_id = command.split("--plan ")[1].split()[0]
-        confirm_sandboxes(running, "pytest")
+        confirm_connection(running.env, "pytest")
         assert main(["sync", "--policy", str(policy), "--plan", run_id]) == 0
         out = capsys.readouterr().out
         assert f"applying the plan reviewed in run {run_id}" in out and "updated" in out
@@ -198,3 +214,30 @@ def test_sync_plan_applies_the_dry_run_it_printed(tmp_path, monkeypatch, capsys)
         with pytest.raises(SystemExit):
             main(["sync", "--policy", str(policy), "--plan", "../etc; rm"])
         assert "not a run id" in capsys.readouterr().err
+
+
+def test_sync_detailed_exitcode_tells_a_script_whether_anything_was_left_to_write(tmp_path, monkeypatch, capsys):
+    """`--detailed-exitcode`, as `terraform plan -detailed-exitcode`: 3 when writes were planned (dry run) or made,
+    0 once there is nothing left to write; without it a successful sync exits 0."""
+    from humacrona_pipeline.cli import main
+    from humacrona_pipeline.connection.check import confirm_connection
+    from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("default_winner: huma\napprove_mass_change: true\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HUMACRONA_STATE_URL", raising=False)
+    with start_sandboxes(SandboxOptions(employees=20, seed=4, huma_port=0, crona_port=0)) as running:
+        for name, value in running.env.items():
+            monkeypatch.setenv(name, value)
+        confirm_connection(running.env, "pytest")
+        sync = ["sync", "--policy", str(policy), "--detailed-exitcode"]
+        assert main([*sync, "--dry-run"]) == 3
+        assert "Plan operations" in capsys.readouterr().out
+        assert main(sync) == 3
+        assert "updated" in capsys.readouterr().out
+        assert main(sync) == 0
+        assert "Huma             nothing to write" in capsys.readouterr().out
+        assert main([*sync, "--dry-run"]) == 0
+        assert "nothing to write" in capsys.readouterr().out
+        assert main(sync[:3]) == 0

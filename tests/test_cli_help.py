@@ -1,17 +1,23 @@
 """`humacrona --help` answers at once: building the parser imports no Dagster, pandas, httpx, Starlette or
-SQLAlchemy (checked in a fresh interpreter); every command and option explains itself; `--version` works."""
+SQLAlchemy (checked in a fresh interpreter), nor the commands other packages contribute (the development install's
+`sandbox`, `demo` and `dev`, listed from their metadata); every command and option explains itself; `--version`
+works."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
-from humacrona_pipeline.cli import build_parser
+from humacrona_pipeline.cli import build_parser, contributed_commands
 
+DEVELOPMENT_COMMANDS = ("sandbox", "demo", "dev")  # humacrona_sandbox's, in this (development) install
 HEAVY = ("dagster", "pandas", "httpx", "starlette", "sqlalchemy", "uvicorn")
 PROBE = """
 import json, sys
@@ -22,7 +28,8 @@ try:
     main([{args}])
 except SystemExit:
     pass
-print(json.dumps([built, sorted(m for m in {heavy} if m in sys.modules)]))
+print(json.dumps([built, sorted(m for m in {heavy} if m in sys.modules),
+                  sorted(m for m in sys.modules if m.startswith("humacrona_sandbox"))]))
 """
 
 
@@ -31,13 +38,15 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(sub.choices)
 
 
-@pytest.mark.parametrize("args", [["--help"], ["sync", "--help"], ["dev", "--help"], ["webhook", "--help"],
-                                  ["--version"]])
+@pytest.mark.parametrize("args", [["--help"], ["sync", "--help"], ["dev", "--help"], ["demo", "--help"],
+                                  ["sandbox", "--help"], ["webhook", "--help"], ["--version"]])
 def test_building_the_parser_and_help_import_nothing_heavy(args):
     code = PROBE.format(heavy=repr(HEAVY), args=", ".join(repr(a) for a in args))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
-    built, after = json.loads(out.splitlines()[-1])
+    built, after, sandbox = json.loads(out.splitlines()[-1])
     assert built == [] and after == []
+    # A contributed command is imported only when it is the one asked for.
+    assert bool(sandbox) == (args[0] in DEVELOPMENT_COMMANDS), sandbox
 
 
 @pytest.mark.parametrize("name", sorted(_subcommands()))
@@ -63,3 +72,31 @@ def test_version_prints_the_installed_version(capsys):
         build_parser().parse_args(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"humacrona {version('humacrona')}"
+
+
+def test_the_development_commands_are_listed_in_help_and_run_with_their_own_options(capsys):
+    assert set(DEVELOPMENT_COMMANDS) <= set(contributed_commands())
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    listed = capsys.readouterr().out
+    for name in DEVELOPMENT_COMMANDS:
+        assert re.search(rf"^\s+{name}\s+from humacrona-sandbox", listed, re.MULTILINE), listed
+    from humacrona_pipeline.cli import main
+
+    for name in DEVELOPMENT_COMMANDS:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_:
+            main([name, "--help"])
+        assert exit_.value.code == 0
+        help_text = out.getvalue()
+        assert help_text.startswith(f"usage: humacrona {name} "), help_text
+        assert "--seed" in help_text and len(help_text.split("\n\n")[1]) > 40, help_text
+
+
+def test_an_unknown_command_is_one_line_naming_the_commands_and_the_development_install(capsys):
+    from humacrona_pipeline.cli import main
+
+    assert main(["synk"]) == 2
+    out, err = capsys.readouterr()
+    (line,) = err.splitlines()
+    assert out == "" and "'synk'" in line and "check, sync, webhook, key" in line and "development install" in line

@@ -1,6 +1,7 @@
 """`humacrona demo` as a newcomer runs it (the README's first command): a story of one screen, in words an HR or
 payroll administrator reads, without Dagster's log lines (which stay in the instance, for the Dagster UI), and
-the HTML report and the email last."""
+the HTML report and the email last. The demo (humacrona_sandbox.demo) drives the product through the `humacrona`
+command, as a user does: check, sync --dry-run, sync twice and the webhook receiver."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from humacrona_pipeline.core.policy import load_policy
+from humacrona_pipeline.defs.policy import SyncPolicy
 from humacrona_sandbox.seed import generate
+
+REPO = Path(__file__).resolve().parent.parent
 
 MAX_LINES = 60
 # A count of one written with a plural noun ("1 conflicts"): the demo says "1 conflict".
@@ -65,9 +71,11 @@ def test_the_demo_says_what_it_found_synced_and_followed_in_real_time(demo):
     sync = out.split("3/5")[1].split("4/5")[0]
     assert "employees updated" in sync and "every write read back as written" in sync, sync
     assert "failed" not in sync, sync
-    converged = r"^ +Converged: nothing left to write; 1 held salary-account change still waits"
-    assert re.search(converged, out, re.MULTILINE), out
-    assert re.search(r"started 1 push run \(job push_huma_changes\) for 1 changed user", out), out
+    again = out.split("4/5")[1].split("5/5")[0]
+    assert re.search(r"^ +Converged: nothing left to write", again, re.MULTILINE), again
+    assert "1 salary-account change held, not written" in again and "updated" not in again, again
+    received = r"^ +\d+\.\d\d s +Huma's webhook reached the receiver \(humacrona webhook\)"
+    assert re.search(received, out, re.MULTILINE), out
     assert re.search(r"^ +\d+\.\d\d s +Crona has the new family name", out, re.MULTILINE), out
     assert re.search(r"^Done in \d+\.\d s\.", out, re.MULTILINE), out
 
@@ -79,6 +87,8 @@ def test_the_runs_and_their_log_lines_are_in_the_dagster_instance(demo, monkeypa
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs()
         assert sorted(run.job_name for run in runs) == ["plan_sync", "push_huma_changes", "sync_users", "sync_users"]
+        (push,) = [run for run in runs if run.job_name == "push_huma_changes"]
+        assert push.tags.get("humacrona/users") == "1", push.tags  # the one change made in Huma, pushed alone
         for run in runs:
             logs = instance.all_logs(run.run_id)
             assert run.status == dg.DagsterRunStatus.SUCCESS, run.job_name
@@ -96,3 +106,18 @@ def test_the_demo_prints_no_secret_and_no_bank_account_beyond_its_last_four_digi
         if e["UtbetKontoNr"]:
             assert e["UtbetClearNr"] + e["UtbetKontoNr"] not in everything
             assert f"{e['UtbetClearNr']} {e['UtbetKontoNr']}" not in everything
+
+
+def test_the_demo_drives_the_humacrona_command_with_the_example_policy_approving_the_mass_change(demo):
+    """What it ran is what a user runs; the policy it applied is policy.example.yaml with approve_mass_change on,
+    kept private beside the instance (`humacrona dev` gives Dagster the same)."""
+    result, home = demo
+    out = result.stdout
+    for command in ("humacrona check --confirm", "humacrona sync --dry-run", "humacrona sync)", "humacrona webhook"):
+        assert command in out, (command, out)
+    written = home / "policy.demo.yaml"
+    assert written.stat().st_mode & 0o777 == 0o600
+    expected = load_policy(REPO / "policy.example.yaml")
+    assert not expected.approve_mass_change
+    assert SyncPolicy.from_file(written).policy() == replace(SyncPolicy.from_policy(expected).policy(),
+                                                             approve_mass_change=True)

@@ -9,14 +9,19 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 
-from humacrona_pipeline.cli import DEMO_POLICY, demo_policy
+from humacrona_pipeline.core.policy import load_policy
 from humacrona_pipeline.defs.policy import POLICY_FILE_ENV, SyncPolicy
-from humacrona_pipeline.dev import dagster_environment, dev_policy
+from humacrona_pipeline.defs.storage import STORAGE_KEY_ENV
+from humacrona_sandbox.dev import dagster_environment, dev_policy
+from humacrona_sandbox.product import DEMO_POLICY
 from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
+
+REPO = Path(__file__).resolve().parent.parent
 
 STARTUP_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 90
@@ -24,6 +29,11 @@ STOP_TIMEOUT_S = 90
 REPOSITORIES = """
 { repositoriesOrError { __typename ... on RepositoryConnection { nodes { name location { name } jobs { name } } } } }
 """
+
+
+def demo_policy():
+    """What the demo applies: policy.example.yaml with approve_mass_change on (the pipeline's reading of it)."""
+    return replace(SyncPolicy.from_file(REPO / "policy.example.yaml").policy(), approve_mass_change=True)
 
 
 def _free_port() -> int:
@@ -129,7 +139,7 @@ def test_dev_serves_the_dagster_ui_on_the_sandboxes_and_sigterm_stops_everything
         assert {k: environ.get(k) for k in sandbox_env} == sandbox_env
         assert environ["DAGSTER_HOME"] == str(tmp_path / "home")
         # ... and the demo's policy, so a first sync_users launched from the UI does what the demo's does.
-        assert SyncPolicy.from_file(environ[POLICY_FILE_ENV]).policy() == demo_policy().policy()
+        assert SyncPolicy.from_file(environ[POLICY_FILE_ENV]).policy() == demo_policy()
         assert f"Policy            {DEMO_POLICY}" in out, out
 
         proc.send_signal(signal.SIGTERM)
@@ -160,9 +170,16 @@ def test_dev_gives_dagster_the_demos_policy_unless_the_user_names_one(tmp_path, 
     with start_sandboxes(SandboxOptions(employees=3, seed=1, huma_port=0, crona_port=0)) as sandboxes:
         policy_file, said = dev_policy(tmp_path)
         env = dagster_environment(sandboxes, tmp_path, policy_file)
-        assert SyncPolicy.from_file(env[POLICY_FILE_ENV]).policy() == demo_policy().policy()
-        assert demo_policy().policy().approve_mass_change  # what lets a first sync pass the guard
+        assert SyncPolicy.from_file(env[POLICY_FILE_ENV]).policy() == demo_policy()
+        # approve_mass_change is what lets a first sync pass the guard; the example itself keeps it off.
+        assert demo_policy().approve_mass_change and not load_policy(REPO / "policy.example.yaml").approve_mass_change
         assert DEMO_POLICY in said and env[POLICY_FILE_ENV] in said
+        assert Path(env[POLICY_FILE_ENV]).stat().st_mode & 0o777 == 0o600
+        # Dagster's stored outputs are encrypted: with the operator's key, else one for this session only.
+        assert env[STORAGE_KEY_ENV] and env["DAGSTER_HOME"] == str(tmp_path)
+        monkeypatch.setenv(STORAGE_KEY_ENV, "the-operators-own-key")
+        assert dagster_environment(sandboxes, tmp_path, policy_file)[STORAGE_KEY_ENV] == "the-operators-own-key"
+        assert {k: env[k] for k in sandboxes.env} == sandboxes.env
 
         own = tmp_path / "mine.yaml"
         own.write_text("default_winner: crona\n")

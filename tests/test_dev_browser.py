@@ -25,7 +25,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from humacrona_pipeline.core.bank_accounts import mask, parse
-from humacrona_pipeline.dev import group_alive
+from humacrona_sandbox.dev import group_alive
 from humacrona_sandbox.seed import generate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

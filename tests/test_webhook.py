@@ -24,9 +24,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from humacrona_pipeline.serving import BackgroundServer
 from humacrona_pipeline.state.inbox import PENDING, Inbox
 from humacrona_pipeline.webhook import PATH, InsecureConfiguration, build_app
-from humacrona_sandbox.server import BackgroundServer
 
 SECRET = "whsec-Sup3r-s3cret-value"
 TOKEN = "tok-7f3a9c1e-access-token"

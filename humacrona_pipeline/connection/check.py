@@ -16,13 +16,14 @@ A confirmation is recorded only when every check passed (`confirm`)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..connectors.crona import CronaClient
 from ..connectors.http import ApiError, RetryPolicy
 from ..connectors.huma import HumaClient
 from ..connectors.problems import UNAVAILABLE, ConnectionProblem, classify
-from ..state.confirmations import STATEMENT, Confirmation, Confirmations, Connection
+from ..state.confirmations import STATEMENT, Confirmation, Confirmations, ConnectionIdentity
 from .variables import CRONA, DISPLAY_NAMES, HUMA, Settings
 
 OK = "ok"
@@ -62,8 +63,8 @@ class CheckReport:
         return "; ".join(p.line for p in self.problems)
 
 
-def connection_of(settings: Settings) -> Connection:
-    return Connection(settings.huma_base_url, settings.huma_client_id, settings.crona_base_url)
+def connection_of(settings: Settings) -> ConnectionIdentity:
+    return ConnectionIdentity(settings.huma_base_url, settings.huma_client_id, settings.crona_base_url)
 
 
 def _problem(system: str, error: BaseException) -> ConnectionProblem:
@@ -169,8 +170,7 @@ def record(report: CheckReport, settings: Settings, by: str, url: str | None = N
 
 
 def confirm(settings: Settings, by: str, url: str | None = None) -> tuple[CheckReport, Confirmation | None]:
-    """Check the connection and, when every check passed, record ``by``'s confirmation (the sandboxes of
-    `humacrona dev` and the demo, and the tests, confirm themselves this way)."""
+    """Check the connection and, when every check passed, record ``by``'s confirmation."""
     problem = settings.problem()
     if problem is not None:
         raise ValueError(problem)
@@ -178,9 +178,10 @@ def confirm(settings: Settings, by: str, url: str | None = None) -> tuple[CheckR
     return report, (record(report, settings, by, url) if report.ok else None)
 
 
-def confirm_sandboxes(sandboxes, by: str, url: str | None = None) -> Confirmation:
-    """Confirm running sandboxes (`sandbox.runner.RunningSandboxes`): they are ours to connect."""
-    report, confirmation = confirm(Settings.from_env(sandboxes.env), by, url)
+def confirm_connection(environ: Mapping[str, str], by: str, url: str | None = None) -> Confirmation:
+    """Check the connection the variables in ``environ`` configure and record ``by``'s confirmation (tests and
+    benchmarks confirm the systems they started themselves this way); RuntimeError when a check failed."""
+    report, confirmation = confirm(Settings.from_env(environ), by, url)
     if confirmation is None:
-        raise RuntimeError("the sandboxes failed their connection check: " + report.problem_line())
+        raise RuntimeError("the connection failed its check: " + report.problem_line())
     return confirmation

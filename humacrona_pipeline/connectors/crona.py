@@ -1,6 +1,6 @@
-"""Client for the Crona Lön employee API: the only module that knows Crona's paths, field names and
-error shape (the contract in crona-api.md; Crona publishes no reference, so when the real contract
-is known, this module and the sandbox are what change).
+"""Client for the Crona Lön employee API: the only module that knows Crona's paths and error shape; its
+field names and write bodies are `connectors.crona_wire`'s (the contract in crona-api.md; Crona publishes
+no reference, so when the real contract is known, these two modules and the sandbox are what change).
 
     async with CronaClient(base_url, activation_code) as crona:
         employees = await crona.list_employees()
@@ -19,9 +19,20 @@ from urllib.parse import quote
 
 import httpx
 
-from ..core import normalise as norm
-from ..core.fields import BY_NAME, MATCH_KEY, Kind
 from ..core.unreadable import UNREADABLE_COLUMN, reason_line
+from .crona_wire import (  # noqa: F401 - the wire format, re-exported for the client's importers
+    CRONA_COLUMNS,
+    CRONA_MASKED_COLUMNS,
+    KEY_FIELD,
+    REQUIRED_COLUMNS,
+    WORK_EMAIL_COLUMN,
+    create_body,
+    crona_values,
+    employee_row,
+    is_same_employee,
+    patch_body,
+    remaining_changes,
+)
 from .http import (
     AccessToken,
     ApiError,
@@ -44,31 +55,6 @@ REFRESH_PATH = "/api/v1/auth/refresh"
 EMPLOYEES_PATH = "/api/v1/anstallda"
 MAX_PAGE_SIZE = 200  # `antal` is at most 200
 
-# Every field of a Crona employee, in the contract's order; `Andrad` is set by Crona and read-only.
-CRONA_COLUMNS: tuple[str, ...] = (
-    "AnstNr",
-    "FoNamn",
-    "EfNamn",
-    "EpostArb",
-    "EpostPriv",
-    "Adress1",
-    "Adress2",
-    "PostNr",
-    "Ort",
-    "Land",
-    "Mobil",
-    "AnstDatum",
-    "AvgDatum",
-    "UtbetClearNr",
-    "UtbetKontoNr",
-    "Befattning",
-    "Andrad",
-)
-KEY_FIELD = "AnstNr"
-# Columns that hold a bank account: shown masked (last four digits) wherever rows are displayed. The
-# clearing number only names the bank branch.
-CRONA_MASKED_COLUMNS: tuple[str, ...] = ("UtbetKontoNr",)
-
 
 def parse_crona_error(status: int, body: Any) -> ErrorDetails:
     """Crona's error body: `{"fel": {"kod", "meddelande", "falt": [...]}}`."""
@@ -84,11 +70,6 @@ def parse_crona_error(status: int, body: Any) -> ErrorDetails:
     message = fel.get("meddelande")
     return ErrorDetails(None if code is None else str(code), None if message is None else str(message),
                         tuple(str(f) for f in fields))
-
-
-def employee_row(employee: dict) -> dict:
-    """One row with exactly `CRONA_COLUMNS` (a field Crona left out is None)."""
-    return {column: employee.get(column) for column in CRONA_COLUMNS}
 
 
 def unreadable_reason(employee: dict) -> str | None:
@@ -110,7 +91,7 @@ def employee_rows(employees: list[dict]) -> tuple[list[dict], list[dict]]:
             rows.append(employee_row(employee))
             continue
         row = {column: None for column in CRONA_COLUMNS}
-        for column in (KEY_FIELD, MATCH_KEY.crona_columns[0]):
+        for column in (KEY_FIELD, WORK_EMAIL_COLUMN):
             value = employee.get(column)
             row[column] = value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
         unreadable.append({**row, UNREADABLE_COLUMN: reason})
@@ -222,63 +203,6 @@ class CronaClient(SessionClient):
     async def fetch_rows(self) -> list[dict]:
         """Every employee as a row of exactly `CRONA_COLUMNS`."""
         return [employee_row(e) for e in await self.list_employees()]
-
-
-# ------------------------------------------------------------------------------------ write bodies
-#
-# Canonical values (core.normalise) -> Crona's columns. Addresses are written to Adress1, PostNr, Ort and
-# Land (Adress2, the c/o line, is not synced and left as it is); a salary account to UtbetClearNr and
-# UtbetKontoNr. None clears every column of the field. The AnstNr is the record's key: it goes into a
-# create only, never into a PATCH body.
-
-REQUIRED_FOR_CREATE: tuple[str, ...] = (KEY_FIELD, "FoNamn", "EfNamn", "EpostArb")
-
-
-def crona_values(field_name: str, value: str | None) -> dict[str, str | None]:
-    """The Crona columns (and their values) that hold one canonical field's value."""
-    f = BY_NAME[field_name]
-    columns = f.crona_columns
-    if value is None:
-        return dict.fromkeys(columns)
-    if f.kind == Kind.ADDRESS:
-        return dict(zip(columns, norm.address_parts(value).values()))
-    if f.kind == Kind.BANK_ACCOUNT:
-        return dict(zip(columns, norm.bank_account_split(value)))
-    return {columns[0]: value}
-
-
-def patch_body(changes: dict[str, str | None]) -> dict:
-    """`PATCH /anstallda/{AnstNr}` body for canonical field -> new value (None clears). The employment
-    ID (AnstNr) cannot be changed in Crona and must not be among the changes."""
-    if "employment_id" in changes:
-        raise ValueError("the AnstNr of an existing Crona employee cannot be changed")
-    body: dict = {}
-    for name, value in changes.items():
-        body.update(crona_values(name, value))
-    return body
-
-
-def create_body(values: dict[str, str | None]) -> dict:
-    """`POST /anstallda` body for a new employee from canonical field -> value; the AnstNr is the
-    employment ID. Raises ValueError naming what Crona requires and the values lack."""
-    body: dict = {}
-    for name, value in values.items():
-        if value is not None:
-            body.update(crona_values(name, value))
-    missing = [c for c in REQUIRED_FOR_CREATE if not body.get(c)]
-    if missing:
-        raise ValueError(f"Crona cannot create an employee without {', '.join(missing)}")
-    return {KEY_FIELD: body.pop(KEY_FIELD), **body}
-
-
-def is_same_employee(employee: dict, work_email: str) -> bool:
-    """Whether a Crona employee is the person with this work email (compared without letter case)."""
-    return norm.email(employee.get("EpostArb")) == norm.email(work_email)
-
-
-def remaining_changes(employee: dict, body: dict) -> dict:
-    """The columns of a write body that the stored employee does not hold yet (the AnstNr left out)."""
-    return {k: v for k, v in body.items() if k != KEY_FIELD and employee.get(k) != v}
 
 
 def extract_crona(client: CronaClient) -> list[dict]:

@@ -22,6 +22,9 @@ zero-padded on the left, which changes neither Luhn nor mod 11.
 
 Rarely, very old Swedbank accounts have no check digit at all (Bankgirot: Luhn "as a rule"); they are
 rejected here on purpose: payroll must get a number that can be checked.
+
+The ranges are listed in `core.bank_ranges`, the check-digit arithmetic is `core.check_digits`; this module
+reads what people type, validates it and masks it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import mul
+
+from .bank_ranges import BANKS, Bank
+from .check_digits import ascii_digits, check_ok, checked_digits, luhn_digit, mod11_digit
 
 __all__ = [
     "BANKS",
@@ -45,104 +50,6 @@ __all__ = [
 ]
 
 MASK_PREFIX = "••••"
-
-
-@dataclass(frozen=True)
-class Bank:
-    """One clearing-number range as Bankgirot lists it (a bank with several ranges has several rows)."""
-
-    name: str
-    clearing_from: int  # inclusive, 4-digit
-    clearing_to: int  # inclusive
-    account_type: int  # 1 or 2
-    comment: int  # 1, 2 or 3
-    account_length: int  # digits of the account part once zero-padded (7, 9 or 10)
-    min_account_length: int  # fewest digits a person may type for the account part
-
-    @property
-    def five_digit_clearing(self) -> bool:
-        """Swedbank's 8000-8999 range writes a fifth clearing digit (the Luhn digit of the first four)."""
-        return self.clearing_from >= 8000 and self.clearing_to <= 8999
-
-    @property
-    def rule(self) -> str:
-        return f"type {self.account_type}, comment {self.comment}"
-
-    def contains(self, clearing4: int) -> bool:
-        return self.clearing_from <= clearing4 <= self.clearing_to
-
-
-def _type1(name: str, first: int, last: int, comment: int) -> Bank:
-    return Bank(name, first, last, 1, comment, account_length=7, min_account_length=7)
-
-
-def _type2(name: str, first: int, last: int, comment: int, *, length: int, min_length: int) -> Bank:
-    return Bank(name, first, last, 2, comment, account_length=length, min_account_length=min_length)
-
-
-# Bankgirot, "Bankernas kontonummer" (2023-11-07). Names are the short, everyday bank names.
-BANKS: tuple[Bank, ...] = (
-    # Type 1, comment 1: mod 11 over the last three clearing digits + 7 account digits.
-    _type1("Nordea", 1100, 1199, 1),
-    _type1("Danske Bank", 1200, 1399, 1),
-    _type1("Nordea", 1400, 2099, 1),
-    _type1("Danske Bank", 2400, 2499, 1),
-    _type1("Nordea", 3000, 3299, 1),
-    _type1("Nordea", 3301, 3399, 1),
-    _type1("Länsförsäkringar", 3400, 3409, 1),
-    _type1("Nordea", 3410, 3781, 1),
-    _type1("Nordea", 3783, 3999, 1),
-    _type1("SEB", 5000, 5999, 1),
-    _type1("Swedbank", 7000, 7999, 1),
-    _type1("Länsförsäkringar", 9060, 9069, 1),
-    _type1("Multitude Bank", 9070, 9079, 1),
-    _type1("SEB", 9120, 9124, 1),
-    _type1("SEB", 9130, 9149, 1),
-    _type1("Ikano Bank", 9170, 9179, 1),
-    _type1("Marginalen Bank", 9230, 9239, 1),
-    _type1("SBAB", 9250, 9259, 1),
-    _type1("ICA Banken", 9270, 9279, 1),
-    _type1("Resurs Bank", 9280, 9289, 1),
-    _type1("Santander Consumer Bank", 9460, 9469, 1),
-    _type1("Aion Bank", 9580, 9589, 1),
-    _type1("Lån & Spar Bank", 9630, 9639, 1),
-    _type1("BlueStep", 9680, 9689, 1),
-    # Type 1, comment 2: mod 11 over all four clearing digits + 7 account digits.
-    _type1("Ålandsbanken", 2300, 2399, 2),
-    _type1("Nordea", 4000, 4999, 2),
-    _type1("Länsförsäkringar", 9020, 9029, 2),
-    _type1("Citibank", 9040, 9049, 2),
-    _type1("Nordnet Bank", 9100, 9109, 2),
-    _type1("Skandiabanken", 9150, 9169, 2),
-    _type1("DNB Bank", 9190, 9199, 2),
-    _type1("DNB Bank", 9260, 9269, 2),
-    _type1("Landshypotek", 9390, 9399, 2),
-    _type1("BNP Paribas", 9470, 9479, 2),
-    _type1("Avanza Bank", 9550, 9569, 2),
-    _type1("Erik Penser", 9590, 9599, 2),
-    _type1("NOBA Bank Group", 9640, 9649, 2),
-    _type1("Svea Bank", 9660, 9669, 2),
-    _type1("JAK Medlemsbank", 9670, 9679, 2),
-    _type1("Ekobanken", 9700, 9709, 2),
-    _type1("Lunar Bank", 9710, 9719, 2),
-    _type1("Northmill Bank", 9750, 9759, 2),
-    _type1("Klarna Bank", 9780, 9789, 2),
-    _type1("Riksgälden", 9880, 9889, 2),
-    # Type 2, comment 1: Luhn over the 10-digit account. A Nordea personkonto is the holder's
-    # personnummer, so all ten digits must be given; the others are zero-padded.
-    _type2("Nordea personkonto", 3300, 3300, 1, length=10, min_length=10),
-    _type2("Nordea personkonto", 3782, 3782, 1, length=10, min_length=10),
-    _type2("Danske Bank", 9180, 9189, 1, length=10, min_length=7),
-    _type2("Swedbank", 9300, 9349, 1, length=10, min_length=7),
-    _type2("Sparbanken Syd", 9570, 9579, 1, length=10, min_length=5),
-    _type2("Riksgälden", 9890, 9899, 1, length=10, min_length=7),
-    # Type 2, comment 2: mod 11 over the 9-digit account (shorter ones are zero-padded).
-    _type2("Handelsbanken", 6000, 6999, 2, length=9, min_length=7),
-    # Type 2, comment 3: Luhn over the account, up to 10 digits, zero-padded.
-    _type2("Swedbank", 8000, 8999, 3, length=10, min_length=7),
-    _type2("Nordea Plusgirot", 9500, 9549, 3, length=10, min_length=2),
-    _type2("Nordea Plusgirot", 9960, 9969, 3, length=10, min_length=2),
-)
 
 
 @dataclass(frozen=True)
@@ -165,75 +72,6 @@ class BankAccountCheck:
             f"BankAccountCheck(valid={self.valid!r}, clearing={self.clearing!r}, account={self.masked!r},"
             f" bank={self.bank!r}, reason={self.reason!r})"
         )
-
-
-# --- check digits ---------------------------------------------------------------------------------
-
-
-# Byte tables for the check-digit sums: an ASCII digit's value, and the digit sum of twice its value.
-_DIGIT_VALUE = bytes.maketrans(b"0123456789", bytes(range(10)))
-_LUHN_DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
-# Mod 11 weights from the right: 1..10, then 1 again (enough for any account; longer input takes the loop).
-_MOD11_WEIGHTS = tuple(i % 10 + 1 for i in range(64))
-
-
-def _ascii_digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def _luhn_sum(digits: str) -> int:
-    """Luhn sum with the rightmost digit weighted 1, the next 2, and so on (digit sums of products).
-
-    ASCII digits take the byte-table route (about three times faster than int() per digit); the loop stays
-    for anything else so the result never depends on the route."""
-    if _ascii_digits(digits):
-        reverse = digits.encode()[::-1]
-        return sum(reverse[::2].translate(_DIGIT_VALUE)) + sum(reverse[1::2].translate(_LUHN_DOUBLED))
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total
-
-
-def _luhn_ok(digits: str) -> bool:
-    return _luhn_sum(digits) % 10 == 0
-
-
-def _luhn_digit(body: str) -> str:
-    """The digit that, appended to ``body``, makes it pass Luhn."""
-    return str((10 - _luhn_sum(body + "0") % 10) % 10)
-
-
-def _mod11_sum(digits: str) -> int:
-    """Weights 1, 2, ..., 10 from the right, starting over at 1 for an eleventh digit (Bankgirot)."""
-    if len(digits) <= len(_MOD11_WEIGHTS) and _ascii_digits(digits):
-        return sum(map(mul, digits.encode()[::-1].translate(_DIGIT_VALUE), _MOD11_WEIGHTS))
-    return sum(int(ch) * (i % 10 + 1) for i, ch in enumerate(reversed(digits)))
-
-
-def _mod11_ok(digits: str) -> bool:
-    return _mod11_sum(digits) % 11 == 0
-
-
-def _mod11_digit(body: str) -> str | None:
-    """The check digit for ``body`` under mod 11, or None when it would have to be 10 (no such account)."""
-    digit = (-_mod11_sum(body + "0")) % 11
-    return None if digit == 10 else str(digit)
-
-
-def _checked_digits(bank: Bank, clearing4: str, account: str) -> str:
-    """The digit string the check digit covers, per type and comment."""
-    if bank.account_type == 1:
-        return (clearing4[1:] if bank.comment == 1 else clearing4) + account
-    return account
-
-
-def _check_ok(bank: Bank, clearing4: str, account: str) -> bool:
-    digits = _checked_digits(bank, clearing4, account)
-    if bank.account_type == 2 and bank.comment in (1, 3):
-        return _luhn_ok(digits)
-    return _mod11_ok(digits)
 
 
 # --- lookup and validation ------------------------------------------------------------------------
@@ -284,7 +122,7 @@ def swedbank_clearing(four_digits: str) -> str:
     digits = _SEPARATORS.sub("", _clean(four_digits))
     if not re.fullmatch(r"8[0-9]{3}", digits):
         raise ValueError("a Swedbank five-digit clearing number is built from four digits starting with 8")
-    return digits + _luhn_digit(digits)
+    return digits + luhn_digit(digits)
 
 
 def _invalid(reason: str, *, clearing: str | None = None, account: str | None = None,
@@ -310,7 +148,7 @@ def _resolve_clearing_uncached(digits: str) -> tuple[Bank | None, str | None, st
                 " have a fifth digit)"
             )
         bank = _BANK_BY_CLEARING[int(digits[:4])]
-        expected = _luhn_digit(digits[:4])
+        expected = luhn_digit(digits[:4])
         if digits[4] != expected:
             return bank, None, (
                 f"clearing number {digits[:4]}-{digits[4]}: the fifth digit must be {expected},"
@@ -344,7 +182,7 @@ def validate(clearing: str, account: str) -> BankAccountCheck:
         return _invalid("no bank account")
     if not clearing_text:
         return _invalid("clearing number is missing")
-    if _ascii_digits(clearing_text):  # as Crona stores it: nothing to check or strip
+    if ascii_digits(clearing_text):  # as Crona stores it: nothing to check or strip
         clearing_digits = clearing_text
     else:
         if not _ALLOWED_PART.match(clearing_text):
@@ -358,7 +196,7 @@ def validate(clearing: str, account: str) -> BankAccountCheck:
 
     if not account_text:
         return _invalid("account number is missing", clearing=normalised_clearing, bank=bank)
-    if _ascii_digits(account_text):
+    if ascii_digits(account_text):
         digits = account_text
     else:
         if not _ALLOWED_PART.match(account_text):
@@ -387,7 +225,7 @@ def validate(clearing: str, account: str) -> BankAccountCheck:
     padded = digits.rjust(bank.account_length, "0")
     if not padded.strip("0"):
         return _invalid("account number cannot be all zeros", clearing=normalised_clearing, bank=bank)
-    if not _check_ok(bank, normalised_clearing[:4], padded):
+    if not check_ok(bank, normalised_clearing[:4], padded):
         return _invalid(f"check digit does not match ({bank.rule})",
                         clearing=normalised_clearing, account=padded, bank=bank)
     return BankAccountCheck(True, normalised_clearing, padded, bank.name, None)
@@ -412,7 +250,7 @@ def parse(text: str | None) -> BankAccountCheck:
     text = _clean(text).strip(" \t\r\n.-")
     if not text:
         return _invalid("no bank account")
-    if _ascii_digits(text):  # a bare run of digits: none of the patterns below can match it
+    if ascii_digits(text):  # a bare run of digits: none of the patterns below can match it
         return _parse_digit_run(text)
     if not _ALLOWED_TEXT.match(text):
         if _IBAN_LIKE.match(text):
@@ -449,7 +287,7 @@ def _parse_digit_run(digits: str) -> BankAccountCheck:
         return validate(digits[:4], digits[4:])
     # Swedbank 8xxx: the fifth digit may be the clearing's check digit or the account's first digit.
     four = validate(digits[:4], digits[4:])
-    if digits[4] != _luhn_digit(digits[:4]):
+    if digits[4] != luhn_digit(digits[:4]):
         return four
     five = validate(digits[:5], digits[5:])
     readings = {(c.clearing, c.account): c for c in (four, five) if c.valid}
@@ -488,11 +326,11 @@ def complete_account(clearing: str, partial: str) -> str:
     body = body.rjust(width, "0")
     if not body.strip("0"):
         raise ValueError("the partial account cannot be all zeros")
-    covered = _checked_digits(bank, normalised[:4], body)
+    covered = checked_digits(bank, normalised[:4], body)
     if bank.account_type == 2 and bank.comment in (1, 3):
-        digit: str | None = _luhn_digit(covered)
+        digit: str | None = luhn_digit(covered)
     else:
-        digit = _mod11_digit(covered)
+        digit = mod11_digit(covered)
     if digit is None:
         raise ValueError(f"no check digit makes this partial valid for {bank.name} ({bank.rule}); pick another")
     return body + digit

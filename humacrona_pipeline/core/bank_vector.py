@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .bank_accounts import BANKS
+from .bank_ranges import BANKS
 from .chars import char_matrix
 
 __all__ = ["MAX_LENGTH", "stored_forms"]

@@ -150,6 +150,15 @@ HUMA_POSITION_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.huma_l
 HUMA_POSITION_NEEDS: tuple[str, ...] = ("start_date", "job_title")
 # The column naming a record on each side: Huma's user id, Crona's AnstNr (also the employment ID field).
 RECORD_ID_COLUMN = {HUMA: "id", CRONA: BY_NAME["employment_id"].crona_columns[0]}
+# Huma holds an international salary account as an IBAN instead of a number: the column is read beside the
+# bank account field's, so such an account is not taken for a missing one (it is never synced).
+HUMA_IBAN_COLUMN = "bankAccount.iban"
+# The fields a new record cannot be created without, on each side, in table order: Crona's `POST /anstallda`
+# and Huma's `POST /users` refuse a record that lacks one (Huma's carries exactly these; the rest follows in a
+# PATCH). The connectors' write bodies and the plan read them here.
+REQUIRED_FOR_CREATE: dict[str, tuple[str, ...]] = {
+    side: tuple(f.name for f in FIELDS if f.required_in(side)) for side in SIDES
+}
 
 
 def field(name: str) -> Field:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .plan import PLAN_COLUMNS
+from .plan_columns import PLAN_COLUMNS
 
 APPLIED = "applied"  # written, and (after verification) read back as planned
 FAILED = "failed"  # the system refused the write or could not be reached; `error` says what it answered

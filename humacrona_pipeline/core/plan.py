@@ -10,40 +10,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from .canonical import CanonicalTable
-from .fields import (
-    BY_NAME,
-    CRONA,
-    FIELDS,
-    HUMA,
-    HUMA_POSITION_FIELDS,
-    HUMA_POSITION_NEEDS,
-    MATCH_KEY,
-    SYSTEM_NAMES,
-    other_side,
+from .fields import BY_NAME, CRONA, FIELDS, HUMA, HUMA_POSITION_FIELDS, HUMA_POSITION_NEEDS, SYSTEM_NAMES, other_side
+from .huma_holders import HumaHolders
+from .plan_columns import (
+    ACTIONS,
+    BANK_HOLD_RULE,
+    CREATE,
+    HELD,
+    LEFT_OUT,
+    NOT_ALLOWED,
+    NOT_CREATABLE,
+    NOT_MATCHED,
+    NOT_PLANNED_COLUMNS,
+    PLAN_COLUMNS,
+    POLICY_DECISION,
+    SKIP_CATEGORIES,
+    UNREADABLE,
+    UPDATE,
 )
 from .policy import FILL, FOLLOW_WINNER, LEAVE, Policy
 from .reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_HUMA, UNMATCHED, Reconciliation
-from .schemas import RECORD_ID
 from .unreadable import is_unreadable
 from .wording import percent, plural
 
-CREATE, UPDATE, HELD = "create", "update", "held"
-ACTIONS = (CREATE, UPDATE, HELD)
-PLAN_COLUMNS = ("target", "action", "employee", "record_id", "field", "current_value", "new_value", "rule")
-NOT_PLANNED_COLUMNS = ("employee", "target", "field", "category", "reason")
-# Why something is not planned, coarsely (for counting; `reason` says it exactly):
-POLICY_DECISION = "policy decision"  # skip, leave, never_clear, not selected for creation
-NOT_ALLOWED = "not allowed"  # invalid (quarantined) value, or a rule of the target system
-NOT_CREATABLE = "cannot be created"  # a one-sided employee the target cannot hold
-LEFT_OUT = "left out of a create"  # one value of an employee that is created without it
-NOT_MATCHED = "not matched"  # a record that could not be matched by work email
-UNREADABLE = "unreadable"  # either side's record of the employee could not be read (`core.unreadable`)
-SKIP_CATEGORIES = (POLICY_DECISION, NOT_ALLOWED, NOT_CREATABLE, LEFT_OUT, NOT_MATCHED, UNREADABLE)
-BANK_HOLD_RULE = "hold_bank_account_changes"
+# The plan's columns and words live in `core.plan_columns`; they stay importable from here, where most
+# readers look.
+__all__ = ["ACTIONS", "BANK_HOLD_RULE", "CREATE", "HELD", "LEFT_OUT", "NOT_ALLOWED", "NOT_CREATABLE", "NOT_MATCHED",
+           "NOT_PLANNED_COLUMNS", "PLAN_COLUMNS", "POLICY_DECISION", "SKIP_CATEGORIES", "SyncPlan", "UNREADABLE",
+           "UPDATE", "plan"]
 
 
 @dataclass
@@ -100,7 +97,7 @@ class _Planner:
         self.skipped: list[dict] = []
         self.tables = {HUMA: rec.huma, CRONA: rec.crona}
         # Values of fields unique in Huma that a Huma user holds or a planned write gives to someone.
-        self.claimed = {f.name: _Holders(rec.huma, f.name) for f in FIELDS if f.unique_in_huma}
+        self.claimed = {f.name: HumaHolders(rec.huma, f.name) for f in FIELDS if f.unique_in_huma}
 
     # -- recording -------------------------------------------------------------------------------------
 
@@ -378,63 +375,6 @@ class _Planner:
             self.ops = [op for i, op in enumerate(self.ops) if i not in drop]
 
 
-class _Holders:
-    """value -> who has it for one Huma-unique field: the first Huma user holding it, or whoever a planned
-    write gives it to (None: nobody). Huma's column is searched only for the values asked about."""
-
-    def __init__(self, huma: CanonicalTable, column: str) -> None:
-        self.huma, self.column = huma, column
-        self.known: dict = {}
-
-    def prefetch(self, values: np.ndarray) -> None:
-        values = {v for v in values if v is not None and v == v and v not in self.known}
-        if values:
-            found = self.huma.first_holders(self.column, values)
-            self.known.update((v, found.get(v)) for v in values)
-
-    def get(self, value: object) -> object:
-        if value not in self.known:
-            self.prefetch(np.array([value], dtype=object))
-        return self.known.get(value)
-
-    def __setitem__(self, value: object, owner: str) -> None:
-        self.known[value] = owner
-
-    def pop(self, value: object, default: object = None) -> object:
-        """Release a planned value (only ever claimed when no Huma user held it)."""
-        owner = self.known.get(value, default)
-        self.known[value] = None
-        return owner
-
-
 def plan(rec: Reconciliation, policy: Policy) -> SyncPlan:
     """The plan for one reconciliation under one policy. Pure: nothing is written."""
     return _Planner(rec, policy).run()
-
-
-def apply_to_tables(rec: Reconciliation, sync_plan: SyncPlan, *, include_held: bool = False
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The two canonical frames as they will be once the plan's writes have succeeded (a dry run's "after").
-
-    Created employees get the new record id `new:<email>` in Huma and their employment ID in Crona."""
-    frames = {HUMA: rec.huma.frame.copy(), CRONA: rec.crona.frame.copy()}
-    ops = sync_plan.operations
-    if not include_held:
-        ops = ops[ops["action"] != HELD]
-    for target, frame in frames.items():
-        position = pd.Series(frame.index, index=frame[RECORD_ID])
-        updates = ops[(ops["target"] == target) & (ops["action"] != CREATE)]
-        for row in updates.itertuples(index=False):
-            frame.at[position[row.record_id], row.field] = row.new_value
-        creates = ops[(ops["target"] == target) & (ops["action"] == CREATE)]
-        new_rows = []
-        for employee, group in creates.groupby("employee", sort=False):
-            record = dict.fromkeys(frame.columns)
-            record.update(zip(group["field"], group["new_value"]))
-            record[MATCH_KEY.name] = employee
-            record[RECORD_ID] = record["employment_id"] if target == CRONA else f"new:{employee}"
-            new_rows.append(record)
-        if new_rows:
-            frames[target] = pd.concat([frame, pd.DataFrame(new_rows, columns=frame.columns, dtype=object)],
-                                       ignore_index=True)
-    return frames[HUMA], frames[CRONA]

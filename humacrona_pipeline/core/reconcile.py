@@ -67,8 +67,28 @@ def match(huma: CanonicalTable, crona: CanonicalTable) -> pd.DataFrame:
     h_blocked = set(hf.loc[~h_ok, key].dropna())
     c_blocked = set(cf.loc[~c_ok, key].dropna())
 
-    h = hf.loc[h_ok & ~hf[key].isin(c_blocked), [RECORD_ID, key, "employment_id"]]
-    c = cf.loc[c_ok & ~cf[key].isin(h_blocked), [RECORD_ID, key, "employment_id"]]
+    matched = _pairs(hf.loc[h_ok & ~hf[key].isin(c_blocked), [RECORD_ID, key, "employment_id"]],
+                     cf.loc[c_ok & ~cf[key].isin(h_blocked), [RECORD_ID, key, "employment_id"]])
+    _creatable(matched, huma, crona)
+
+    unmatched = []
+    # A record the other side could not read blocks this one with that reason: it exists, it is just not read.
+    h_unread, c_unread = _unreadable_by_email(huma, h_reasons), _unreadable_by_email(crona, c_reasons)
+    for table, ok, reasons, other_blocked, other_name, other_unread in (
+            (huma, h_ok, h_reasons, c_blocked, SYSTEM_NAMES[CRONA], c_unread),
+            (crona, c_ok, c_reasons, h_blocked, SYSTEM_NAMES[HUMA], h_unread)):
+        unmatched += _unmatched_rows(table, ok, reasons, other_blocked, other_name, other_unread)
+    out = pd.concat([matched, pd.DataFrame(unmatched, columns=list(MATCH_COLUMNS))], ignore_index=True) \
+        if unmatched else matched
+    if list(out.columns) != list(MATCH_COLUMNS):
+        out = out[list(MATCH_COLUMNS)]
+    return out if (out.dtypes == object).all() else out.astype(object)
+
+
+def _pairs(h: pd.DataFrame, c: pd.DataFrame) -> pd.DataFrame:
+    """Matched pairs, then Huma-only, then Crona-only employees, of the syncable records of each side (record
+    id, work email and employment ID); whether one-sided ones can be created is left to `_creatable`."""
+    key = MATCH_KEY.name
     # Syncable work emails are unique per side, so an index lookup matches them (no sort, no merge).
     at = pd.Index(c[key].to_numpy()).get_indexer(h[key].to_numpy())
     hit = at >= 0
@@ -90,38 +110,35 @@ def match(huma: CanonicalTable, crona: CanonicalTable) -> pd.DataFrame:
     matched["can_create_in_huma"] = None
     matched["can_create_in_crona"] = None
     matched["reason"] = None
-    _creatable(matched, huma, crona)
+    return matched
 
-    unmatched = []
-    # A record the other side could not read blocks this one with that reason: it exists, it is just not read.
-    h_unread, c_unread = _unreadable_by_email(huma, h_reasons), _unreadable_by_email(crona, c_reasons)
-    for table, ok, reasons, other_blocked, other_name, other_unread in (
-            (huma, h_ok, h_reasons, c_blocked, SYSTEM_NAMES[CRONA], c_unread),
-            (crona, c_ok, c_reasons, h_blocked, SYSTEM_NAMES[HUMA], h_unread)):
-        frame = table.frame
-        for row in frame.loc[~ok | (ok & frame[key].isin(other_blocked))].itertuples(index=False):
-            record = getattr(row, RECORD_ID)
-            email = getattr(row, key)
-            if record in reasons.index:
-                reason = reasons[record] if is_unreadable(reasons[record]) else f"{table.system}: {reasons[record]}"
-            elif email in other_unread:
-                reason = other_unread[email]
-            else:
-                reason = f"{table.system}: work email {email} could not be matched in {other_name}"
-            unmatched.append({
-                "employee": email, "status": UNMATCHED,
-                "huma_id": record if table.side == HUMA else None,
-                "crona_id": record if table.side == CRONA else None,
-                "employment_id": row.employment_id,
-                "can_create_in_huma": False if table.side == CRONA else None,
-                "can_create_in_crona": False if table.side == HUMA else None,
-                "reason": reason,
-            })
-    out = pd.concat([matched, pd.DataFrame(unmatched, columns=list(MATCH_COLUMNS))], ignore_index=True) \
-        if unmatched else matched
-    if list(out.columns) != list(MATCH_COLUMNS):
-        out = out[list(MATCH_COLUMNS)]
-    return out if (out.dtypes == object).all() else out.astype(object)
+
+def _unmatched_rows(table: CanonicalTable, ok: pd.Series, reasons: pd.Series, other_blocked: set, other_name: str,
+                    other_unread: dict) -> list[dict]:
+    """A `MATCH_COLUMNS` row for each of the table's records that cannot be matched: not syncable itself, or
+    holding a work email the other side could not match, with the reason."""
+    key = MATCH_KEY.name
+    frame = table.frame
+    rows = []
+    for row in frame.loc[~ok | (ok & frame[key].isin(other_blocked))].itertuples(index=False):
+        record = getattr(row, RECORD_ID)
+        email = getattr(row, key)
+        if record in reasons.index:
+            reason = reasons[record] if is_unreadable(reasons[record]) else f"{table.system}: {reasons[record]}"
+        elif email in other_unread:
+            reason = other_unread[email]
+        else:
+            reason = f"{table.system}: work email {email} could not be matched in {other_name}"
+        rows.append({
+            "employee": email, "status": UNMATCHED,
+            "huma_id": record if table.side == HUMA else None,
+            "crona_id": record if table.side == CRONA else None,
+            "employment_id": row.employment_id,
+            "can_create_in_huma": False if table.side == CRONA else None,
+            "can_create_in_crona": False if table.side == HUMA else None,
+            "reason": reason,
+        })
+    return rows
 
 
 def _held(table: CanonicalTable, record_ids: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ import pandas as pd
 from .canonical import CanonicalTable
 from .display import display_value, present, visible
 from .fields import BY_NAME, CRONA, FIELD_NAMES, HUMA, MATCH_KEY, SIDES, SYSTEM_NAMES
-from .plan import NOT_PLANNED_COLUMNS, PLAN_COLUMNS, SyncPlan
+from .plan import SyncPlan
+from .plan_columns import NOT_PLANNED_COLUMNS, PLAN_COLUMNS
 from .schemas import RECORD_ID
 
 FORMAT = 1

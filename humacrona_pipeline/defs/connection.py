@@ -17,7 +17,7 @@ from .crona.resources import CronaResource
 from .huma.resources import HumaResource
 
 if TYPE_CHECKING:  # the state database (SQLAlchemy) is imported by the steps that use it
-    from ..state.confirmations import Confirmation, Connection
+    from ..state.confirmations import Confirmation, ConnectionIdentity
 
 PROBLEM_KEY = "humacrona_problem"  # Failure metadata: what kind of misconfiguration (the CLI reads it)
 NOT_CONFIRMED = "not_confirmed"
@@ -43,10 +43,10 @@ def connection_failures() -> Iterator[None]:
         raise failure(problem) from None
 
 
-def connection_of(huma: HumaResource, crona: CronaResource) -> Connection:
-    from ..state.confirmations import Connection
+def connection_of(huma: HumaResource, crona: CronaResource) -> ConnectionIdentity:
+    from ..state.confirmations import ConnectionIdentity
 
-    return Connection(huma.base_url, huma.client_id, crona.base_url)
+    return ConnectionIdentity(huma.base_url, huma.client_id, crona.base_url)
 
 
 def confirmation(huma: HumaResource, crona: CronaResource, state_url: str | None) -> Confirmation | None:

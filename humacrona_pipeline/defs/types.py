@@ -51,5 +51,5 @@ class ClassByName(dg.DagsterType):
 DataFrame = ClassByName("pandas.core.frame.DataFrame")
 CanonicalTable = ClassByName("humacrona_pipeline.core.canonical.CanonicalTable")
 SyncPlan = ClassByName("humacrona_pipeline.core.plan.SyncPlan")
-HumaChanges = ClassByName("humacrona_pipeline.defs.realtime.push.HumaChanges")
-PushPlan = ClassByName("humacrona_pipeline.defs.realtime.push.PushPlan")
+HumaChanges = ClassByName("humacrona_pipeline.core.push.HumaChanges")
+PushPlan = ClassByName("humacrona_pipeline.core.push.PushPlan")

@@ -20,7 +20,7 @@ import pandas as pd
 from ..core.display import display_value, markdown_rows, markdown_text, present, scrub, visible
 from ..core.fields import BY_NAME, CRONA, FIELD_NAMES, HUMA, SIDES, SYSTEM_NAMES, other_side
 from ..core.outcomes import APPLIED, DRIFTED, FAILED, SKIPPED, UNVERIFIED
-from ..core.plan import CREATE, HELD, SKIP_CATEGORIES, UPDATE
+from ..core.plan_columns import CREATE, HELD, SKIP_CATEGORIES, UPDATE
 from ..core.policy import Policy
 from ..core.reconcile import CONFLICT
 from ..core.wording import plural
@@ -250,8 +250,26 @@ def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, n
         if category in lists:
             lists[category].append(_operation(row))
 
-    # Conflicts resolved: an applied (or written but unverified) update of a field in conflict; the side
-    # that was not written won.
+    conflict_summary = _conflict_summary(rows, conflicts)
+    not_planned_counts = _not_planned_counts(not_planned)
+
+    chart = [{"field": f, "label": BY_NAME[f].label if f in BY_NAME else (f or "-"), "status": visible(s),
+              "operations": n}
+             for (f, s), n in sorted(by_field_status.items(),
+                                     key=lambda kv: (_field_order(kv[0][0]), CHART_STATUSES.index(kv[0][1])
+                                                     if kv[0][1] in CHART_STATUSES else 99))]
+    return SyncReport(
+        run_id=visible(run_id), started_at=moment(started_at, timezone), finished_at=moment(finished_at, timezone),
+        dry_run=dry_run, operations=len(rows), counts=counts, status_counts=status_counts, conflicts=conflict_summary,
+        failed=lists[FAILED], skipped=lists[SKIPPED], held=lists[HELD], unverified=lists[UNVERIFIED],
+        drifted=lists[DRIFTED],
+        not_planned=not_planned_counts, by_field_status=chart, policy_summary=_policy_summary(policy),
+        reviewed_plan=visible(reviewed_plan or ""))
+
+
+def _conflict_summary(rows: list, conflicts: pd.DataFrame | None) -> list[dict]:
+    """Per field in conflict: how many conflicts, and how many each side won. A conflict is resolved by an
+    applied (or written but unverified) update of the field; the side that was not written won."""
     conflict_rows = conflicts[conflicts["kind"] == CONFLICT] if conflicts is not None and len(conflicts) else None
     in_conflict: set[tuple[str, str]] = set()
     total: Counter = Counter()
@@ -269,26 +287,18 @@ def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, n
             "field": visible(name), "label": BY_NAME[name].label if name in BY_NAME else visible(name),
             "conflicts": total[name], "huma_won": huma_won, "crona_won": crona_won,
             "unresolved": max(total[name] - huma_won - crona_won, 0)})
+    return conflict_summary
 
+
+def _not_planned_counts(not_planned: pd.DataFrame | None) -> dict[str, int]:
+    """Not-planned rows per category: the plan's categories in their order, then any other, by name."""
     not_planned_counts: dict[str, int] = {}
     if not_planned is not None and len(not_planned):
         found = Counter(visible(c) or "-" for c in not_planned["category"])
         for category in (*SKIP_CATEGORIES, *sorted(set(found) - set(SKIP_CATEGORIES))):
             if found[category]:
                 not_planned_counts[category] = found[category]
-
-    chart = [{"field": f, "label": BY_NAME[f].label if f in BY_NAME else (f or "-"), "status": visible(s),
-              "operations": n}
-             for (f, s), n in sorted(by_field_status.items(),
-                                     key=lambda kv: (_field_order(kv[0][0]), CHART_STATUSES.index(kv[0][1])
-                                                     if kv[0][1] in CHART_STATUSES else 99))]
-    return SyncReport(
-        run_id=visible(run_id), started_at=moment(started_at, timezone), finished_at=moment(finished_at, timezone),
-        dry_run=dry_run, operations=len(rows), counts=counts, status_counts=status_counts, conflicts=conflict_summary,
-        failed=lists[FAILED], skipped=lists[SKIPPED], held=lists[HELD], unverified=lists[UNVERIFIED],
-        drifted=lists[DRIFTED],
-        not_planned=not_planned_counts, by_field_status=chart, policy_summary=_policy_summary(policy),
-        reviewed_plan=visible(reviewed_plan or ""))
+    return not_planned_counts
 
 
 def _field_order(name: str) -> tuple[int, str]:

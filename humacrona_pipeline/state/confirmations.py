@@ -39,7 +39,7 @@ def _url(value: str) -> str:
 
 
 @dataclass(frozen=True)
-class Connection:
+class ConnectionIdentity:
     """What identifies a connection (never a secret)."""
 
     huma_base_url: str
@@ -61,7 +61,7 @@ class Connection:
 
 @dataclass(frozen=True)
 class Confirmation:
-    connection: Connection
+    connection: ConnectionIdentity
     confirmed_by: str
     confirmed_at: str
     statement: str
@@ -72,7 +72,7 @@ class Confirmation:
 class NotConfirmed(Exception):
     """A job that writes was asked to run on a connection nobody confirmed; `str()` says how to confirm."""
 
-    def __init__(self, connection: Connection):
+    def __init__(self, connection: ConnectionIdentity):
         self.connection = connection
         super().__init__(connection.not_confirmed_line())
 
@@ -80,7 +80,7 @@ class NotConfirmed(Exception):
 class Confirmations(db.StateStore):
     """The confirmations table in the state database."""
 
-    def record(self, connection: Connection, confirmed_by: str, *, huma_organisation: str | None = None,
+    def record(self, connection: ConnectionIdentity, confirmed_by: str, *, huma_organisation: str | None = None,
                crona_company: str | None = None, statement: str = STATEMENT,
                at: datetime | None = None) -> Confirmation:
         """Record that ``confirmed_by`` confirmed ``statement`` for ``connection`` now (UTC)."""
@@ -95,7 +95,7 @@ class Confirmations(db.StateStore):
             conn.execute(confirmations_table.insert().values(**row))
         return Confirmation(connection, who, moment, statement, huma_organisation, crona_company)
 
-    def latest(self, connection: Connection) -> Confirmation | None:
+    def latest(self, connection: ConnectionIdentity) -> Confirmation | None:
         """The newest confirmation of exactly this connection, or None."""
         t = confirmations_table
         query = (sa.select(t).where(t.c.huma_base_url == connection.huma_base_url,
@@ -109,7 +109,7 @@ class Confirmations(db.StateStore):
         return Confirmation(connection, row["confirmed_by"], row["confirmed_at"], row["statement"],
                             row["huma_organisation"], row["crona_company"])
 
-    def require(self, connection: Connection) -> Confirmation:
+    def require(self, connection: ConnectionIdentity) -> Confirmation:
         """The connection's confirmation; `NotConfirmed` (with the how-to line) when there is none."""
         found = self.latest(connection)
         if found is None:

@@ -22,9 +22,12 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from ..core.fields import BY_NAME, HUMA
+from ..core.webhook_topics import TOPICS
 from . import db
 
-TOPICS = ("users-create", "users-update", "users-delete", "users-export")
+# The Huma property holding a salary account: a delivery's users are kept without it (never at rest in clear).
+_BANK_ACCOUNT_PROPERTY = BY_NAME["bank_account"].columns(HUMA)[0].split(".")[0]
 PENDING = "receiver:pending"  # stored by a receiver that asks for its run itself, which has not done so yet
 
 inbox_events = sa.Table(
@@ -67,7 +70,7 @@ def _now() -> str:
 
 
 def _without_bank_accounts(users: Iterable[Mapping]) -> list[dict]:
-    return [{k: v for k, v in user.items() if k != "bankAccount"} for user in users]
+    return [{k: v for k, v in user.items() if k != _BANK_ACCOUNT_PROPERTY} for user in users]
 
 
 class Inbox(db.StateStore):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, CRONA_MASKED_COLUMNS
-from humacrona_pipeline.connectors.huma import HUMA_COLUMNS, HUMA_MASKED_COLUMNS
+from humacrona_pipeline.connectors.crona_wire import CRONA_COLUMNS, CRONA_MASKED_COLUMNS, create_body
+from humacrona_pipeline.connectors.huma_wire import HUMA_COLUMNS, HUMA_MASKED_COLUMNS, user_create_body
 from humacrona_pipeline.core import fields
 from humacrona_pipeline.core.fields import BY_NAME, CRONA, FIELDS, HUMA
 
@@ -45,6 +45,26 @@ def test_masked_fields_cover_the_connectors_masked_columns():
     masked_crona = {c for f in FIELDS if f.masked for c in f.crona_columns}
     assert masked_huma <= set(HUMA_MASKED_COLUMNS)
     assert set(CRONA_MASKED_COLUMNS) <= masked_crona
+
+
+def test_a_create_requires_what_each_system_cannot_hold_a_record_without():
+    assert fields.REQUIRED_FOR_CREATE[CRONA] == ("employment_id", "given_name", "family_name", "work_email")
+    assert fields.REQUIRED_FOR_CREATE[HUMA] == ("given_name", "family_name", "work_email")
+
+
+@pytest.mark.parametrize("side", [HUMA, CRONA])
+def test_the_write_bodies_refuse_a_create_without_each_required_field(side):
+    values = {"employment_id": "7", "given_name": "Ada", "family_name": "Berg", "work_email": "ada@example.se"}
+    make = {HUMA: lambda v: user_create_body(v, "group-1"), CRONA: create_body}[side]
+    make(values)  # everything required is there
+    for name in fields.REQUIRED_FOR_CREATE[side]:
+        with pytest.raises(ValueError, match="cannot create"):
+            make({**values, name: None})
+
+
+def test_the_iban_column_is_a_masked_huma_column():
+    assert fields.HUMA_IBAN_COLUMN in HUMA_COLUMNS
+    assert fields.HUMA_IBAN_COLUMN in HUMA_MASKED_COLUMNS
 
 
 def test_unknown_field_names_get_a_helpful_error():

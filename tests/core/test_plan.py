@@ -2,7 +2,8 @@
 
 from humacrona_pipeline.core.canonical import validate_table
 from humacrona_pipeline.core.fields import CRONA, HUMA
-from humacrona_pipeline.core.plan import apply_to_tables, plan
+from humacrona_pipeline.core.plan import plan
+from humacrona_pipeline.core.planned_tables import apply_to_tables
 from humacrona_pipeline.core.policy import policy_from_mapping
 from humacrona_pipeline.core.reconcile import reconcile
 from tests.core.core_testkit import ACCOUNT_A, ACCOUNT_B, ADDRESS_SE_2, person, table

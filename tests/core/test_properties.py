@@ -33,7 +33,8 @@ from humacrona_pipeline.core.bank_accounts import (
 from humacrona_pipeline.core.canonical import build_table, validate_table
 from humacrona_pipeline.core.display import display_frame
 from humacrona_pipeline.core.fields import CRONA, FIELD_NAMES, FIELDS, HUMA, Kind
-from humacrona_pipeline.core.plan import apply_to_tables, plan
+from humacrona_pipeline.core.plan import plan
+from humacrona_pipeline.core.planned_tables import apply_to_tables
 from humacrona_pipeline.core.policy import ALL, FILL, FOLLOW_WINNER, LEAVE, NONE, Policy
 from humacrona_pipeline.core.reconcile import MISSING_IN_CRONA, MISSING_IN_HUMA, reconcile
 

@@ -229,11 +229,11 @@ def test_quarantine_reads_cells_by_label(tables):
 
 
 def test_planned_holders_behave_like_a_dict_over_every_huma_row():
-    from humacrona_pipeline.core.plan import _Holders
+    from humacrona_pipeline.core.huma_holders import HumaHolders
 
     huma = _table(HUMA, [person(0), person(1, phone="+46701234500"), person(2, phone=None)], ["h0", "h1", "h2"],
                   nan=False)
-    holders = _Holders(huma, "phone")
+    holders = HumaHolders(huma, "phone")
     holders.prefetch(np.array(["+46701234500", None, "+46709999999"], dtype=object))
     assert holders.get("+46701234500") == "h0"  # the first holder of a duplicated phone
     assert holders.get("+46709999999") is None and holders.get(float("nan")) is None

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from humacrona_pipeline.connection.check import confirm_sandboxes
+from humacrona_pipeline.connection.check import confirm_connection
 from humacrona_pipeline.connectors.crona import CRONA_COLUMNS, employee_row
 from humacrona_pipeline.core.canonical import build_table
 from humacrona_pipeline.core.fields import CRONA, HUMA
@@ -35,7 +35,7 @@ def state_url(home: Path) -> str:
 
 def confirm(sandboxes, home: Path, by: str = "pytest") -> Confirmation:
     """The administrator's confirmation of the sandboxes' connection, recorded after its checks passed."""
-    return confirm_sandboxes(sandboxes, by, state_url(home))
+    return confirm_connection(sandboxes.env, by, state_url(home))
 
 
 def resources(sandboxes, policy: Policy, home: Path) -> dict:

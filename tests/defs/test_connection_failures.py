@@ -17,7 +17,7 @@ from humacrona_pipeline.defs.connection import PROBLEM_KEY
 from humacrona_pipeline.defs.huma.resources import HumaResource
 from humacrona_pipeline.defs.realtime.jobs import JOB_NAME, READ_OP
 from humacrona_pipeline.defs.storage import STORAGE_KEY_ENV
-from humacrona_pipeline.state.confirmations import Connection
+from humacrona_pipeline.state.confirmations import ConnectionIdentity
 from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.defs.sync_testkit import confirm, huma_policy, resources
 
@@ -92,7 +92,7 @@ def test_sync_users_stops_ahead_of_the_write_back_on_an_unconfirmed_connection(f
     sandboxes = fresh_sandboxes
     # Outputs kept between runs (encrypted), so the write-back can be materialised alone from a stored plan.
     monkeypatch.setenv(STORAGE_KEY_ENV, Fernet.generate_key().decode())
-    line = Connection(sandboxes.huma_url, sandboxes.env["HUMA_CLIENT_ID"], sandboxes.crona_url).not_confirmed_line()
+    line = _identity(sandboxes).not_confirmed_line()
     located = build_defs(resources(sandboxes, huma_policy(), dagster_home))
     writes = _writes(sandboxes)
     with dg.instance_for_test() as instance:
@@ -138,7 +138,7 @@ def test_push_huma_changes_refuses_an_unconfirmed_connection_before_writing(fres
     with dg.instance_for_test() as instance:
         refused = located.resolve_job_def(JOB_NAME).execute_in_process(run_config=config, instance=instance,
                                                                          raise_on_error=False)
-        line = Connection(sandboxes.huma_url, sandboxes.env["HUMA_CLIENT_ID"], sandboxes.crona_url).not_confirmed_line()
+        line = _identity(sandboxes).not_confirmed_line()
         _first_line_is(_failures(refused)["crona_push"], line)
         assert _writes(sandboxes) == writes
 
@@ -147,3 +147,7 @@ def test_push_huma_changes_refuses_an_unconfirmed_connection_before_writing(fres
                                                                         raise_on_error=False)
         assert pushed.success, [e.message for e in pushed.all_events if e.is_failure]
     assert _writes(sandboxes) > writes
+
+
+def _identity(sandboxes) -> ConnectionIdentity:
+    return ConnectionIdentity(sandboxes.huma_url, sandboxes.env["HUMA_CLIENT_ID"], sandboxes.crona_url)

@@ -23,6 +23,42 @@ def test_code_location_loads_with_every_asset_and_job():
     assert defs.resolve_job_def("extract_employees") is not None
 
 
+def test_every_definition_under_defs_is_in_the_code_location():
+    """A module of definitions left out of `definitions.DEFINITION_MODULES` would drop its assets silently."""
+    import importlib
+    import pkgutil
+
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+    from humacrona_pipeline import definitions
+    from humacrona_pipeline import defs as package
+
+    kinds = (dg.AssetsDefinition, dg.JobDefinition, UnresolvedAssetJobDefinition, dg.SensorDefinition,
+             dg.ScheduleDefinition)
+    worker = "humacrona_pipeline.defs.realtime.push_worker"  # the receiver's fork server: it loads the location
+    defined = {}
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        if info.name != worker:
+            defined.update({id(v): v for v in vars(importlib.import_module(info.name)).values()
+                            if isinstance(v, kinds)})
+    located = {id(d) for d in (*definitions.ASSETS, *definitions.ASSET_CHECKS, *definitions.JOBS,
+                               *definitions.SENSORS, *definitions.SCHEDULES)}
+    assert [getattr(v, "name", v) for k, v in defined.items() if k not in located] == []
+    assert located and defined.keys() == located
+
+
+def test_every_resource_is_bound_and_a_given_one_replaces_only_its_own():
+    from humacrona_pipeline.definitions import build_defs
+    from humacrona_pipeline.defs.policy import SyncPolicy
+    from humacrona_pipeline.defs.resources import RESOURCES
+
+    assert set(defs.resources) == set(RESOURCES)
+    policy = SyncPolicy(default_winner="huma")
+    located = build_defs({"policy": policy})
+    assert located.resources["policy"] is policy and set(located.resources) == set(RESOURCES)
+    assert isinstance(located.resources["huma"], HumaResource)
+
+
 def test_dagster_definitions_validate_cli_passes(tmp_path, dagster_home):
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "humacrona_pipeline.definitions"],

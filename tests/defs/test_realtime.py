@@ -8,21 +8,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from dataclasses import replace
 
 import dagster as dg
 import pandas as pd
 import pytest
 
 from humacrona_pipeline.connectors.crona import employee_row
-from humacrona_pipeline.core.plan import PLAN_COLUMNS, SyncPlan
 from humacrona_pipeline.core.policy import Policy
 from humacrona_pipeline.definitions import build_defs, defs
 from humacrona_pipeline.defs.crona.resources import CronaResource
 from humacrona_pipeline.defs.huma.resources import HumaResource
 from humacrona_pipeline.defs.realtime import sensors
 from humacrona_pipeline.defs.realtime.jobs import JOB_NAME, READ_OP
-from humacrona_pipeline.defs.realtime.push import SMALL_PUSH, ChangedUser, PushPlan, push_guard_violations, push_policy
 from humacrona_pipeline.defs.realtime.resources import InboxResource
 from humacrona_pipeline.defs.realtime.sensors import BATCH_USERS, huma_changes_sensor
 from humacrona_pipeline.state.inbox import Inbox, InboxEvent
@@ -150,49 +147,6 @@ def test_the_sensor_is_on_by_default_and_the_nightly_sync_is_off():
     assert schedule.job_name == "sync_users" and schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "Europe/Stockholm"
     assert "inbox" in defs.resources and isinstance(defs.resources["inbox"], InboxResource)
-
-
-# --- the push policy and guards -------------------------------------------------------------------------
-
-
-def test_the_push_policy_lets_huma_win_and_keeps_the_protections():
-    base = Policy(default_winner="crona", field_winners={"phone": "crona", "bank_account": "skip"},
-                  employees=(), never_clear=False, missing_values="follow_winner", max_creates=3,
-                  create_in_crona="all", create_in_huma="all")
-    from humacrona_pipeline.core.policy import EmployeeOverride
-    base = replace(base, employees=(EmployeeOverride("a@x.se", winner="crona", approve_bank_account_change=True),
-                                    EmployeeOverride("b@x.se", fields={"phone": "crona"})))
-    off = push_policy(base, ["New@X.se"])
-    assert off.winner("a@x.se", "phone")[0] == off.winner("b@x.se", "phone")[0] == "huma"
-    assert off.winner("c@x.se", "bank_account") == ("huma", "default_winner")
-    assert off.bank_change_approved("a@x.se") and not off.bank_change_approved("b@x.se")
-    assert (off.never_clear, off.missing_values, off.max_creates) == (False, "follow_winner", 3)
-    assert off.create_in_huma == "none" and off.create_in_crona == "none"  # auto_create_in_crona is off
-    on = push_policy(replace(base, auto_create_in_crona=True), ["New@X.se"])
-    assert on.create_in_crona == ("new@x.se",) and on.create_in_huma == "none"
-    assert push_policy(replace(base, auto_create_in_crona=True), []).create_in_crona == "none"
-
-
-def _push_updating(employees: int, crona_employees: int | None, creates: int = 0) -> PushPlan:
-    rows = [{"target": "crona", "action": "update", "employee": f"e{k}@x.se", "record_id": str(k),
-             "field": "phone", "current_value": None, "new_value": "+46701234567", "rule": "default_winner"}
-            for k in range(employees)]
-    rows += [{"target": "crona", "action": "create", "employee": f"n{k}@x.se", "record_id": None,
-              "field": "given_name", "current_value": None, "new_value": "N", "rule": "create_in_crona: list"}
-             for k in range(creates)]
-    ops = pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
-    plan = SyncPlan(ops, pd.DataFrame(columns=["employee", "target", "field", "category", "reason"]), employees)
-    return PushPlan(plan, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), Policy(), crona_employees)
-
-
-def test_the_share_guard_counts_against_every_crona_employee_and_only_for_larger_pushes():
-    policy = Policy()  # max_update_share 0.2, max_creates 50
-    assert push_guard_violations(_push_updating(SMALL_PUSH, None), policy) == []  # every one pushed: no mass change
-    assert push_guard_violations(_push_updating(SMALL_PUSH + 1, 1000), policy) == []
-    (problem,) = push_guard_violations(_push_updating(SMALL_PUSH + 1, 30), policy)
-    assert f"{SMALL_PUSH + 1} of 30" in problem and "max_update_share" in problem
-    (problem,) = push_guard_violations(_push_updating(1, None, creates=3), replace(policy, max_creates=2))
-    assert "max_creates" in problem
 
 
 # --- the push job against the sandboxes -----------------------------------------------------------------
@@ -431,11 +385,3 @@ def test_a_refused_write_fails_the_run_after_it_was_recorded(sandboxes30, dagste
     assert [(s[2], s[3], s[5]) for s in _ledger(dagster_home, result.run_id)] == [(email, "family_name", "failed")]
     outcomes = result.output_for_node("crona_push")
     assert outcomes["error"].str.contains("låst").all()
-
-
-def test_changed_users_know_their_latest_topic():
-    assert ChangedUser("u", "a@x.se", ("users-create", "users-update")).created
-    gone = ChangedUser("u", "a@x.se", ("users-create", "users-delete"))
-    assert gone.deleted and not gone.created
-    back = ChangedUser("u", "a@x.se", ("users-delete", "users-create"))
-    assert back.created and not back.deleted

@@ -76,17 +76,8 @@ class ApiSession:
     def is_open(self) -> bool:
         return self._client is not None
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict | None = None,
-        json: Any = None,
-        data: dict | None = None,
-        idempotent: bool | None = None,
-        authenticated: bool = True,
-    ) -> Any:
+    async def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
+                      data: dict | None = None, idempotent: bool | None = None, authenticated: bool = True) -> Any:
         """Send one call with the retry rules; answer the decoded JSON body (None when empty)."""
         client, slots = self._client, self._slots
         if client is None or slots is None:
@@ -105,24 +96,10 @@ class ApiSession:
             if authenticated:
                 token, generation = await self.tokens.current()
                 headers = {"Authorization": f"Bearer {token}"}
-            try:
-                async with slots:
-                    response = await client.request(method, path, params=params, json=json, data=data,
-                                                     headers=headers)
-            except _NOT_TRANSIENT:
-                raise
-            except httpx.TransportError as exc:
-                nothing_sent = isinstance(exc, _NOTHING_SENT)
-                if (idempotent or nothing_sent) and attempt < policy.attempts and not _certificate_refused(exc):
-                    delay = policy.backoff_s(attempt)
-                    log.warning("%s %s %s: %s, retrying in %.2f s (attempt %d/%d)", self.system, method,
-                                path, type(exc).__name__, delay, attempt, policy.attempts)
-                    await policy.sleep(delay)
-                    continue
-                raise NoAnswerError(
-                    self.system, None, method, path, code=type(exc).__name__, message=_describe(exc),
-                    attempts=attempt, outcome_unknown=not nothing_sent and not idempotent, base_url=self.base_url,
-                ) from exc
+            response = await self._send(client, slots, method, path, attempt, idempotent, headers,
+                                        params=params, json=json, data=data)
+            if response is None:  # no answer, and the wait before the next attempt is over
+                continue
 
             status = response.status_code
             if status < 300:
@@ -143,19 +120,50 @@ class ApiSession:
                 await self.tokens.renew_after_rejection(generation)
                 continue
 
-            retry_after = None
-            if status in (429, 503):
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if (status == 429 or (status >= 500 and idempotent)) and attempt < policy.attempts:
-                delay = policy.delay_s(attempt, retry_after)
-                if delay is not None:
-                    log.warning("%s %s %s: HTTP %d, retrying in %.2f s (attempt %d/%d)", self.system, method,
-                                path, status, delay, attempt, policy.attempts)
-                    await policy.sleep(delay)
-                    continue
+            retry_after, delay = self._retry_delay(response, idempotent, attempt)
+            if delay is not None:
+                log.warning("%s %s %s: HTTP %d, retrying in %.2f s (attempt %d/%d)", self.system, method,
+                            path, status, delay, attempt, policy.attempts)
+                await policy.sleep(delay)
+                continue
             log.log(logging.WARNING if status >= 500 or status == 429 else logging.DEBUG,
                     "%s %s %s: HTTP %d (attempt %d), giving up", self.system, method, path, status, attempt)
             raise self._error(response, method, path, attempt, idempotent, retry_after)
+
+    async def _send(self, client: httpx.AsyncClient, slots: asyncio.Semaphore, method: str, path: str,
+                    attempt: int, idempotent: bool, headers: dict | None, **content: Any) -> httpx.Response | None:
+        """The answer to one attempt; None when it got no answer and the wait before the next attempt is over;
+        `NoAnswerError` when no answer may be retried (or the attempts are spent)."""
+        policy = self.retry
+        try:
+            async with slots:
+                return await client.request(method, path, **content, headers=headers)
+        except _NOT_TRANSIENT:
+            raise
+        except httpx.TransportError as exc:
+            nothing_sent = isinstance(exc, _NOTHING_SENT)
+            if (idempotent or nothing_sent) and attempt < policy.attempts and not _certificate_refused(exc):
+                delay = policy.backoff_s(attempt)
+                log.warning("%s %s %s: %s, retrying in %.2f s (attempt %d/%d)", self.system, method,
+                            path, type(exc).__name__, delay, attempt, policy.attempts)
+                await policy.sleep(delay)
+                return None
+            raise NoAnswerError(
+                self.system, None, method, path, code=type(exc).__name__, message=_describe(exc),
+                attempts=attempt, outcome_unknown=not nothing_sent and not idempotent, base_url=self.base_url,
+            ) from exc
+
+    def _retry_delay(self, response: httpx.Response, idempotent: bool,
+                     attempt: int) -> tuple[float | None, float | None]:
+        """(the answer's Retry-After, the wait before the next attempt): a 429, or a 5xx of a call that may be
+        repeated, is tried again while attempts are left; the wait is None when it is not."""
+        status = response.status_code
+        retry_after = None
+        if status in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if (status == 429 or (status >= 500 and idempotent)) and attempt < self.retry.attempts:
+            return retry_after, self.retry.delay_s(attempt, retry_after)
+        return retry_after, None
 
     def _decode(self, response: httpx.Response, method: str, path: str) -> Any:
         if not response.content:

@@ -5,9 +5,10 @@ emails and topics, and the inbox events they came from). It is an op job, not as
 (`huma_employees`, `sync_plan`, `crona_writeback`, ...) hold the whole of both systems, and materialising
 them for a handful of employees would replace the full sync's values with a partial table (and its checks
 would judge a partial table as the whole). The push reuses what those assets run, not the assets: the same
-core (`core.canonical`, `core.reconcile`, `core.plan`, see `push.py`), the same write-back and verification
-(`connectors.writeback.apply_plan`) and the same audit ledger; it writes no HTML report and sends no email
-(a push can come every few seconds; the ledger and the run's metadata say what it did).
+core (`core.canonical`, `core.reconcile`, `core.plan`: the push's planning is `core.push`, its reads
+`connectors.lookups`), the same write-back and verification (`connectors.writeback.apply_plan`, through
+`defs.apply.recorded_writes`) and the same audit ledger; it writes no HTML report and sends no email (a push
+can come every few seconds; the ledger and the run's metadata say what it did).
 
 Pushes of the same employee never overlap: `huma_changes` first takes the batch's users in `state.push_locks`
 (waiting while another run pushes one of them, e.g. the create of a user its update follows a second later),
@@ -27,19 +28,19 @@ import dagster as dg
 from pydantic import Field
 
 from ...core.fields import CRONA
-from ..apply.assets import write_recorded
 from ..apply.interrupted import resolve_interrupted_writes
+from ..apply.recorded_writes import write_recorded
 from ..apply.resources import LedgerResource
 from ..connection import connection_failures, require_confirmed
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
 from ..metadata import list_md, markdown_table
 from ..policy import SyncPolicy
-from ..reconcile.assets import plan_metadata
+from ..reconcile.plan_metadata import plan_metadata
 from ..types import DataFrame, HumaChanges, PushPlan
 
 if TYPE_CHECKING:  # what a push runs (pandas, the core, the state database) is imported by its steps
-    from .push import ChangedUser
+    from ...core.push import ChangedUser
 
 JOB_NAME = "push_huma_changes"
 READ_OP = "huma_changes"
@@ -69,8 +70,8 @@ class HumaChangesConfig(dg.Config):
 
 
 def _users(config: HumaChangesConfig) -> "list[ChangedUser]":
-    from ...state.inbox import TOPICS
-    from .push import ChangedUser
+    from ...core.push import ChangedUser
+    from ...core.webhook_topics import TOPICS
 
     unknown = sorted({t for u in config.users for t in u.topics} - set(TOPICS))
     if unknown:
@@ -97,8 +98,8 @@ def _shown(frame: DataFrame) -> dg.MetadataValue:
 )
 def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma: HumaResource,
                  crona: CronaResource, ledger: LedgerResource) -> dg.Output[HumaChanges]:
+    from ...connectors.lookups import read_changes
     from ...state.push_locks import PushLocked, PushLocks
-    from .push import read_changes
 
     users = _users(config)
     instance = context.instance
@@ -133,11 +134,11 @@ def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma
 
 @dg.op(
     description="Canonical tables of just these people, reconciled and planned with Huma winning every field "
-    "(the webhook says Huma changed; see push.push_policy) and the policy's other rules; only operations on "
+    "(the webhook says Huma changed; see core.push.push_policy) and the policy's other rules; only operations on "
     "Crona are kept. Creates only users Huma created in this batch, and only with auto_create_in_crona.",
 )
 def push_plan(context: dg.OpExecutionContext, huma_changes: HumaChanges, policy: SyncPolicy) -> dg.Output[PushPlan]:
-    from .push import plan_push, push_guard_violations
+    from ...core.push import plan_push, push_guard_violations
 
     rules = policy.policy()
     push = plan_push(huma_changes, rules)
@@ -170,7 +171,7 @@ def push_plan(context: dg.OpExecutionContext, huma_changes: HumaChanges, policy:
 )
 def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: CronaResource, huma: HumaResource,
                policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[DataFrame]:
-    from .push import push_guard_violations
+    from ...core.push import push_guard_violations
 
     require_confirmed(huma, crona, ledger.url)  # nothing is written on a connection nobody confirmed
     rules = policy.policy()
@@ -202,7 +203,7 @@ def push_report(context: dg.OpExecutionContext, push_plan: PushPlan, crona_push:
 
 def _report(context: dg.OpExecutionContext, push_plan: PushPlan, crona_push: DataFrame) -> dg.Output[dict]:
     from ...core.outcomes import FAILED, UNVERIFIED
-    from .push import IN_SYNC, NOT_PUSHED, PUSHED
+    from ...core.push import IN_SYNC, NOT_PUSHED, PUSHED
 
     statuses = {str(k): int(v) for k, v in crona_push["status"].value_counts().items()}
     users = push_plan.users.copy()

@@ -64,7 +64,7 @@ def preload() -> None:
     from ...connectors.crona import CRONA_COLUMNS
     from ...connectors.huma import HUMA_COLUMNS
     from ...core.policy import Policy
-    from .push import NOT_PUSHED_COLUMNS, HumaChanges, plan_push
+    from ...core.push import NOT_PUSHED_COLUMNS, HumaChanges, plan_push
     from .sensors import Batch
 
     plan_push(HumaChanges([], pd.DataFrame(columns=list(HUMA_COLUMNS)), pd.DataFrame(columns=list(CRONA_COLUMNS)),

@@ -8,18 +8,19 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from ...core.policy import Policy
 from ...core.wording import plural
 from ..apply.resources import LedgerResource
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
-from ..metadata import counts, counts_md, frame_shape_metadata, list_md, markdown_table, share
+from ..metadata import counts, counts_md, frame_shape_metadata, markdown_table
 from ..policy import SyncPolicy
 from ..review import SyncPlanConfig, review_key
 from ..types import CanonicalTable, DataFrame, SyncPlan
+from .plan_metadata import plan_metadata
 
 if TYPE_CHECKING:  # the state database (SQLAlchemy) is imported by the step that keeps the plan
     from ...state.plans import ReviewedPlans
+
 
 @dg.asset(
     group_name="reconcile",
@@ -67,34 +68,6 @@ def employee_conflicts(context: dg.AssetExecutionContext, huma_employees: Canoni
         "blocked_to_crona": int((~found["to_crona"].astype(bool)).sum()),
         "conflicts": dg.MetadataValue.md(markdown_table(shown)),
     })
-
-
-def plan_metadata(sync_plan: SyncPlan, policy: Policy) -> dict:
-    """Operations and not-planned rows counted and listed (values masked), and the guard figures."""
-    from ...core.display import display_frame
-    from ...core.plan import HELD
-
-    ops, skipped = sync_plan.operations, sync_plan.not_planned
-    violations = sync_plan.guard_violations(policy)
-    return {
-        "dagster/row_count": len(ops),
-        "operations": len(ops),
-        "operations_by_target_and_action": counts_md(ops, ["target", "action"]),
-        "operations_by_target_action_field": counts_md(ops, ["target", "action", "field"]),
-        "held": int((ops["action"] == HELD).sum()),
-        "not_planned": len(skipped),
-        "not_planned_by_category": counts_md(skipped, ["category"]),
-        "matched_employees": sync_plan.matched_employees,
-        "updated_employees": sync_plan.updated_employees(),
-        "created_employees": sync_plan.created_employees(),
-        "update_share": share(sync_plan.update_share()),
-        "max_update_share": share(policy.max_update_share),
-        "max_creates": policy.max_creates,
-        "approve_mass_change": policy.approve_mass_change,
-        "guard_violations": list_md(violations),
-        "operations_preview": dg.MetadataValue.md(markdown_table(display_frame(ops, ("current_value", "new_value")))),
-        "not_planned_preview": dg.MetadataValue.md(markdown_table(skipped)),
-    }
 
 
 def _drifted_metadata(sync_plan: SyncPlan) -> dict:

@@ -1,9 +1,10 @@
 """`humacrona dev`: both sandboxes, then the Dagster webserver and daemon (`dagster dev`) pointed at them.
 
 A newcomer runs one command on a fresh machine and clicks through the assets and launches jobs in the UI.
-The sandboxes run in this process; `dagster dev` runs in its own process group, with the sandbox variables
-and DAGSTER_HOME in its environment. Ctrl-C, SIGTERM or SIGHUP stop everything: the Dagster process group
-is interrupted the way a terminal's Ctrl-C would (then killed if it does not finish), then the sandboxes."""
+The sandboxes run in this process; `humacrona check --confirm` confirms them, and `dagster dev` runs in its own
+process group, with the sandbox variables and DAGSTER_HOME in its environment (`product`). Ctrl-C, SIGTERM or
+SIGHUP stop everything: the Dagster process group is interrupted the way a terminal's Ctrl-C would (then killed
+if it does not finish), then the sandboxes."""
 
 from __future__ import annotations
 
@@ -18,14 +19,25 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from humacrona_sandbox.runner import RunningSandboxes, SandboxOptions, start_sandboxes
-from humacrona_sandbox.runner import add_arguments as add_sandbox_arguments
+from .product import (
+    DEMO_POLICY,
+    POLICY_FILE_ENV,
+    STORAGE_KEY_ENV,
+    confirm,
+    dagster_home,
+    product_environment,
+    say,
+    throwaway_storage_key,
+    write_demo_policy,
+)
+from .runner import RunningSandboxes, SandboxOptions, options_from_args, start_sandboxes
+from .runner import add_arguments as add_sandbox_arguments
 
 if TYPE_CHECKING:
     import httpx
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
+WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"  # names the code location's module: the product, loaded by Dagster
 HOST = "127.0.0.1"
 DEFAULT_PORT = 3000
 LOCATION_NAME = "humacrona"  # workspace.yaml's location_name
@@ -53,11 +65,8 @@ def dagster_command(port: int, host: str = HOST) -> list[str]:
 
 def dev_policy(home: Path) -> tuple[str, str]:
     """(the policy file Dagster gets, the line saying which policy that is): the user's HUMACRONA_POLICY_FILE when
-    set, else the demo's (`cli.demo_policy`, written under ``home``), so a first sync_users launched from the UI
+    set, else the demo's (`product.write_demo_policy`, under ``home``), so a first sync_users launched from the UI
     plans and writes what `humacrona demo` does instead of stopping at the mass-change guard."""
-    from .cli import DEMO_POLICY, write_demo_policy
-    from .defs.policy import POLICY_FILE_ENV
-
     own = os.environ.get(POLICY_FILE_ENV)
     if own:
         return own, f"Policy            {own} (from {POLICY_FILE_ENV})"
@@ -67,26 +76,17 @@ def dev_policy(home: Path) -> tuple[str, str]:
 
 
 def dagster_environment(sandboxes: RunningSandboxes, home: Path, policy_file: str) -> dict[str, str]:
-    """This process's environment, the sandbox variables, DAGSTER_HOME and the policy file (`dev_policy`);
-    without `dagster dev`'s "use dg dev" notice, which points newcomers at a tool this project does not use.
-    Without a storage key of the operator's, a throw-away one for this session's sandbox data, so a run from the UI
-    can re-materialise one asset from the stored (encrypted) ones; the next session cannot read them (rerun)."""
-    from cryptography.fernet import Fernet
-
-    from .defs.policy import POLICY_FILE_ENV
-    from .defs.storage import STORAGE_KEY_ENV
-
+    """`product.product_environment` for `dagster dev`, without its "use dg dev" notice, which points newcomers at
+    a tool this project does not use. Without a storage key of the operator's, a throw-away one for this session's
+    sandbox data, so a run from the UI can re-materialise one asset from the stored (encrypted) ones; the next
+    session cannot read them (rerun)."""
     warnings = [w for w in (os.environ.get("PYTHONWARNINGS"), _SUPERSEDED_NOTICE) if w]
-    storage_key = os.environ.get(STORAGE_KEY_ENV, "").strip() or Fernet.generate_key().decode("ascii")
-    return {**os.environ, **sandboxes.env, "DAGSTER_HOME": str(home), POLICY_FILE_ENV: policy_file,
-            "PYTHONWARNINGS": ",".join(warnings), STORAGE_KEY_ENV: storage_key}
+    storage_key = os.environ.get(STORAGE_KEY_ENV, "").strip() or throwaway_storage_key()
+    return {**product_environment(sandboxes.env, home, policy_file), "PYTHONWARNINGS": ",".join(warnings),
+            STORAGE_KEY_ENV: storage_key}
 
 
 _SUPERSEDED_NOTICE = "ignore:Function `dev_command` is superseded"
-
-
-def _say(text: str = "") -> None:
-    print(text, flush=True)
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -159,36 +159,35 @@ class DevServer:
             pass
 
     def run(self) -> int:
-        from .cli import ensure_dagster_home
-
         handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         try:
             if not _port_free(self.host, self.port):
-                _say(f"Port {self.port} on {self.host} is in use (another Dagster?); pass --port.")
+                say(f"Port {self.port} on {self.host} is in use (another Dagster?); pass --port.")
                 return 2
-            home = ensure_dagster_home()
-            _say(f"Starting the Huma and Crona Lön sandboxes ({self.options.employees} people, "
+            home = dagster_home()
+            say(f"Starting the Huma and Crona Lön sandboxes ({self.options.employees} people, "
                  f"seed {self.options.seed}) ...")
             try:
                 self.sandboxes = start_sandboxes(self.options)
             except OSError as error:
-                _say(f"Could not start the sandboxes: {error} (pass --huma-port/--crona-port, 0 picks free ones).")
+                say(f"Could not start the sandboxes: {error} (pass --huma-port/--crona-port, 0 picks free ones).")
                 return 2
             self._print_sandboxes()
-            self._confirm_sandboxes()
+            policy_file, policy_line = dev_policy(home)
+            env = dagster_environment(self.sandboxes, home, policy_file)
+            if not self._confirm_sandboxes(env):
+                return 2
             if self.stopping.is_set():
                 return 0
-            policy_file, policy_line = dev_policy(home)
-            _say(policy_line)
-            env = dagster_environment(self.sandboxes, home, policy_file)
-            _say(f"Starting Dagster (dagster dev, workspace {WORKSPACE_FILE.name}, instance {home}) ...")
+            say(policy_line)
+            say(f"Starting Dagster (dagster dev, workspace {WORKSPACE_FILE.name}, instance {home}) ...")
             if (Path.cwd() / "dagster.yaml").exists() and Path.cwd().resolve() != home:
-                _say(f"# dagster dev warns that ./dagster.yaml is not used: it is the template; "
+                say(f"# dagster dev warns that ./dagster.yaml is not used: it is the template; "
                      f"{home} holds the copy in use.")
             self.dagster = subprocess.Popen(dagster_command(self.port, self.host), env=env,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
-            _say(f"# dagster dev pid {self.dagster.pid} (process group {self.dagster.pid})")
+            say(f"# dagster dev pid {self.dagster.pid} (process group {self.dagster.pid})")
             if not self._wait_until_ready():
                 return 0 if self.stopping.is_set() else self._exited()
             while not self.stopping.wait(_POLL_S):
@@ -202,32 +201,35 @@ class DevServer:
 
     def _exited(self) -> int:
         code = self.dagster.returncode
-        _say(f"dagster dev exited (code {code}); stopping the sandboxes.")
+        say(f"dagster dev exited (code {code}); stopping the sandboxes.")
         return code or 1
 
     def _print_sandboxes(self) -> None:
         running = self.sandboxes
         if running.seeded is not None:
-            _say(f"# seeded {len(running.seeded.huma_users)} Huma users, "
+            say(f"# seeded {len(running.seeded.huma_users)} Huma users, "
                  f"{len(running.seeded.crona_employees)} Crona employees")
         else:
-            _say(f"# resumed state from {self.options.data_dir}: {running.huma.store.count('users')} Huma users, "
+            say(f"# resumed state from {self.options.data_dir}: {running.huma.store.count('users')} Huma users, "
                  f"{running.crona.store.count('employees')} Crona employees")
-        _say(f"     Huma  sandbox {running.huma_url}")
-        _say(f"     Crona sandbox {running.crona_url}")
-        _say("# The environment Dagster runs with "
+        say(f"     Huma  sandbox {running.huma_url}")
+        say(f"     Crona sandbox {running.crona_url}")
+        say("# The environment Dagster runs with "
              "(sandbox credentials are public defaults unless you passed your own):")
         for key, value in running.env.items():
-            _say(f"{key}={value}")
+            say(f"{key}={value}")
 
-    def _confirm_sandboxes(self) -> None:
-        """The sandboxes are ours to connect: confirm them (after their checks), so that sync_users and the
-        real-time push may write to them from the UI."""
-        from .connection.check import confirm_sandboxes
-        from .connection.user import os_user
-
-        confirmed = confirm_sandboxes(self.sandboxes, f"{os_user()} (humacrona dev, sandboxes)")
-        _say(f"# connection confirmed for the sandboxes by {confirmed.confirmed_by} at {confirmed.confirmed_at} UTC")
+    def _confirm_sandboxes(self, env: dict[str, str]) -> bool:
+        """The sandboxes are ours to connect: confirm them (`humacrona check --confirm`, after their checks), so
+        that sync_users and the real-time push may write to them from the UI. False (said) when it failed."""
+        checked = confirm(env, "humacrona dev")
+        if checked.returncode != 0:
+            say(f"Could not confirm the sandboxes (humacrona check exited {checked.returncode}):")
+            for text in (checked.stdout + checked.stderr).splitlines():
+                say(f"     {text}")
+            return False
+        say("# connection confirmed for the sandboxes (humacrona check --confirm)")
+        return True
 
     def _wait_until_ready(self) -> bool:
         """Until the webserver answers and the code location has loaded (or failed to); False when stopped or
@@ -242,7 +244,7 @@ class DevServer:
                 try:
                     if not announced:
                         client.get(self.url + "/server_info").raise_for_status()
-                        _say(f"Dagster UI        {self.url}  (loading the code location ...)")
+                        say(f"Dagster UI        {self.url}  (loading the code location ...)")
                         announced = True
                     entry = self._location(client)
                 except (httpx.HTTPError, ValueError, KeyError, TypeError):
@@ -263,31 +265,31 @@ class DevServer:
     def _print_location(self, entry: dict) -> None:
         loaded = entry["locationOrLoadError"] or {}
         if loaded.get("__typename") == "PythonError":
-            _say(f"The code location {LOCATION_NAME} failed to load: {loaded.get('message', '').strip()}")
-            _say(f"Fix it and reload it from {self.url}/locations; Ctrl-C stops everything.")
+            say(f"The code location {LOCATION_NAME} failed to load: {loaded.get('message', '').strip()}")
+            say(f"Fix it and reload it from {self.url}/locations; Ctrl-C stops everything.")
             return
         jobs = sorted(job["name"] for repo in loaded.get("repositories", []) for job in repo["jobs"]
                       if not job["name"].startswith("__"))
         base = f"{self.url}/locations/{LOCATION_NAME}"
-        _say(f"Assets            {self.url}/assets")
-        _say(f"Jobs              {', '.join(jobs)}")
+        say(f"Assets            {self.url}/assets")
+        say(f"Jobs              {', '.join(jobs)}")
         for job in jobs:
-            _say(f"Launchpad         {base}/jobs/{job}/playground")
-        _say(f"Runs              {self.url}/runs")
-        _say("READY  (Ctrl-C stops Dagster and the sandboxes)")
+            say(f"Launchpad         {base}/jobs/{job}/playground")
+        say(f"Runs              {self.url}/runs")
+        say("READY  (Ctrl-C stops Dagster and the sandboxes)")
 
     def stop(self) -> None:
         """Interrupt the Dagster process group as Ctrl-C in a terminal would, kill what is left, stop the sandboxes."""
         self.stopping.set()
         if self.dagster is not None:
-            _say("Stopping Dagster ...")
+            say("Stopping Dagster ...")
             pgid = self.dagster.pid
             if self.dagster.poll() is None:
                 self._kill_group(signal.SIGINT)
                 try:
                     self.dagster.wait(timeout=STOP_TIMEOUT_S)
                 except subprocess.TimeoutExpired:
-                    _say(f"dagster dev did not stop within {STOP_TIMEOUT_S:.0f} s; killing its process group.")
+                    say(f"dagster dev did not stop within {STOP_TIMEOUT_S:.0f} s; killing its process group.")
             deadline = time.monotonic() + 5
             while group_alive(pgid) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -296,13 +298,11 @@ class DevServer:
             self.dagster.wait()
             self.dagster = None
         if self.sandboxes is not None:
-            _say("Stopping the sandboxes ...")
+            say("Stopping the sandboxes ...")
             self.sandboxes.stop()
             self.sandboxes = None
-            _say("Stopped.")
+            say("Stopped.")
 
 
 def run_dev(args: argparse.Namespace) -> int:
-    from humacrona_sandbox.runner import options_from_args
-
     return DevServer(options_from_args(args), port=args.port).run()

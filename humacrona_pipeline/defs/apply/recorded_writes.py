@@ -1,0 +1,49 @@
+"""Writing one system's operations the way every writing job does: through the write-back, with the audit ledger
+written ahead of each request and the verification recorded. Shared by the `sync_users` write-back assets
+(`assets.py`) and the `push_huma_changes` job (`realtime/jobs.py`), so both write, verify and record alike."""
+
+import dagster as dg
+
+from ...core.fields import SYSTEM_NAMES
+from ..metadata import counts_md, frame_shape_metadata, markdown_table
+from ..types import DataFrame
+from .resources import LedgerResource
+
+
+def write_recorded(context: dg.OpExecutionContext, client, target: str, operations: DataFrame,
+                   ledger: LedgerResource, drifted: "DataFrame | None" = None,
+                   **write_options) -> dg.Output[DataFrame]:
+    """Write one system's operations (`apply_plan`), recording each in the audit ledger ahead of its request
+    (``pending``, committed before the employee's first request) and completing the same rows when the
+    employee is done — in group commits off the event loop (`Ledger.write_ahead` as the write-back's
+    ``journal``: employees written at about the same time share a transaction) — then the verification; the
+    outcome table with what happened as metadata.
+    ``drifted``: outcomes of a reviewed plan's operations not written (recorded in the ledger as such)."""
+    import pandas as pd
+
+    from ...connectors.writeback import apply_plan
+    from ...core.display import display_frame
+    from ...core.outcomes import FAILED, UNVERIFIED
+
+    book = ledger.ledger()
+    run_id = context.run.run_id
+    if drifted is not None and len(drifted):
+        book.record(run_id, drifted)
+    outcomes = apply_plan(client, target, operations,
+                          journal=lambda pending, finished: book.write_ahead(run_id, pending, finished),
+                          **write_options)
+    book.mark_verification(run_id, outcomes)
+    if drifted is not None and len(drifted):
+        outcomes = pd.concat([outcomes, drifted], ignore_index=True) if len(outcomes) else drifted
+    by_status = outcomes["status"].value_counts().to_dict()
+    context.log.info(f"{SYSTEM_NAMES[target]}: {len(outcomes)} operations; "
+                     + (", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) or "nothing to write"))
+    trouble = outcomes[outcomes["status"].isin((FAILED, UNVERIFIED))]
+    return dg.Output(outcomes, metadata={
+        **frame_shape_metadata(outcomes),
+        **{status: int(n) for status, n in by_status.items()},
+        "by_status_and_field": counts_md(outcomes, ["status", "field"]),
+        "failed_or_unverified": dg.MetadataValue.md(markdown_table(
+            display_frame(trouble, ("current_value", "new_value"))[
+                ["employee", "action", "field", "new_value", "status", "error"]])),
+    })
