@@ -62,6 +62,7 @@ from humacrona_pipeline.connectors.crona import TOKEN_PATH as CRONA_TOKEN_PATH
 from humacrona_pipeline.connectors.crona import CronaClient, extract_crona
 from humacrona_pipeline.connectors.huma import TOKEN_PATH as HUMA_TOKEN_PATH
 from humacrona_pipeline.connectors.huma import HumaClient, extract_huma
+from humacrona_pipeline.connectors.writing.writer import Writer
 from humacrona_pipeline.core.canonical import build_table
 from humacrona_pipeline.core.fields import CRONA, HUMA
 from humacrona_pipeline.core.plan import SyncPlan, plan
@@ -197,8 +198,9 @@ def _linked(calls: dict[str, list[Call]]) -> None:
 def attributed(verification: Timed):
     """While inside: each request the write-back sends is tagged with the employee it writes (the writer's
     per-employee step) or as a read-back (the verification, timed into ``verification``), for the
-    transports to record. Patches `connectors.writeback` for this process only, and puts it back."""
-    one = writeback._Writer._one
+    transports to record. Patches the writers' `Writer._one` and `connectors.writeback`'s verifiers for this
+    process only, and puts them back."""
+    one = Writer._one
     verifiers = {name: getattr(writeback, name) for name in ("verify_huma", "verify_crona")}
 
     async def tagged_one(self, employee):
@@ -219,13 +221,13 @@ def attributed(verification: Timed):
                 verification.calls += 1
         return verify
 
-    writeback._Writer._one = tagged_one
+    Writer._one = tagged_one
     for name, fn in verifiers.items():
         setattr(writeback, name, reading(fn))
     try:
         yield
     finally:
-        writeback._Writer._one = one
+        Writer._one = one
         for name, fn in verifiers.items():
             setattr(writeback, name, fn)
 

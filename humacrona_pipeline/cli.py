@@ -5,11 +5,13 @@ development package humacrona_sandbox adds `sandbox`, `demo` and `dev`; a deploy
 Building the parser and answering `--help` import nothing heavy (no Dagster, pandas, httpx, Starlette or
 SQLAlchemy), and no contributed command: they are listed from their distributions' metadata and loaded only to
 run. Each command imports what it needs when it runs. Errors go to stderr; a misconfiguration is one line there
-and exit code 2."""
+and exit code 2, as is an unknown command (every command listed, the close ones suggested) or a contributed one
+that cannot be loaded."""
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import re
 import shutil
@@ -24,12 +26,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Entry points: a command name -> a callable given the rest of argv, returning the exit code.
 COMMANDS_GROUP = "humacrona.commands"
 OWN_COMMANDS = ("check", "sync", "webhook", "key")
-# `humacrona sync --detailed-exitcode`, as `terraform plan -detailed-exitcode`: 0 nothing to write, 1 an error,
-# 2 a misconfiguration (as without the option), CHANGES_EXIT_CODE writes were planned (--dry-run) or made.
+# `humacrona sync --detailed-exitcode`, as `terraform plan -detailed-exitcode`: CHANGES_EXIT_CODE when the dry run
+# planned writes to make now, or the sync sent writes; else 0; 1 an error, 2 a misconfiguration (as without it).
 CHANGES_EXIT_CODE = 3
-NOT_HERE = ("humacrona: no command {name!r} in this installation (commands: {own}); the sandboxes, the demo and"
-            " `humacrona dev` come with the development install: a clone of the repository, then"
-            " `python -m uv run --locked humacrona demo`")
+# The development package's commands: named only to say, when one is asked for and missing, where it comes from.
+DEVELOPMENT_COMMANDS = ("sandbox", "demo", "dev")
 
 
 def ensure_dagster_home() -> Path:
@@ -140,7 +141,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
             _say(line, err=True)
         return 1
     launch.say_checks(result, _say)
-    return CHANGES_EXIT_CODE if args.detailed_exitcode and launch.planned_writes(result) else 0
+    if not args.detailed_exitcode:
+        return 0
+    changes = launch.planned_writes(result) if args.dry_run else launch.writes_made(result)
+    return CHANGES_EXIT_CODE if changes else 0
 
 
 def cmd_key(args: argparse.Namespace) -> int:
@@ -264,9 +268,11 @@ def _add_sync(sub) -> None:
                       help="apply exactly the plan a --dry-run (plan_sync run) made, as it was reviewed: an employee"
                       " changed in either system since is not written and is reported as drifted")
     sync.add_argument("--detailed-exitcode", action="store_true",
-                      help=f"exit {CHANGES_EXIT_CODE} when writes were planned (--dry-run) or made, 0 when there was"
-                      " nothing to write (held salary-account changes do not count), 1 on an error, 2 on a"
-                      " misconfiguration; for scripts, as `terraform plan -detailed-exitcode`")
+                      help=f"exit {CHANGES_EXIT_CODE} with --dry-run when the plan has writes to make now (held"
+                      " salary-account changes do not count), without it when the sync sent writes to Huma or Crona"
+                      " Lön (read back as written or not, failed ones included; drifted, held and skipped operations"
+                      " were not sent); else 0 (1 on an error, 2 on a misconfiguration); for scripts, as `terraform"
+                      " plan -detailed-exitcode`")
     sync.add_argument("--verbose", action="store_true", help="show Dagster's log of the run on stderr")
     sync.set_defaults(func=cmd_sync)
 
@@ -292,10 +298,15 @@ def _add_key(sub) -> None:
     key.set_defaults(func=cmd_key)
 
 
+def _source(entry) -> str:
+    """The distribution that contributes ``entry`` (its top-level module when the metadata does not say)."""
+    return getattr(getattr(entry, "dist", None), "name", None) or entry.module.split(".")[0]
+
+
 def _add_contributed(sub, contributed: dict) -> None:
     """A line in --help for each contributed command; argparse never runs them (`main` hands them their argv)."""
     for name, entry in sorted(contributed.items()):
-        source = getattr(getattr(entry, "dist", None), "name", None) or entry.module.split(".")[0]
+        source = _source(entry)
         sub.add_parser(name, add_help=False,
                        help=f"from {source} (`humacrona {name} --help` says more)",
                        description=f"`humacrona {name}` is contributed by {source} ({entry.value}); its own --help"
@@ -315,14 +326,39 @@ def build_parser(contributed: dict | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _unknown(name: str, contributed: dict) -> int:
+    """One line: every command this installation has, the close ones suggested; for a development command, where
+    it comes from."""
+    available = [*OWN_COMMANDS, *sorted(contributed)]
+    text = f"humacrona: no command {name!r} (commands: {', '.join(available)})"
+    close = difflib.get_close_matches(name, available, n=3)
+    if close:
+        text += f"; did you mean {' or '.join(repr(c) for c in close)}?"
+    if name in DEVELOPMENT_COMMANDS:
+        text += (f"; `humacrona {name}` comes with the development install: a clone of the repository, then"
+                 f" `python -m uv run --locked humacrona {name}`")
+    return _fail(text)
+
+
+def _run_contributed(name: str, entry, argv: list[str]) -> int:
+    """Load a contributed command and run it; one that cannot be loaded is one line, exit 2."""
+    try:
+        command = entry.load()
+    except (ImportError, AttributeError) as error:
+        return _fail(f"humacrona: the command {name!r} from {_source(entry)} cannot be loaded ({entry.value}:"
+                     f" {type(error).__name__}: {error})")
+    return command(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a contributed one (`contributed_commands`) is loaded and given the rest of ``argv``."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and not argv[0].startswith("-") and argv[0] not in OWN_COMMANDS:
-        entry = contributed_commands().get(argv[0])
+        contributed = contributed_commands()
+        entry = contributed.get(argv[0])
         if entry is None:
-            return _fail(NOT_HERE.format(name=argv[0], own=", ".join(OWN_COMMANDS)))
-        return entry.load()(argv[1:])
+            return _unknown(argv[0], contributed)
+        return _run_contributed(argv[0], entry, argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

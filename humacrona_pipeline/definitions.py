@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from types import ModuleType
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from .defs import extract, unreadable
 from .defs.apply import assets as apply_assets
@@ -54,7 +53,10 @@ def _defined(*kinds: type, but: tuple[type, ...] = ()) -> list:
 
 ASSET_CHECKS = _defined(dg.AssetChecksDefinition)
 ASSETS = _defined(dg.AssetsDefinition, but=(dg.AssetChecksDefinition,))
-JOBS = _defined(dg.JobDefinition, UnresolvedAssetJobDefinition)
+# What `dg.define_asset_job` returns: Dagster exports the function but not the class (it lives in a private
+# module), so the class is read off one such job instead of imported from there.
+ASSET_JOB = type(dg.define_asset_job("asset_job_kind"))
+JOBS = _defined(dg.JobDefinition, ASSET_JOB)
 SENSORS = _defined(dg.SensorDefinition)
 SCHEDULES = _defined(dg.ScheduleDefinition)
 EXECUTOR = dg.in_process_executor

@@ -27,12 +27,16 @@ from .core.reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN
 from .core.wording import plural
 
 Say = Callable[[str], None]
-# Dagster's console logger prints nothing (failures are told by say_failures); the run's events still go to
-# the instance, so the Dagster UI shows every run with its logs.
+# Dagster's console logger prints nothing (`humacrona sync` tells failures in a few lines: `cli_runs`); the run's
+# events still go to the instance, so the Dagster UI shows every run with its logs.
 CONSOLE_SILENT = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}  # `humacrona sync --verbose`
 LABEL_WIDTH = 16
 INDENT = "     "
+WRITEBACK_NODES = (("crona_writeback", CRONA), ("huma_writeback", HUMA))  # their outputs: core.outcomes tables
+# Outcomes of writes sent to a system: read back as written, read back otherwise, or failed (refused, or no answer:
+# perhaps made). Drifted and skipped operations were never sent.
+SENT = (APPLIED, UNVERIFIED, FAILED)
 
 _NOT_PLANNED = {  # core.plan's categories, as the administrator reads them
     POLICY_DECISION: "left as they are by the policy",
@@ -74,30 +78,6 @@ def counted(values: pd.Series, labels: Mapping[str, str] | None = None, *, most:
     if most is not None and len(shown) > most:
         shown = [*shown[:most], f"{len(shown) - most} more"]
     return ", ".join(shown) or "none"
-
-
-def say_failures(result: dg.ExecuteInProcessResult, say: Say) -> None:
-    """Every step that failed, with the reason it gave, and every check that did not pass."""
-    for event in result.all_events:
-        if event.is_step_failure:
-            say(f"{INDENT}FAILED step {event.step_key}: {_reason(event)}")
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            say(f"{INDENT}check {evaluation.check_name} did not pass ({_severity(evaluation)}):"
-                f" {evaluation.description}")
-
-
-def _reason(event: dg.DagsterEvent) -> str:
-    """A failed step's own words: the description of the `dg.Failure` it raised, else its error's last line."""
-    data = event.step_failure_data
-    if data is None:
-        return event.message or ""
-    if data.user_failure_data is not None and data.user_failure_data.description:
-        return data.user_failure_data.description
-    if data.error is not None:
-        lines = [text for text in data.error.message.strip().splitlines() if text.strip()]
-        return lines[-1] if lines else data.error.cls_name or ""
-    return event.message or ""
 
 
 def _severity(evaluation) -> str:
@@ -178,9 +158,27 @@ def planned_writes(result: dg.ExecuteInProcessResult) -> int:
     return int((ops["action"] != HELD).sum())
 
 
+def sent_writes(outcomes: pd.DataFrame) -> int:
+    """Operations of a write-back's outcomes that were sent to the system (`SENT`): a drifted or skipped one
+    (a held one among them) was not."""
+    return int(outcomes["status"].isin(SENT).sum())
+
+
+def writes_made(result: dg.ExecuteInProcessResult) -> int:
+    """Writes the sync sent to either system (`sent_writes`); a write-back step that did not run sent none."""
+    sent = 0
+    for node, _side in WRITEBACK_NODES:
+        try:
+            outcomes = result.output_for_node(node)
+        except Exception:  # the step did not run (a guard or a check stopped it)
+            continue
+        sent += sent_writes(outcomes)
+    return sent
+
+
 def say_sync(result: dg.ExecuteInProcessResult, say: Say, *, paths: bool = True) -> None:
     """What the apply did per system; with ``paths``, where the report and the email went."""
-    for node, side in (("crona_writeback", CRONA), ("huma_writeback", HUMA)):
+    for node, side in WRITEBACK_NODES:
         try:
             outcomes = result.output_for_node(node)
         except Exception:  # the step did not run (a guard or a check stopped it)

@@ -56,7 +56,7 @@ from starlette.routing import Route
 
 from .defs.realtime.trigger import PushTrigger, missing_settings
 from .state import db
-from .state.inbox import PENDING, TOPICS, Inbox
+from .state.inbox import PENDING, TOPICS, USER_ID_PROPERTY, WORK_EMAIL_PROPERTY, Inbox
 from .terminal import say as _say
 from .webhook_options import DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, SECRET_ENV, TOKEN_ENV, add_arguments  # noqa: F401
 
@@ -136,10 +136,10 @@ def parse_event(body: bytes, topic_header: str | None) -> tuple[str, list[dict]]
     for i, user in enumerate(users):
         if not isinstance(user, dict):
             raise ValueError(f"users[{i}] is not an object")
-        if not isinstance(user.get("id"), str) or not user["id"].strip():
-            raise ValueError(f"users[{i}] has no string 'id'")
-        if not isinstance(user.get("email"), str):
-            raise ValueError(f"users[{i}] has no string 'email'")
+        if not isinstance(user.get(USER_ID_PROPERTY), str) or not user[USER_ID_PROPERTY].strip():
+            raise ValueError(f"users[{i}] has no string {USER_ID_PROPERTY!r}")
+        if not isinstance(user.get(WORK_EMAIL_PROPERTY), str):
+            raise ValueError(f"users[{i}] has no string {WORK_EMAIL_PROPERTY!r}")
     return topic, users
 
 

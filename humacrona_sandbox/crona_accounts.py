@@ -18,6 +18,10 @@ has an account *type* and a *comment*:
 
 Mod 11 weighs the digits 1, 2, ..., 10 from the right (then 1 again); mod 10 is Luhn. Swedbank writes its
 8xxx clearing numbers with a fifth digit, the mod 10 check digit of the first four ("8327-9").
+
+What is checked is the pair as crona-api.md has Crona store it, UtbetClearNr and UtbetKontoNr: the clearing
+number's digits (five for Swedbank 8xxx) and the account number's digits, no separators and no other
+spellings. How people type an account is the integration's business, not Crona's.
 """
 
 from __future__ import annotations
@@ -73,74 +77,74 @@ class ClearingRange:
         return self.first >= 8000 and self.last <= 8999
 
 
-# Bankgirot, "Bankernas kontonummeruppbyggnad", 2023-11-07: every clearing range, grouped by rule.
-# Columns: first-last clearing number, type/comment, fewest account digits, bank (everyday name).
+# Bankgirot, "Bankernas kontonummeruppbyggnad", 2023-11-07: every clearing range, in clearing-number order.
+# Columns: first-last clearing number, bank (everyday name), type/comment, fewest account digits.
 # Bankgirot gives only the full lengths; the fewest digits of the shorter type 2 accounts follow
 # Bankinfrastruktur i Sverige's table (github.com/Bankinfrastruktur/BankData, source.psv). A Nordea
-# personkonto is the holder's personnummer, so all ten digits are needed. The seed generator draws from the
-# rows in this order: reordering them changes every seeded data set.
+# personkonto is the holder's personnummer, so all ten digits are needed.
 _TABLE = """
-1100-1199  1/1   7  Nordea
-1200-1399  1/1   7  Danske Bank
-1400-2099  1/1   7  Nordea
-2400-2499  1/1   7  Danske Bank
-3000-3299  1/1   7  Nordea
-3301-3399  1/1   7  Nordea
-3400-3409  1/1   7  Länsförsäkringar
-3410-3781  1/1   7  Nordea
-3783-3999  1/1   7  Nordea
-5000-5999  1/1   7  SEB
-7000-7999  1/1   7  Swedbank
-9060-9069  1/1   7  Länsförsäkringar
-9070-9079  1/1   7  Multitude Bank
-9120-9124  1/1   7  SEB
-9130-9149  1/1   7  SEB
-9170-9179  1/1   7  Ikano Bank
-9230-9239  1/1   7  Marginalen Bank
-9250-9259  1/1   7  SBAB
-9270-9279  1/1   7  ICA Banken
-9280-9289  1/1   7  Resurs Bank
-9460-9469  1/1   7  Santander Consumer Bank
-9580-9589  1/1   7  Aion Bank
-9630-9639  1/1   7  Lån & Spar Bank
-9680-9689  1/1   7  BlueStep
-2300-2399  1/2   7  Ålandsbanken
-4000-4999  1/2   7  Nordea
-9020-9029  1/2   7  Länsförsäkringar
-9040-9049  1/2   7  Citibank
-9100-9109  1/2   7  Nordnet Bank
-9150-9169  1/2   7  Skandiabanken
-9190-9199  1/2   7  DNB Bank
-9260-9269  1/2   7  DNB Bank
-9390-9399  1/2   7  Landshypotek
-9470-9479  1/2   7  BNP Paribas
-9550-9569  1/2   7  Avanza Bank
-9590-9599  1/2   7  Erik Penser
-9640-9649  1/2   7  NOBA Bank Group
-9660-9669  1/2   7  Svea Bank
-9670-9679  1/2   7  JAK Medlemsbank
-9700-9709  1/2   7  Ekobanken
-9710-9719  1/2   7  Lunar Bank
-9750-9759  1/2   7  Northmill Bank
-9780-9789  1/2   7  Klarna Bank
-9880-9889  1/2   7  Riksgälden
-3300-3300  2/1  10  Nordea personkonto
-3782-3782  2/1  10  Nordea personkonto
-9180-9189  2/1   7  Danske Bank
-9300-9349  2/1   7  Swedbank
-9570-9579  2/1   5  Sparbanken Syd
-9890-9899  2/1   7  Riksgälden
-6000-6999  2/2   7  Handelsbanken
-8000-8999  2/3   7  Swedbank
-9500-9549  2/3   2  Nordea Plusgirot
-9960-9969  2/3   2  Nordea Plusgirot
+1100-1199  Nordea                  1/1   7
+1200-1399  Danske Bank             1/1   7
+1400-2099  Nordea                  1/1   7
+2300-2399  Ålandsbanken            1/2   7
+2400-2499  Danske Bank             1/1   7
+3000-3299  Nordea                  1/1   7
+3300-3300  Nordea personkonto      2/1  10
+3301-3399  Nordea                  1/1   7
+3400-3409  Länsförsäkringar        1/1   7
+3410-3781  Nordea                  1/1   7
+3782-3782  Nordea personkonto      2/1  10
+3783-3999  Nordea                  1/1   7
+4000-4999  Nordea                  1/2   7
+5000-5999  SEB                     1/1   7
+6000-6999  Handelsbanken           2/2   7
+7000-7999  Swedbank                1/1   7
+8000-8999  Swedbank                2/3   7
+9020-9029  Länsförsäkringar        1/2   7
+9040-9049  Citibank                1/2   7
+9060-9069  Länsförsäkringar        1/1   7
+9070-9079  Multitude Bank          1/1   7
+9100-9109  Nordnet Bank            1/2   7
+9120-9124  SEB                     1/1   7
+9130-9149  SEB                     1/1   7
+9150-9169  Skandiabanken           1/2   7
+9170-9179  Ikano Bank              1/1   7
+9180-9189  Danske Bank             2/1   7
+9190-9199  DNB Bank                1/2   7
+9230-9239  Marginalen Bank         1/1   7
+9250-9259  SBAB                    1/1   7
+9260-9269  DNB Bank                1/2   7
+9270-9279  ICA Banken              1/1   7
+9280-9289  Resurs Bank             1/1   7
+9300-9349  Swedbank                2/1   7
+9390-9399  Landshypotek            1/2   7
+9460-9469  Santander Consumer Bank 1/1   7
+9470-9479  BNP Paribas             1/2   7
+9500-9549  Nordea Plusgirot        2/3   2
+9550-9569  Avanza Bank             1/2   7
+9570-9579  Sparbanken Syd          2/1   5
+9580-9589  Aion Bank               1/1   7
+9590-9599  Erik Penser             1/2   7
+9630-9639  Lån & Spar Bank         1/1   7
+9640-9649  NOBA Bank Group         1/2   7
+9660-9669  Svea Bank               1/2   7
+9670-9679  JAK Medlemsbank         1/2   7
+9680-9689  BlueStep                1/1   7
+9700-9709  Ekobanken               1/2   7
+9710-9719  Lunar Bank              1/2   7
+9750-9759  Northmill Bank          1/2   7
+9780-9789  Klarna Bank             1/2   7
+9880-9889  Riksgälden              1/2   7
+9890-9899  Riksgälden              2/1   7
+9960-9969  Nordea Plusgirot        2/3   2
 """
 
 
 def _read_table(text: str) -> tuple[ClearingRange, ...]:
     rows = []
     for line in text.strip().splitlines():
-        span, rule, fewest, bank = line.split(maxsplit=3)
+        span, rest = line.split(maxsplit=1)
+        bank, rule, fewest = rest.rsplit(maxsplit=2)
         first, last = span.split("-")
         account_type, comment = rule.split("/")
         rows.append(ClearingRange(int(first), int(last), int(account_type), int(comment), int(fewest), bank))
@@ -148,18 +152,17 @@ def _read_table(text: str) -> tuple[ClearingRange, ...]:
 
 
 CLEARING_RANGES: tuple[ClearingRange, ...] = _read_table(_TABLE)
-_BY_FIRST = sorted(CLEARING_RANGES, key=lambda r: r.first)
-_FIRSTS = [r.first for r in _BY_FIRST]
-if any(a.last >= b.first for a, b in zip(_BY_FIRST, _BY_FIRST[1:], strict=False)):
-    raise AssertionError("clearing ranges overlap")  # a typo in the table, caught on import
+_FIRSTS = [r.first for r in CLEARING_RANGES]
+if any(a.last >= b.first for a, b in zip(CLEARING_RANGES, CLEARING_RANGES[1:], strict=False)):
+    raise AssertionError("clearing ranges overlap or are out of order")  # a typo in the table, caught on import
 
 
 def range_of(clearing4: int) -> ClearingRange | None:
     """The range a four-digit clearing number falls in, or None when no bank has it."""
     index = bisect_right(_FIRSTS, clearing4) - 1
-    if index < 0 or _BY_FIRST[index].last < clearing4:
+    if index < 0 or CLEARING_RANGES[index].last < clearing4:
         return None
-    return _BY_FIRST[index]
+    return CLEARING_RANGES[index]
 
 
 # --- check digits -----------------------------------------------------------------------------------
@@ -223,67 +226,51 @@ class AccountCheck:
         return f"AccountCheck(valid={self.valid}, reason={self.reason!r}, bank={self.bank!r})"
 
 
-# People type the parts with spaces, dashes and dots; phones and word processors turn "-" into these.
-_TYPED_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2212"
+def _is_digits(text: str) -> bool:
+    return bool(text) and all(char in "0123456789" for char in text)
 
 
-def _digits(text: str) -> str | None:
-    """The digits of one typed part, separators left out; None if anything else is in it."""
-    kept = []
-    for char in text:
-        if char in "0123456789":
-            kept.append(char)
-        elif not (char.isspace() or char in ".-" or char in _TYPED_DASHES):
-            return None
-    return "".join(kept)
-
-
-def _clearing(digits: str) -> tuple[ClearingRange | None, str]:
-    """(range, the clearing number as stored) or (None, why not)."""
-    if len(digits) == 5:
-        if not digits.startswith("8"):
-            return None, "only Swedbank's 8xxx clearing numbers have a fifth digit"
-        if swedbank_five_digit(digits[:4]) != digits:
-            return None, f"the fifth digit of clearing number {digits[:4]}-{digits[4]} is not its check digit"
-        return range_of(int(digits[:4])), digits
-    if len(digits) != 4:
+def _clearing(clearing: str) -> tuple[ClearingRange | None, str]:
+    """(range, the clearing number) or (None, why not): four digits; five for Swedbank 8xxx-x, the fifth its check
+    digit."""
+    if not _is_digits(clearing):
+        return None, "a clearing number is digits only"
+    r = range_of(int(clearing[:4])) if len(clearing) in (4, 5) else None
+    if len(clearing) == 5 and not (r is not None and r.five_digit_clearing):
+        return None, "only Swedbank's 8xxx clearing numbers have a fifth digit"
+    if len(clearing) not in (4, 5):
         return None, "a clearing number has four digits (five for Swedbank 8xxx-x)"
-    r = range_of(int(digits))
     if r is None:
-        return None, f"no bank has clearing number {digits}"
-    return r, swedbank_five_digit(digits) if r.five_digit_clearing else digits
+        return None, f"no bank has clearing number {clearing}"
+    if r.five_digit_clearing and len(clearing) == 4:
+        return None, f"Swedbank's clearing number {clearing} is stored with its fifth digit"
+    if r.five_digit_clearing and swedbank_five_digit(clearing[:4]) != clearing:
+        return None, f"the fifth digit of clearing number {clearing[:4]}-{clearing[4]} is not its check digit"
+    return r, clearing
 
 
 def check(clearing: str | None, account: str | None) -> AccountCheck:
-    """Whether ``clearing`` and ``account`` together make an account Bankgirot's rules allow."""
-    clearing_text, account_text = (clearing or "").strip(), (account or "").strip()
-    if not clearing_text:
-        return AccountCheck(False, "no account" if not account_text else "clearing number missing")
-    clearing_digits = _digits(clearing_text)
-    if clearing_digits is None:
-        return AccountCheck(False, "a clearing number is digits (spaces, dashes and dots allowed)")
-    r, stored_clearing = _clearing(clearing_digits)
+    """Whether UtbetClearNr ``clearing`` and UtbetKontoNr ``account`` make an account Bankgirot's rules allow.
+
+    Only the form Crona stores is accepted: digits and nothing else (crona-api.md names no separators), the
+    clearing number as Bankgirot writes it, the account number at most the bank's full length. Reading what
+    people type (dashes, spaces, a Swedbank check digit in the wrong place) is the integration's job."""
+    if not clearing:
+        return AccountCheck(False, "no account" if not account else "clearing number missing")
+    r, stored_clearing = _clearing(clearing)
     if r is None:
         return AccountCheck(False, stored_clearing)
     invalid = {"clearing": stored_clearing, "bank": r.bank}
-    if not account_text:
+    if not account:
         return AccountCheck(False, "account number missing", **invalid)
-    digits = _digits(account_text)
-    if digits is None:
-        return AccountCheck(False, "an account number is digits (spaces, dashes and dots allowed)", **invalid)
+    if not _is_digits(account):
+        return AccountCheck(False, "an account number is digits only", **invalid)
     full = r.account_digits
-    # "8327" and "9 123456789-7": the clearing's fifth digit written at the head of the account, which an
-    # account of Swedbank's (ten digits at most) cannot otherwise begin with as an eleventh digit.
-    if len(clearing_digits) == 4 and r.five_digit_clearing and len(digits) == full + 1 \
-            and digits[0] == stored_clearing[4]:
-        digits = digits[1:]
-    if len(digits) > full:
-        if digits[:-full].strip("0"):
-            return AccountCheck(False, f"{r.bank} accounts have {full} digits at most", **invalid)
-        digits = digits[-full:]
-    if len(digits) < r.fewest:
+    if len(account) > full:
+        return AccountCheck(False, f"{r.bank} accounts have {full} digits at most", **invalid)
+    if len(account) < r.fewest:
         return AccountCheck(False, f"{r.bank} accounts have {r.fewest} digits at least", **invalid)
-    padded = digits.zfill(full)
+    padded = account.zfill(full)
     if not padded.strip("0"):
         return AccountCheck(False, "an account number is not all zeros", **invalid)
     if not _holds(_covered(r, stored_clearing[:4], padded), r.method.modulus):

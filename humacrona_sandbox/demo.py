@@ -5,8 +5,8 @@ It drives the product as a user does: the sandboxes run in this process; everyth
 command in subprocesses, with the documented environment variables (`product`): `humacrona check --confirm`,
 `humacrona sync --dry-run`, `humacrona sync` twice (its `--detailed-exitcode` tells whether anything was left to
 write) and `humacrona webhook`, the receiver Huma's webhooks are registered to, which pushes each change it stores.
-The lines `humacrona sync` prints are shown as they come; Dagster's own log lines stay off the terminal (every run is
-in the instance, for the Dagster UI); the report and the email come last."""
+The lines `humacrona sync` prints are shown as it prints them; Dagster's own log lines stay off the terminal (every
+run is in the instance, for the Dagster UI); the report and the email come last."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from .product import (
     DEMO_POLICY,
     WEBHOOK_SECRET_ENV,
     WEBHOOK_TOKEN_ENV,
-    confirm,
+    confirm_sandboxes,
     dagster_home,
     humacrona_command,
     product_environment,
@@ -105,20 +105,25 @@ class Receiver:
 
 def run_sync(env: dict[str, str], policy: Path, *options: str) -> tuple[int, list[str]]:
     """`humacrona sync --policy <policy> --detailed-exitcode <options>`: the lines it prints about what it planned,
-    wrote and checked are shown as they are; the ones naming the report and the email are returned, to end the
-    demo with. What it said on stderr is shown when it failed. Returns (its exit code, those lines)."""
-    done = subprocess.run([*humacrona_command(), "sync", "--policy", str(policy), "--detailed-exitcode", *options],
-                          env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    wrote and checked are shown as it prints them; the ones naming the report and the email are returned, to end
+    the demo with. What it said on stderr (kept in a temporary file meanwhile) is shown when it failed. Returns
+    (its exit code, those lines)."""
     kept = []
-    for text in done.stdout.splitlines():
-        if text.startswith(("Report", "Email")):
-            kept.append(text)
-        elif not text.startswith("Running "):  # the step's title says what runs
-            say(text if text.startswith(" ") else INDENT + text)
-    if done.returncode not in (0, CHANGES_EXIT_CODE):
-        for text in done.stderr.splitlines():
-            say(f"{INDENT}{text}")
-    return done.returncode, kept
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as errors:
+        with subprocess.Popen([*humacrona_command(), "sync", "--policy", str(policy), "--detailed-exitcode",
+                               *options], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
+                              text=True) as proc:
+            for text in proc.stdout:
+                text = text.rstrip("\n")
+                if text.startswith(("Report", "Email")):
+                    kept.append(text)
+                elif not text.startswith("Running "):  # the step's title says what runs
+                    say(text if text.startswith(" ") else INDENT + text)
+        if proc.returncode not in (0, CHANGES_EXIT_CODE):
+            errors.seek(0)
+            for text in errors.read().splitlines():
+                say(f"{INDENT}{text}")
+    return proc.returncode, kept
 
 
 def _syncs(env: dict[str, str], policy: Path, receiver: Receiver) -> list[str] | None:
@@ -217,11 +222,7 @@ def run_demo(employees: int, seed: int) -> int:
 
 def _story(sandboxes: RunningSandboxes, env: dict[str, str], policy: Path, receiver: Receiver) -> list[str] | None:
     """Steps 1 (the confirmation) to 5; the report lines, or None when a step failed (it said why)."""
-    checked = confirm(env, "humacrona demo")
-    if checked.returncode != 0:
-        say(f"{INDENT}humacrona check --confirm failed (exit code {checked.returncode}):")
-        for text in (checked.stdout + checked.stderr).splitlines():
-            say(f"{INDENT}{text}")
+    if not confirm_sandboxes(env, "humacrona demo", INDENT):
         return None
     say(line("Connection", "checked and confirmed (humacrona check --confirm): the sandboxes are ours to connect"))
     report = _syncs(env, policy, receiver)

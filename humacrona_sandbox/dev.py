@@ -23,7 +23,7 @@ from .product import (
     DEMO_POLICY,
     POLICY_FILE_ENV,
     STORAGE_KEY_ENV,
-    confirm,
+    confirm_sandboxes,
     dagster_home,
     product_environment,
     say,
@@ -222,11 +222,7 @@ class DevServer:
     def _confirm_sandboxes(self, env: dict[str, str]) -> bool:
         """The sandboxes are ours to connect: confirm them (`humacrona check --confirm`, after their checks), so
         that sync_users and the real-time push may write to them from the UI. False (said) when it failed."""
-        checked = confirm(env, "humacrona dev")
-        if checked.returncode != 0:
-            say(f"Could not confirm the sandboxes (humacrona check exited {checked.returncode}):")
-            for text in (checked.stdout + checked.stderr).splitlines():
-                say(f"     {text}")
+        if not confirm_sandboxes(env, "humacrona dev"):
             return False
         say("# connection confirmed for the sandboxes (humacrona check --confirm)")
         return True

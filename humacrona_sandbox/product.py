@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+# The repository's root, where dagster.yaml and policy.example.yaml are: this assumes the repository's layout
+# (humacrona_sandbox/ beside them, installed editable), as the sandbox is a development tool run from a clone.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGSTER_TEMPLATE = REPO_ROOT / "dagster.yaml"
 EXAMPLE_POLICY = REPO_ROOT / "policy.example.yaml"
@@ -26,14 +28,20 @@ POLICY_FILE_ENV = "HUMACRONA_POLICY_FILE"
 STORAGE_KEY_ENV = "HUMACRONA_STORAGE_KEY"
 WEBHOOK_SECRET_ENV = "HUMACRONA_WEBHOOK_SECRET"
 WEBHOOK_TOKEN_ENV = "HUMACRONA_WEBHOOK_TOKEN"
+CONFIRM_TIMEOUT_S = 120  # for `humacrona check --confirm`: it reaches both sandboxes, on this machine
 
 
 def say(text: str = "") -> None:
+    """One line to the terminal, at once, as the `humacrona` command prints its own lines.
+
+    Restated, not imported: the sandbox never imports the pipeline (its terminal.say)."""
     print(text, flush=True)
 
 
 def os_user() -> str:
-    """Who is at the keyboard (the name a confirmation is recorded under)."""
+    """Who is at the keyboard (the name a confirmation is recorded under), as the pipeline finds it.
+
+    Restated, not imported: the sandbox never imports the pipeline (its connection.user.os_user)."""
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name (e.g. a container without one)
@@ -43,7 +51,10 @@ def os_user() -> str:
 def dagster_home() -> Path:
     """The folder `humacrona` keeps its Dagster instance in, by its documented rule ($DAGSTER_HOME, else
     ./.dagster_home), absolute and created, holding a copy of the repository's dagster.yaml when it has none.
-    Given to every `humacrona` and `dagster` process explicitly, so all of them use this one."""
+    Given to every `humacrona` and `dagster` process explicitly, so all of them use this one.
+
+    Restated, not imported: the sandbox never imports the pipeline (state.home.dagster_home and the
+    dagster.yaml copy in cli.py)."""
     home = Path(os.environ.get(DAGSTER_HOME_ENV) or ".dagster_home").expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
     if DAGSTER_TEMPLATE.exists() and not (home / "dagster.yaml").exists():
@@ -91,7 +102,27 @@ def product_environment(sandbox_env: Mapping[str, str], home: Path, policy_file:
 
 def confirm(env: Mapping[str, str], command: str) -> subprocess.CompletedProcess:
     """`humacrona check --confirm` on the sandboxes the environment names: they are ours to connect, so the
-    syncs (and the pushes) may write to them once their checks pass."""
+    syncs (and the pushes) may write to them once their checks pass. Raises subprocess.TimeoutExpired after
+    CONFIRM_TIMEOUT_S."""
     by = f"{os_user()} ({command}, sandboxes)"
     return subprocess.run([*humacrona_command(), "check", "--confirm", "--by", by], env=dict(env),
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=CONFIRM_TIMEOUT_S,
+                          check=False)
+
+
+def confirm_sandboxes(env: Mapping[str, str], command: str, indent: str = "") -> bool:
+    """`confirm`, and when it did not succeed, why, said in a line starting with ``indent`` (then what the check
+    printed, indented further): the demo and `humacrona dev` both stop there. True when confirmed."""
+    try:
+        checked = confirm(env, command)
+    except subprocess.TimeoutExpired:
+        say(f"{indent}humacrona check --confirm did not finish within {CONFIRM_TIMEOUT_S} s: the sandboxes are not"
+            " confirmed.")
+        return False
+    if checked.returncode != 0:
+        say(f"{indent}humacrona check --confirm failed (exit code {checked.returncode}), so the sandboxes are not"
+            " confirmed:")
+        for text in (checked.stdout + checked.stderr).splitlines():
+            say(f"{indent}  {text}")
+        return False
+    return True

@@ -28,7 +28,11 @@ class BackgroundServer:
     def start(self, timeout_s: float = 15.0) -> BackgroundServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()  # the port is taken (or the host is not ours): leak no socket
+            raise
         self.port = sock.getsockname()[1]
         self._sock = sock
         config = uvicorn.Config(

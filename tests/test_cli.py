@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -217,8 +218,9 @@ def test_sync_plan_applies_the_dry_run_it_printed(tmp_path, monkeypatch, capsys)
 
 
 def test_sync_detailed_exitcode_tells_a_script_whether_anything_was_left_to_write(tmp_path, monkeypatch, capsys):
-    """`--detailed-exitcode`, as `terraform plan -detailed-exitcode`: 3 when writes were planned (dry run) or made,
-    0 once there is nothing left to write; without it a successful sync exits 0."""
+    """`--detailed-exitcode`, as `terraform plan -detailed-exitcode`: 3 when a dry run plans writes or a sync sends
+    some (not when every planned write drifted), 0 once there is nothing left to write; without it a successful
+    sync exits 0."""
     from humacrona_pipeline.cli import main
     from humacrona_pipeline.connection.check import confirm_connection
     from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
@@ -233,7 +235,14 @@ def test_sync_detailed_exitcode_tells_a_script_whether_anything_was_left_to_writ
         confirm_connection(running.env, "pytest")
         sync = ["sync", "--policy", str(policy), "--detailed-exitcode"]
         assert main([*sync, "--dry-run"]) == 3
-        assert "Plan operations" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "Plan operations" in out
+        # Applying that plan once every employee changed since (drifted) sends nothing: 0.
+        (command,) = [line for line in out.splitlines() if "To apply it" in line]
+        _change_everyone(running)
+        assert main([*sync, "--plan", command.split("--plan ")[1].split()[0]]) == 0
+        out = capsys.readouterr().out
+        assert "drifted" in out and "updated" not in out and "created" not in out, out
         assert main(sync) == 3
         assert "updated" in capsys.readouterr().out
         assert main(sync) == 0
@@ -241,3 +250,43 @@ def test_sync_detailed_exitcode_tells_a_script_whether_anything_was_left_to_writ
         assert main([*sync, "--dry-run"]) == 0
         assert "nothing to write" in capsys.readouterr().out
         assert main(sync[:3]) == 0
+
+
+def _change_everyone(sandboxes) -> None:
+    """Every employee changed in both systems, as people might between the review of a plan and its apply."""
+    from humacrona_pipeline.connectors import crona as crona_api
+    from humacrona_pipeline.connectors import huma as huma_api
+    from humacrona_pipeline.connectors.crona import CronaClient
+    from humacrona_pipeline.connectors.huma import HumaClient
+    from humacrona_pipeline.core.fields import CRONA, HUMA, RECORD_ID_COLUMN
+    from tests.defs.sync_testkit import read_both
+
+    huma_rows, crona_rows = read_both(sandboxes)
+    env = sandboxes.env
+    huma = HumaClient(env["HUMA_BASE_URL"], env["HUMA_CLIENT_ID"], env["HUMA_CLIENT_SECRET"])
+    crona = CronaClient(env["CRONA_BASE_URL"], env["CRONA_ACTIVATION_CODE"])
+
+    async def go():
+        async with huma, crona:
+            for user_id in huma_rows[RECORD_ID_COLUMN[HUMA]]:
+                await huma.patch_user(user_id, huma_api.user_details_body({"family_name": "Efterhand-Ändrad"}, None))
+            for anstnr in crona_rows[RECORD_ID_COLUMN[CRONA]]:
+                await crona.patch_employee(anstnr, crona_api.patch_body({"job_title": "Ändrad i Crona"}))
+
+    asyncio.run(go())
+
+
+def test_only_writes_sent_count_as_made():
+    """What `sync --detailed-exitcode` counts: applied, unverified and failed writes were sent; drifted ones (also
+    those the last check before a write caught) and skipped ones (held, or after a failed create) were not."""
+    import pandas as pd
+
+    from humacrona_pipeline.core.outcomes import APPLIED, DRIFTED, FAILED, SKIPPED, UNVERIFIED
+    from humacrona_pipeline.core.plan import CREATE, HELD, UPDATE
+    from humacrona_pipeline.launch import sent_writes
+
+    rows = [(UPDATE, APPLIED), (UPDATE, UNVERIFIED), (CREATE, FAILED), (UPDATE, SKIPPED), (HELD, SKIPPED),
+            (UPDATE, DRIFTED), (CREATE, DRIFTED)]
+    outcomes = pd.DataFrame(rows, columns=["action", "status"])
+    assert sent_writes(outcomes) == 3
+    assert sent_writes(outcomes[outcomes["status"].isin([DRIFTED, SKIPPED])]) == 0

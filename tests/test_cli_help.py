@@ -93,10 +93,48 @@ def test_the_development_commands_are_listed_in_help_and_run_with_their_own_opti
         assert "--seed" in help_text and len(help_text.split("\n\n")[1]) > 40, help_text
 
 
-def test_an_unknown_command_is_one_line_naming_the_commands_and_the_development_install(capsys):
+def test_an_unknown_command_is_one_line_listing_every_command_with_the_close_ones(capsys):
     from humacrona_pipeline.cli import main
 
-    assert main(["synk"]) == 2
+    assert main(["snyc"]) == 2
     out, err = capsys.readouterr()
     (line,) = err.splitlines()
-    assert out == "" and "'synk'" in line and "check, sync, webhook, key" in line and "development install" in line
+    assert out == "" and "'snyc'" in line and "did you mean 'sync'?" in line
+    listed = line.partition("(commands: ")[2].partition(")")[0].split(", ")
+    assert sorted(listed) == sorted(_subcommands())  # the contributed ones too
+    assert "development install" not in line  # a clone has it
+
+    assert main(["dmeo"]) == 2
+    assert "did you mean 'demo'?" in capsys.readouterr().err
+    assert main(["xyzzy"]) == 2
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_a_development_command_missing_from_a_deployed_install_says_where_it_comes_from(monkeypatch, capsys):
+    from humacrona_pipeline import cli
+
+    monkeypatch.setattr(cli, "contributed_commands", lambda: {})  # a wheel installed alone: no contributed command
+    for name in DEVELOPMENT_COMMANDS:
+        assert cli.main([name, "--seed", "3"]) == 2
+        out, err = capsys.readouterr()
+        (line,) = err.splitlines()
+        assert out == "" and f"no command '{name}'" in line and "check, sync, webhook, key)" in line
+        assert "development install" in line and f"humacrona {name}`" in line
+
+
+@pytest.mark.parametrize("target, error", [("humacrona_no_such_module:main", "ModuleNotFoundError"),
+                                           ("humacrona_pipeline.cli:no_such_command", "AttributeError")])
+def test_a_contributed_command_that_cannot_be_loaded_is_one_line(tmp_path, monkeypatch, capsys, target, error):
+    """An installed distribution whose entry point names a module or function that is not there."""
+    info = tmp_path / "humacrona_broken_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: humacrona-broken-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[humacrona.commands]\nbroken = {target}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from humacrona_pipeline.cli import main
+
+    assert main(["broken", "--help"]) == 2
+    out, err = capsys.readouterr()
+    (line,) = err.splitlines()
+    assert out == "" and "Traceback" not in err
+    assert "'broken'" in line and "humacrona-broken-plugin" in line and target in line and error in line

@@ -421,3 +421,38 @@ def test_the_command_refuses_to_start_without_authentication_unless_insecure(tmp
     finally:
         assert process.stop() == 0
     assert "WARNING" in process.output() and "NO client secret" in process.output()
+
+
+# The receiver up to READY in a fresh interpreter: its stdout, swapped, notes which heavy libraries are loaded when
+# READY is printed, then stops it as SIGTERM would.
+READY_PROBE = """
+import io, json, os, signal, sys
+from humacrona_pipeline.cli import main
+
+class AtReady(io.StringIO):
+    loaded = None
+
+    def write(self, text):
+        if text.strip() == "READY" and AtReady.loaded is None:
+            AtReady.loaded = sorted(m for m in sys.argv[1:] if m in sys.modules)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return super().write(text)
+
+real, sys.stdout = sys.stdout, AtReady()
+code = main(["webhook", "--host", "127.0.0.1", "--port", "0", "--insecure-no-auth"])
+sys.stdout = real
+print(json.dumps([code, AtReady.loaded]))
+"""
+
+
+def test_the_receiver_is_ready_without_loading_pandas_or_dagster(tmp_path):
+    """Its first lines are printed, and its app and options built, without pandas or Dagster (the push worker
+    loads Dagster in its own process)."""
+    from humacrona_pipeline.defs.realtime.trigger import CONNECTION_VARIABLES
+
+    env = {k: v for k, v in _env(tmp_path, HUMACRONA_STATE_URL=f"sqlite:///{tmp_path / 'state.sqlite'}").items()
+           if k not in CONNECTION_VARIABLES}
+    done = subprocess.run([sys.executable, "-c", READY_PROBE, "pandas", "numpy", "dagster"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == [0, []], done.stderr[-3000:]

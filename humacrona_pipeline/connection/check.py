@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from ..connectors.crona import CronaClient
 from ..connectors.http import ApiError, RetryPolicy
 from ..connectors.huma import HumaClient
+from ..connectors.huma_wire import USER_ID
 from ..connectors.problems import UNAVAILABLE, ConnectionProblem, classify
 from ..state.confirmations import STATEMENT, Confirmation, Confirmations, ConnectionIdentity
 from .variables import CRONA, DISPLAY_NAMES, HUMA, Settings
@@ -108,7 +109,7 @@ async def _check_huma(settings: Settings) -> tuple[_Rows, str | None]:
             detail = f"GET /users: {len(page.items)} users on the first page" + (
                 f", {page.total} in all" if page.total is not None else "")
             if page.items:
-                first = page.items[0]["id"]
+                first = page.items[0][USER_ID]
                 await asyncio.gather(client.get_user(first), client.list_positions(first))
                 detail += "; one user's details and positions read"
             rows.add(OK, detail)
@@ -179,7 +180,8 @@ def confirm(settings: Settings, by: str, url: str | None = None) -> tuple[CheckR
 
 
 def confirm_connection(environ: Mapping[str, str], by: str, url: str | None = None) -> Confirmation:
-    """Check the connection the variables in ``environ`` configure and record ``by``'s confirmation (tests and
+    """Check the connection the variables in ``environ`` configure and record ``by``'s confirmation: what
+    `humacrona check --confirm` does, for confirming programmatically, e.g. from scripts and tests (the tests and
     benchmarks confirm the systems they started themselves this way); RuntimeError when a check failed."""
     report, confirmation = confirm(Settings.from_env(environ), by, url)
     if confirmation is None:

@@ -36,9 +36,10 @@ CRONA_COLUMNS: tuple[str, ...] = (
 KEY_FIELD = RECORD_ID_COLUMN[CRONA]
 # The work email column, by which an employee is matched.
 WORK_EMAIL_COLUMN = MATCH_KEY.crona_columns[0]
-# Columns that hold a bank account: shown masked (last four digits) wherever rows are displayed. The
-# clearing number only names the bank branch.
-CRONA_MASKED_COLUMNS: tuple[str, ...] = ("UtbetKontoNr",)
+# Columns that hold a bank account (the field table's masked fields): shown masked (last four digits) wherever
+# rows are displayed. Crona splits an account over a clearing and an account column, in that order; the
+# clearing number only names the bank branch, so only the last column is masked.
+CRONA_MASKED_COLUMNS: tuple[str, ...] = tuple(f.crona_columns[-1] for f in FIELDS if f.masked)
 
 
 def employee_row(employee: dict) -> dict:

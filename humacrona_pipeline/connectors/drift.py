@@ -21,6 +21,7 @@ from . import crona as crona_api
 from .crona import CronaClient
 from .http import ApiError, NotFoundError
 from .huma import HumaClient
+from .huma_wire import USER_ID
 
 REVIEW_PREFIX = "changed since the plan was reviewed (read again right before writing): "
 
@@ -84,7 +85,7 @@ class DriftCheck:
         system = SYSTEM_NAMES[side]
         if side == HUMA:
             user = await self.huma.find_user_by_email(email)
-            return [f"now in {system} (user {user.get('id')}), absent when the plan was reviewed"] if user else []
+            return [f"now in {system} (user {user.get(USER_ID)}), absent when the plan was reviewed"] if user else []
         numbers = {str(r["new_value"]) for r in rows if r["action"] == CREATE and r["field"] == "employment_id"
                    and r["new_value"] is not None}
         taken = [n for n in sorted(numbers) if await self.crona.find_employee(n) is not None]

@@ -14,7 +14,16 @@ from datetime import date
 from typing import Any
 
 from ..core import normalise as norm
-from ..core.fields import BY_NAME, HUMA, MATCH_KEY, RECORD_ID_COLUMN, REQUIRED_FOR_CREATE, HumaLocation
+from ..core.fields import (
+    BY_NAME,
+    FIELDS,
+    HUMA,
+    HUMA_IBAN_COLUMN,
+    MATCH_KEY,
+    RECORD_ID_COLUMN,
+    REQUIRED_FOR_CREATE,
+    HumaLocation,
+)
 from ..core.unreadable import UNREADABLE_COLUMN
 
 # One flattened row per user, in Huma's own Open API names (nested ones dotted).
@@ -36,7 +45,7 @@ HUMA_COLUMNS: tuple[str, ...] = (
     "bankAccount.type",
     "bankAccount.number",
     "bankAccount.country",
-    "bankAccount.iban",
+    HUMA_IBAN_COLUMN,
     "bankAccount.bic",
     "status.active",
     "position.id",
@@ -45,8 +54,9 @@ HUMA_COLUMNS: tuple[str, ...] = (
     "position.contractEndDate",
     "position.title",
 )
-# Columns that hold a bank account: shown masked (last four digits) wherever rows are displayed.
-HUMA_MASKED_COLUMNS: tuple[str, ...] = ("bankAccount.number", "bankAccount.iban")
+# Columns that hold a bank account (the field table's masked fields, and the IBAN Huma may hold instead of a
+# number): shown masked (last four digits) wherever rows are displayed.
+HUMA_MASKED_COLUMNS: tuple[str, ...] = (*(c for f in FIELDS if f.masked for c in f.huma_columns), HUMA_IBAN_COLUMN)
 
 
 # The user's id (the field table's record id) and work email (its match key), as Huma names them.
@@ -142,7 +152,7 @@ def flatten_employee(user: dict, positions: Iterable[dict], today: date | None =
         "bankAccount.type": bank.get("type"),
         "bankAccount.number": bank.get("number"),
         "bankAccount.country": bank.get("country"),
-        "bankAccount.iban": bank.get("iban"),
+        HUMA_IBAN_COLUMN: bank.get("iban"),
         "bankAccount.bic": bank.get("bic"),
         "status.active": status.get("active"),
         "position.id": position.get("id"),

@@ -30,6 +30,7 @@ from . import crona as crona_api
 from .crona import CronaClient
 from .http import ApiError, NotFoundError, run_bounded
 from .huma import HumaClient
+from .huma_wire import USER_ID
 
 UNREADABLE = "still pending: {system} could not be read back ({error}); tried again next run"
 
@@ -61,7 +62,7 @@ async def _read_huma(client: HumaClient, user_id: str | None, email: str) -> tup
         user = await client.find_user_by_email(email)
         if user is None:
             return None, None
-        user_id = str(user["id"])
+        user_id = str(user[USER_ID])
     try:
         return _canonical(await client.fetch_row(user_id), HUMA), user_id
     except NotFoundError:

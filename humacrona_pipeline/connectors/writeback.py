@@ -75,7 +75,6 @@ from .writing.huma_writer import HumaWriter
 from .writing.journal import JOURNAL_CHUNK, JOURNAL_LOOKAHEAD, JournalCommit  # noqa: F401 - re-exported
 from .writing.verify import verify_outcomes
 from .writing.writer import CREATE_ATTEMPTS, HOLD_HINT, EmployeeCheck, OutcomeCallback  # noqa: F401 - re-exported
-from .writing.writer import Writer as _Writer  # noqa: F401 - the name benchmarks/writeback.py patches
 
 # -------------------------------------------------------------------------------------- public API
 

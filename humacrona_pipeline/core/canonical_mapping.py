@@ -13,7 +13,17 @@ from . import normalise as norm
 from . import validators
 from .chars import factorize, is_none
 from .countries import is_alpha2
-from .fields import BY_NAME, CRONA, FIELD_NAMES, FIELDS, HUMA_IBAN_COLUMN, PART_SEPARATOR, RECORD_ID_COLUMN, Kind
+from .fields import (
+    ADDRESS_PARTS,
+    BY_NAME,
+    CRONA,
+    FIELD_NAMES,
+    FIELDS,
+    HUMA_IBAN_COLUMN,
+    PART_SEPARATOR,
+    RECORD_ID_COLUMN,
+    Kind,
+)
 from .schemas import RECORD_ID
 
 __all__ = ["CANONICAL_COLUMNS", "to_canonical"]
@@ -81,16 +91,16 @@ def _map_address(raw: pd.DataFrame, side: str, map_country_names: bool) -> tuple
         return norm.country(value, map_names=map_country_names)
 
     f = BY_NAME["address"]
-    part = {name: validators.part_field(f, name) for name in ("line1", "postal_code", "city", "country")}
+    street_part, postal_part, city_part, country_part = (validators.part_field(f, name) for name in ADDRESS_PARTS)
     codes, plain, regions, iso, foreign_postal, codes_ok = _each_distinct(
         country, code_of, norm.country, norm.phone_region, lambda v: is_alpha2(code_of(v)),
         lambda v: (code := code_of(v)) is not None and code != "SE" and len(code) == 2,  # else read as Swedish
-        lambda v: _keeps_text_rules(part["country"], code_of(v)))
+        lambda v: _keeps_text_rules(country_part, code_of(v)))
     (swedish, swedish_ok), (foreign, foreign_ok) = _each_distinct_checked(
-        postal, (lambda v: norm.postal_code(v, "SE"), part["postal_code"]),
-        (lambda v: norm.postal_code(v, "XX"), part["postal_code"]))
-    [(lines, lines_ok)] = _each_distinct_checked(line1, (norm.text, part["line1"]))
-    [(cities, cities_ok)] = _each_distinct_checked(city, (norm.text, part["city"]))
+        postal, (lambda v: norm.postal_code(v, "SE"), postal_part),
+        (lambda v: norm.postal_code(v, "XX"), postal_part))
+    [(lines, lines_ok)] = _each_distinct_checked(line1, (norm.text, street_part))
+    [(cities, cities_ok)] = _each_distinct_checked(city, (norm.text, city_part))
     codes_ok = codes_ok.astype(bool) | is_none(codes_ok)  # (a blank country: None, which keeps the rules)
     postal_codes = np.where(foreign_postal.astype(bool), foreign, swedish)
     values = np.array([None if street is None and se_postal is None and town is None and code is None

@@ -1,56 +1,15 @@
-"""How values are shown to people (metadata, reports, emails, logs): masked, one line, never the full account."""
+"""How values are shown to people (metadata, reports, emails, logs): masked, one line, never the full account.
+What can be done without pandas (`present`, `visible`, `visible_lines`) is in `core.visible`, re-exported here."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import pandas as pd
 
 from .bank_accounts import mask
 from .fields import BY_NAME, PART_SEPARATOR, Kind
-
-
-def present(value: object) -> bool:
-    """False for None and pandas' blanks (NaN, NA, NaT); True for any other value."""
-    if value is None:
-        return False
-    try:
-        return not bool(pd.isna(value))
-    except (TypeError, ValueError):  # a list or another value pd.isna does not answer with one bool
-        return True
-
-
-# Characters that hide or reorder text: controls (Cc: NUL, newline, escape...), formats (Cf: bidi overrides
-# and isolates, zero-width spaces and joiners, the byte-order mark, the soft hyphen...) and the line and
-# paragraph separators (Zl, Zp). A value from Huma or Crona may carry any of them; shown raw, "\u202egnp.exe"
-# reads as "exe.png" and a zero-width space makes two different emails look the same.
-_HIDING_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")  # the only characters worth asking unicodedata about
-
-
-def _marker(m: re.Match) -> str:
-    c = m.group(0)
-    return f"<U+{ord(c):04X}>" if unicodedata.category(c) in _HIDING_CATEGORIES else c
-
-
-def visible(text: object) -> str:
-    """``text`` with every character that could hide or reorder what people read (control, format, line
-    separator: a right-to-left override, a zero-width space, NUL, a newline) shown as its code point, e.g.
-    "<U+202E>gnp.exe": the one rule for every report, email, Dagster metadata and CLI line. "" for nothing."""
-    if not present(text):
-        return ""
-    return _NOT_PRINTABLE_ASCII.sub(_marker, str(text))
-
-
-def visible_lines(text: object) -> str:
-    """Several lines of output (the CLI's): each line made `visible`, the line breaks between them kept."""
-    return "\n".join(visible(line) for line in _text(text).split("\n"))
-
-
-def _text(value: object) -> str:
-    return str(value) if present(value) else ""
-
+from .visible import present, visible, visible_lines  # noqa: F401 - re-exported: the rule lives without pandas
 
 # --- Markdown (Dagster metadata) --------------------------------------------------------------------------
 

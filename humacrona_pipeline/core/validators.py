@@ -69,12 +69,16 @@ def _phone_problem(value: str) -> str | None:
     return f"{value!r} is not a valid phone number"
 
 
+# The country is the address's last part; the parts before it say where in that country.
+_PLACE_PARTS, _COUNTRY_PART = ADDRESS_PARTS[:-1], ADDRESS_PARTS[-1]
+
+
 def _address_problem(value: str) -> str | None:
     pieces = value.split(PART_SEPARATOR)
     if len(pieces) == len(ADDRESS_PARTS) and all(pieces) and is_alpha2(pieces[-1]):
         return None  # the common case, without building the parts
     parts = address_parts(value)
-    code = parts["country"]
+    code = parts[_COUNTRY_PART]
     if code is None:
         return "the address has no country"
     if not is_alpha2(code):
@@ -82,7 +86,7 @@ def _address_problem(value: str) -> str | None:
         hint = (f" (it names {known}; the policy option map_country_names would map it)" if known
                 else "")
         return f"country {code!r} is not an ISO 3166-1 alpha-2 code{hint}"
-    missing = [name.replace("_", " ") for name in ("line1", "postal_code", "city") if parts[name] is None]
+    missing = [name.replace("_", " ") for name in _PLACE_PARTS if parts[name] is None]
     if missing:
         return f"the address has no {' and no '.join(missing)}"
     return None
@@ -188,7 +192,8 @@ def _test(kind: Kind, subject: list[str]) -> np.ndarray:
 
 # --- text rules (`fields.Field.max_lengths`): what every text field must be, whatever its kind ----------------
 
-_PART_LABELS = {"line1": "street", "postal_code": "postal code", "city": "city", "country": "country"}
+# The address parts (`fields.ADDRESS_PARTS`) as people read them: their names in words, the first line "street".
+_PART_LABELS = {part: part.replace("_", " ") for part in ADDRESS_PARTS} | {ADDRESS_PARTS[0]: "street"}
 # Whitespace a normalised text (or an address part) cannot hold: any but a space, two spaces, one at an end.
 _ODD_SPACE = re.compile(r"[^\S ]|  |^ | $")
 

@@ -22,12 +22,16 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from ..core.fields import BY_NAME, HUMA
+from ..core.fields import BY_NAME, HUMA, MATCH_KEY, RECORD_ID_COLUMN
 from ..core.webhook_topics import TOPICS
 from . import db
 
 # The Huma property holding a salary account: a delivery's users are kept without it (never at rest in clear).
 _BANK_ACCOUNT_PROPERTY = BY_NAME["bank_account"].columns(HUMA)[0].split(".")[0]
+# A delivered user's id and work email, as Huma names them (the field table's record id and match key); the
+# receiver checks each delivery has them (`webhook.parse_event`).
+USER_ID_PROPERTY = RECORD_ID_COLUMN[HUMA]
+WORK_EMAIL_PROPERTY = MATCH_KEY.columns(HUMA)[0]
 PENDING = "receiver:pending"  # stored by a receiver that asks for its run itself, which has not done so yet
 
 inbox_events = sa.Table(
@@ -101,8 +105,8 @@ class Inbox(db.StateStore):
         row = {
             "fingerprint": fingerprint(topic, raw_body),
             "topic": topic,
-            "user_ids": json.dumps([str(u["id"]) for u in users]),
-            "emails": json.dumps([str(u.get("email") or "").strip().lower() for u in users]),
+            "user_ids": json.dumps([str(u[USER_ID_PROPERTY]) for u in users]),
+            "emails": json.dumps([str(u.get(WORK_EMAIL_PROPERTY) or "").strip().lower() for u in users]),
             "body": json.dumps(_without_bank_accounts(users), ensure_ascii=False, default=str),
             "received_at": _now(),
             "delivered_at": delivered_at.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -48,6 +48,26 @@ def test_readable_text_is_left_as_it_is():
     assert visible(None) == visible(float("nan")) == ""
 
 
+VISIBLE_WITHOUT_PANDAS = r"""
+import decimal, json, sys
+from humacrona_pipeline.core.visible import visible, visible_lines
+shown = [visible("a\u202eb"), visible_lines("one\u200b\ntwo"), visible(None), visible(float("nan")),
+         visible(decimal.Decimal("NaN")), visible(0), visible([1]), visible("")]
+print(json.dumps([shown, "pandas" in sys.modules]))
+"""
+
+
+def test_the_rule_is_the_same_where_pandas_is_not_loaded():
+    """`core.visible`, as the command line uses it (no pandas loaded): the same markers, nothing for None and NaN."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", VISIBLE_WITHOUT_PANDAS], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    assert json.loads(out) == [["a<U+202E>b", "one<U+200B>\ntwo", "", "", "", "0", "[1]", ""], False]
+
+
 def test_display_value_masks_and_joins_before_showing():
     assert display_value("bank_account", "83279 1234567897") == "•••• 7897"
     assert display_value("address", "Storgatan 1\n114 55\nStockholm\nSE") == "Storgatan 1, 114 55, Stockholm, SE"

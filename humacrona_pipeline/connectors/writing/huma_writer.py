@@ -14,6 +14,7 @@ from ..http import ApiError
 from ..huma import HumaClient
 from ..huma_errors import is_not_unique
 from ..huma_titles import JobTitles
+from ..huma_wire import USER_ID
 from .employees import Employee, error_text, new_values
 from .journal import JournalCommit
 from .writer import CREATE_ATTEMPTS, EmployeeCheck, OutcomeCallback, Writer, backoff
@@ -85,8 +86,8 @@ class HumaWriter(Writer):
         try:
             existing = await self.client.find_user_by_email(values["work_email"])
             if existing is not None:
-                log.info("Huma: %s already exists; continuing with user %s", employee.email, existing["id"])
-                return existing["id"], False
+                log.info("Huma: %s already exists; continuing with user %s", employee.email, existing[USER_ID])
+                return existing[USER_ID], False
             body = huma_wire.user_create_body(values, await self.group_id())
             return await self._post(values["work_email"], body)
         except (ApiError, ValueError) as exc:
@@ -97,7 +98,7 @@ class HumaWriter(Writer):
     async def _post(self, email: str, body: dict) -> tuple[str, bool]:
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             try:
-                return (await self.client.create_user(body))["id"], True
+                return (await self.client.create_user(body))[USER_ID], True
             except ApiError as exc:
                 taken = is_not_unique(exc, huma_wire.WORK_EMAIL_PROPERTY)
                 if not (taken or exc.outcome_unknown):
@@ -105,8 +106,8 @@ class HumaWriter(Writer):
                 existing = await self.client.find_user_by_email(email, full_scan=taken)
                 if existing is not None:
                     why = "the email is taken" if taken else "the create was applied although its answer was lost"
-                    log.info("Huma: %s; continuing with user %s", why, existing["id"])
-                    return existing["id"], False
+                    log.info("Huma: %s; continuing with user %s", why, existing[USER_ID])
+                    return existing[USER_ID], False
                 if taken or attempt == CREATE_ATTEMPTS:
                     raise
                 await backoff(self.client, attempt)

@@ -1,37 +1,19 @@
 """The start of every writing job: resolve what a killed run left ``pending`` in the audit ledger.
 
-Thin wiring around `connectors.resolve.resolve_pending`: the `interrupted_writes` asset runs first in
-`sync_users` (`sync_plan` waits for it, so nothing is planned before the ledger knows what the killed run
-did), the `resolve_interrupted_writes` op first in `push_huma_changes`. Reading needs no confirmation: nothing
-is written to Huma or Crona here, only the ledger's pending rows concluded."""
-
-from typing import TYPE_CHECKING
+Thin wiring around the step `defs.apply.interrupted_op` shares with the push's `resolve_interrupted_writes`
+op: the `interrupted_writes` asset runs first in `sync_users` (`sync_plan` waits for it, so nothing is planned
+before the ledger knows what the killed run did). Reading needs no confirmation: nothing is written to Huma or
+Crona here, only the ledger's pending rows concluded."""
 
 import dagster as dg
 
-from ..connection import connection_failures
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
 from ..metadata import markdown_table
+from .interrupted_op import resolve_step
 from .resources import LedgerResource
 
-if TYPE_CHECKING:  # the resolution (pandas, the ledger, the clients) is imported by the steps that run it
-    from ...connectors.resolve import Resolution
-
 ASSET_NAME = "interrupted_writes"
-
-
-def resolve_step(context: dg.OpExecutionContext, huma: HumaResource, crona: CronaResource,
-                 ledger: LedgerResource) -> "Resolution":
-    """Resolve the pending rows other runs left; log what was concluded."""
-    from ...connectors.resolve import resolve_pending
-
-    with connection_failures():
-        resolution = resolve_pending(ledger.ledger(), huma.client, crona.client, except_run=context.run.run_id)
-    counts = resolution.counts()
-    context.log.info("pending writes of interrupted runs: "
-                     + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
-    return resolution
 
 
 @dg.asset(
@@ -54,12 +36,3 @@ def interrupted_writes(context: dg.AssetExecutionContext, huma: HumaResource, cr
         "resolved": dg.MetadataValue.md(markdown_table(shown)),
     })
 
-
-@dg.op(
-    out=dg.Out(dg.Nothing),
-    description="Resolves the writes an interrupted run left `pending` in the audit ledger (read back, marked "
-    "`applied` or `not applied`), before the push reads and writes anything.",
-)
-def resolve_interrupted_writes(context: dg.OpExecutionContext, huma: HumaResource, crona: CronaResource,
-                               ledger: LedgerResource) -> None:
-    resolve_step(context, huma, crona, ledger)

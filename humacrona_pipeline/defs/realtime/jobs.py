@@ -15,7 +15,7 @@ Pushes of the same employee never overlap: `huma_changes` first takes the batch'
 and `push_report` gives them back (a run that fails before frees them by being over).
 
 Steps: `resolve_interrupted_writes` concludes what an interrupted run left pending in the ledger
-(`defs.apply.interrupted`), `huma_changes` reads (retried: reads change nothing), `push_plan` plans,
+(`defs.apply.interrupted_op`), `huma_changes` reads (retried: reads change nothing), `push_plan` plans,
 `crona_push` checks the guards and writes, `push_report` shows what happened per user and fails the run
 when any write failed or did not read back as written, after everything was written and recorded. A failed
 run can be re-executed from the Dagster UI with the same config (it reads Huma again); the next sync_users
@@ -28,7 +28,7 @@ import dagster as dg
 from pydantic import Field
 
 from ...core.fields import CRONA
-from ..apply.interrupted import resolve_interrupted_writes
+from ..apply.interrupted_op import resolve_interrupted_writes
 from ..apply.recorded_writes import write_recorded
 from ..apply.resources import LedgerResource
 from ..connection import connection_failures, require_confirmed
