@@ -195,9 +195,12 @@ def _applied(outcomes: pd.DataFrame) -> str:
         return "nothing to write"
     done = outcomes[outcomes["status"] == APPLIED]
     parts = _employees(done, (UPDATE, "{} updated"), (CREATE, "{} created"))
-    parts.append("every write read back as written" if len(done) == len(outcomes[(outcomes["action"] != HELD)
-                                                                                & (outcomes["status"] != DRIFTED)])
-                 else f"{plural(len(done), 'write')} read back as written")
+    attempted = outcomes[(outcomes["action"] != HELD) & (outcomes["status"] != DRIFTED)]
+    if len(attempted):  # with only held or drifted operations nothing was written, so nothing was read back
+        parts.append("every write read back as written" if len(done) == len(attempted)
+                     else f"{plural(len(done), 'write')} read back as written")
+    elif not parts:
+        parts.append("nothing written")
     for status, words in ((FAILED, "failed"), (UNVERIFIED, "did not read back as written")):
         count = int((outcomes["status"] == status).sum())
         if count:

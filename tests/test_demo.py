@@ -74,6 +74,7 @@ def test_the_demo_says_what_it_found_synced_and_followed_in_real_time(demo):
     again = out.split("4/5")[1].split("5/5")[0]
     assert re.search(r"^ +Converged: nothing left to write", again, re.MULTILINE), again
     assert "1 salary-account change held, not written" in again and "updated" not in again, again
+    assert "read back" not in again, again  # nothing was written, so nothing was read back
     received = r"^ +\d+\.\d\d s +Huma's webhook reached the receiver \(humacrona webhook\)"
     assert re.search(received, out, re.MULTILINE), out
     assert re.search(r"^ +\d+\.\d\d s +Crona has the new family name", out, re.MULTILINE), out
