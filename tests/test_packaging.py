@@ -55,6 +55,7 @@ def test_the_wheel_holds_the_shipped_package_and_nothing_of_the_sandboxes(wheel)
     assert not elsewhere, elsewhere
     assert not [name for name in names if SANDBOX in name or "sandbox" in name.split("/")[-1]], names
     assert "humacrona_pipeline/cli.py" in names and "humacrona_pipeline/serving.py" in names
+    assert "humacrona_pipeline/connectors/paxml/paxml-2.0.xsd" in names  # PAXml validates without the reference
 
 
 def test_the_wheel_declares_the_humacrona_command_and_no_contributed_command(wheel):
