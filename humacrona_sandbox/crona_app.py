@@ -23,6 +23,9 @@ Choices the contract leaves open, made here and relied on by the client:
   employee with that work email (``EpostArb``) fail as Crona refuses data (default 422 ``valideringsfel``,
   in Crona's error shape); ``DELETE`` (optionally ``{"email"}`` or ``?email=``) stops it. See
   ``CronaSandbox.reject_writes``. Admin endpoints need no token and are never faulted.
+* ``GET /_sandbox/paxml/export`` answers every employee as a PAXml 2.0 file (ISO-8859-1);
+  ``POST /_sandbox/paxml/import`` applies a PAXml file person by person under the API's rules
+  (``CronaSandbox.import_paxml``), or refuses it whole (400 ``ogiltig_paxml``) when it is not valid PAXml.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ from datetime import datetime
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from humacrona_sandbox import crona_paxml
 from humacrona_sandbox.crona_rules import (
     CRONA_EMPLOYEE_FIELDS,
     REQUIRED_FIELDS,
@@ -270,6 +274,61 @@ class CronaSandbox:
             return _error(400, "ogiltig_parameter", str(exc))
         return JSONResponse({"rejecting": sorted(self.rejections)})
 
+    # --- PAXml files (crona_paxml.py) --------------------------------------------------------------
+
+    def export_paxml(self) -> bytes:
+        """Every employee, in creation order, as a PAXml 2.0 document validated against the schema."""
+        with self._lock:
+            employees = [doc for key in self._order if (doc := self.store.get(COLLECTION, key)) is not None]
+        return crona_paxml.write_employees(employees, self.settings.company_name, self.settings.orgnr)
+
+    def import_paxml(self, data: bytes) -> dict:
+        """Apply each ``<person>`` as the API would: per person applied or refused with reasons.
+
+        Raises PaxmlInvalid (nothing applied) when the document is not valid PAXml 2.0."""
+        results = [self._apply_person(person) for person in crona_paxml.read_persons(data)]
+        counts = Counter(r["result"] for r in results) + Counter(r["action"] for r in results if "action" in r)
+        return {"personer": results, "counts": {k: counts.get(k, 0) for k in
+                                                 ("applied", "refused", "created", "updated", "unchanged")}}
+
+    def _apply_person(self, person: crona_paxml.PaxmlPerson) -> dict:
+        """One person of an import under the API's rules: an unknown anstid is a create (check_create), a
+        known one a change of the elements present that differ from the stored values (check_patch)."""
+        result: dict = {"anstid": person.anstid, "line": person.line}
+        if person.ignored:
+            result["ignored"] = person.ignored
+        if person.delete:
+            return {**result, "result": "refused", "falt": ["delete"],
+                    "reasons": ["delete: the sandbox never deletes an employee from an HR import"]}
+        if person.anstid is None:
+            return {**result, "result": "refused", "falt": ["AnstNr"],
+                    "reasons": ["AnstNr: the attribute anstid is required (persnr alone matches nobody here)"]}
+        with self._lock:
+            current = self.store.get(COLLECTION, person.anstid)
+            if current is None:
+                body = {"AnstNr": person.anstid, **person.fields}
+                refused = self._rejected(body.get("EpostArb"))
+                problems = check_create(body)
+                changes, action = body, "created"
+            else:
+                changes = {k: v for k, v in person.fields.items() if current.get(k) != v}
+                if not changes:
+                    return {**result, "result": "applied", "action": "unchanged"}
+                refused = self._rejected(current.get("EpostArb"), changes.get("EpostArb"))
+                problems = check_patch(person.anstid, current, changes)
+                action = "updated"
+            if refused is not None:
+                fel = json.loads(refused.body)["fel"]
+                return {**result, "result": "refused", "falt": fel["falt"], "reasons": [fel["meddelande"]]}
+            if problems:
+                return {**result, "result": "refused", "falt": problems.fields,
+                        "reasons": [f"{name}: {text}" for name, text in problems.problems]}
+            if current is None:
+                self._save({name: changes.get(name) for name in CRONA_EMPLOYEE_FIELDS}, is_new=True)
+            else:
+                self._save({**current, **changes}, is_new=False)
+        return {**result, "result": "applied", "action": action}
+
     # --- HTTP ------------------------------------------------------------------------------------
 
     def _build_app(self) -> Starlette:
@@ -283,6 +342,8 @@ class CronaSandbox:
             Route("/_sandbox/expire-tokens", self._expire_tokens, methods=["POST"]),
             Route("/_sandbox/stats", self._stats, methods=["GET"]),
             Route("/_sandbox/reject-writes", self._reject_writes, methods=["POST", "DELETE"]),
+            Route("/_sandbox/paxml/export", self._paxml_export, methods=["GET"]),
+            Route("/_sandbox/paxml/import", self._paxml_import, methods=["POST"]),
         ]
         app = Starlette(routes=routes, exception_handlers={HTTPException: self._http_error, Exception: self._crash})
         app.router.redirect_slashes = False  # a redirect would not be in Crona's error shape
@@ -446,6 +507,15 @@ class CronaSandbox:
             self.refresh_tokens.expire_all()
             expired.append("refresh")
         return JSONResponse({"expired": expired})
+
+    async def _paxml_export(self, request: Request) -> Response:
+        return Response(self.export_paxml(), media_type=f"application/xml; charset={crona_paxml.ENCODING}")
+
+    async def _paxml_import(self, request: Request) -> JSONResponse:
+        try:
+            return JSONResponse(self.import_paxml(await request.body()))
+        except crona_paxml.PaxmlInvalid as exc:
+            return _error(400, "ogiltig_paxml", f"Not a valid PAXml 2.0 document, nothing imported: {exc}")
 
     async def _stats(self, request: Request) -> JSONResponse:
         return JSONResponse({
