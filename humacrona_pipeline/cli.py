@@ -1,6 +1,7 @@
-"""The `humacrona` command: check, sync, the webhook receiver and the storage key; and, git-style, the commands
-other installed distributions contribute (entry-point group `COMMANDS_GROUP`: in a clone of the repository the
-development package humacrona_sandbox adds `sandbox`, `demo` and `dev`; a deployed wheel has none).
+"""The `humacrona` command: check, sync, the PAXml export for a new Crona Lön, the webhook receiver and the storage
+key; and, git-style, the commands other installed distributions contribute (entry-point group `COMMANDS_GROUP`:
+in a clone of the repository the development package humacrona_sandbox adds `sandbox`, `demo` and `dev`; a
+deployed wheel has none).
 
 Building the parser and answering `--help` import nothing heavy (no Dagster, pandas, httpx, Starlette or
 SQLAlchemy), and no contributed command: they are listed from their distributions' metadata and loaded only to
@@ -18,6 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .cli_paxml import add_paxml as _add_paxml
 from .terminal import fail as _fail
 from .terminal import say as _say
 from .terminal import shown as _shown
@@ -25,7 +27,7 @@ from .terminal import shown as _shown
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Entry points: a command name -> a callable given the rest of argv, returning the exit code.
 COMMANDS_GROUP = "humacrona.commands"
-OWN_COMMANDS = ("check", "sync", "webhook", "key")
+OWN_COMMANDS = ("check", "sync", "paxml", "webhook", "key")
 # `humacrona sync --detailed-exitcode`, as `terraform plan -detailed-exitcode`: CHANGES_EXIT_CODE when the dry run
 # planned writes to make now, or the sync sent writes; else 0; 1 an error, 2 a misconfiguration (as without it).
 CHANGES_EXIT_CODE = 3
@@ -283,8 +285,9 @@ def _add_webhook(sub) -> None:
     webhook = sub.add_parser(
         "webhook", help="receive Huma's webhooks (POST /huma/webhook) into the inbox until stopped",
         description="Serve the receiver Huma's webhooks are registered to: it checks each delivery's signature "
-        "(HUMACRONA_WEBHOOK_SECRET) and/or Bearer token (HUMACRONA_WEBHOOK_TOKEN) and stores it in the inbox for "
-        "huma_changes_sensor.")
+        "(HUMACRONA_WEBHOOK_SECRET) and/or Bearer token (HUMACRONA_WEBHOOK_TOKEN), stores it in the inbox and "
+        "starts its push run at once (the huma_changes_sensor is the backstop, and starts them itself when the "
+        "receiver is not set up to; its first lines say which).")
     add_arguments(webhook)
     webhook.set_defaults(func=cmd_webhook)
 
@@ -320,6 +323,7 @@ def build_parser(contributed: dict | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_check(sub)
     _add_sync(sub)
+    _add_paxml(sub)
     _add_webhook(sub)
     _add_key(sub)
     _add_contributed(sub, contributed_commands() if contributed is None else contributed)

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from .core.fields import BY_NAME, CRONA, HUMA, SYSTEM_NAMES
-from .core.outcomes import APPLIED, DRIFTED, FAILED, SKIPPED, UNVERIFIED
+from .core.outcomes import APPLIED, AWAITING_IMPORT, DRIFTED, FAILED, SKIPPED, UNVERIFIED
 from .core.plan import (
     CREATE,
     HELD,
@@ -24,7 +24,7 @@ from .core.plan import (
     UPDATE,
 )
 from .core.reconcile import CONFLICT, CRONA_ONLY, HUMA_ONLY, MATCHED, MISSING_IN_CRONA, MISSING_IN_HUMA, UNMATCHED
-from .core.wording import plural
+from .core.wording import plural, verb
 
 Say = Callable[[str], None]
 # Dagster's console logger prints nothing (`humacrona sync` tells failures in a few lines: `cli_runs`); the run's
@@ -37,6 +37,11 @@ WRITEBACK_NODES = (("crona_writeback", CRONA), ("huma_writeback", HUMA))  # thei
 # Outcomes of writes sent to a system: read back as written, read back otherwise, or failed (refused, or no answer:
 # perhaps made). Drifted and skipped operations were never sent.
 SENT = (APPLIED, UNVERIFIED, FAILED)
+# Writes made: those sent, and those written to a PAXml import file (Crona's file channel) awaiting its import.
+WRITTEN = (*SENT, AWAITING_IMPORT)
+INTERRUPTED_NODE = "interrupted_writes"  # concludes the writes earlier runs left open (defs.apply.interrupted)
+IMPORT_TODO = ("import it in Crona Lön (its PAXml import), then export the employees again into the export folder"
+               " before the next sync, which marks each operation applied or not applied")
 
 _NOT_PLANNED = {  # core.plan's categories, as the administrator reads them
     POLICY_DECISION: "left as they are by the policy",
@@ -159,13 +164,14 @@ def planned_writes(result: dg.ExecuteInProcessResult) -> int:
 
 
 def sent_writes(outcomes: pd.DataFrame) -> int:
-    """Operations of a write-back's outcomes that were sent to the system (`SENT`): a drifted or skipped one
-    (a held one among them) was not."""
-    return int(outcomes["status"].isin(SENT).sum())
+    """Operations of a write-back's outcomes that were written (`WRITTEN`): sent to the system, or written to a
+    PAXml import file that awaits its import; a drifted or skipped one (a held one among them) was not."""
+    return int(outcomes["status"].isin(WRITTEN).sum())
 
 
 def writes_made(result: dg.ExecuteInProcessResult) -> int:
-    """Writes the sync sent to either system (`sent_writes`); a write-back step that did not run sent none."""
+    """Writes the sync made in either system or its import file (`sent_writes`); a write-back step that did not
+    run made none."""
     sent = 0
     for node, _side in WRITEBACK_NODES:
         try:
@@ -177,7 +183,11 @@ def writes_made(result: dg.ExecuteInProcessResult) -> int:
 
 
 def say_sync(result: dg.ExecuteInProcessResult, say: Say, *, paths: bool = True) -> None:
-    """What the apply did per system; with ``paths``, where the report and the email went."""
+    """What the apply did per system (and where a PAXml import file awaits import, with what to do); what became
+    of the writes earlier runs left open; with ``paths``, where the report and the email went."""
+    resolved = open_writes_line(result)
+    if resolved:
+        say(line("Ledger", resolved))
     for node, side in WRITEBACK_NODES:
         try:
             outcomes = result.output_for_node(node)
@@ -185,6 +195,8 @@ def say_sync(result: dg.ExecuteInProcessResult, say: Say, *, paths: bool = True)
             say(line(SYSTEM_NAMES[side], "nothing written: the step did not run"))
             continue
         say(line(SYSTEM_NAMES[side], _applied(outcomes)))
+        for text in import_lines(result, node, outcomes):
+            say(text)
     if paths:
         for text in report_lines(result):
             say(text)
@@ -195,8 +207,12 @@ def _applied(outcomes: pd.DataFrame) -> str:
         return "nothing to write"
     done = outcomes[outcomes["status"] == APPLIED]
     parts = _employees(done, (UPDATE, "{} updated"), (CREATE, "{} created"))
-    attempted = outcomes[(outcomes["action"] != HELD) & (outcomes["status"] != DRIFTED)]
-    if len(attempted):  # with only held or drifted operations nothing was written, so nothing was read back
+    awaiting = outcomes[outcomes["status"] == AWAITING_IMPORT]
+    if len(awaiting):  # Crona's PAXml channel: written to the import file, nothing sent and nothing read back
+        parts.append(f"{plural(awaiting['employee'].nunique(), 'employee')} written to the PAXml import file"
+                     f" ({plural(len(awaiting), 'operation')} {verb(len(awaiting), 'awaits', 'await')} import)")
+    attempted = outcomes[(outcomes["action"] != HELD) & ~outcomes["status"].isin((DRIFTED, SKIPPED))]
+    if len(attempted) and not len(awaiting):  # held, drifted, skipped or filed operations only: nothing read back
         parts.append("every write read back as written" if len(done) == len(attempted)
                      else f"{plural(len(done), 'write')} read back as written")
     elif not parts:
@@ -216,6 +232,46 @@ def _applied(outcomes: pd.DataFrame) -> str:
     if held:
         parts.append(f"{plural(held, 'salary-account change')} held, not written")
     return ", ".join(parts)
+
+
+def import_lines(result: dg.ExecuteInProcessResult, node: str, outcomes: pd.DataFrame) -> list[str]:
+    """Where the PAXml import file a write-back wrote is, and what the administrator does with it (nothing when
+    no operation awaits import)."""
+    from .defs.apply.recorded_writes import IMPORT_FILE_KEY  # the write-back's metadata naming its file
+
+    if not int((outcomes["status"] == AWAITING_IMPORT).sum()):
+        from .connectors.paxml.import_file import AWAITED_PREFIX
+
+        waiting = outcomes.loc[outcomes["error"].astype(str).str.startswith(AWAITED_PREFIX), "error"]
+        return [line("To do", str(waiting.iloc[0]).removeprefix("not written: "))] if len(waiting) else []
+    found = [m.metadata[IMPORT_FILE_KEY] for m in result.asset_materializations_for_node(node)
+             if IMPORT_FILE_KEY in m.metadata]
+    path = getattr(found[-1], "value", found[-1]) if found else "(not named by the write-back: see the report)"
+    return [line("Import file", str(path)), line("To do", IMPORT_TODO)]
+
+
+def open_writes_line(result: dg.ExecuteInProcessResult) -> str:
+    """What the run's `interrupted_writes` step concluded of the writes earlier runs left open ("" when it found
+    none or did not run). Its metadata counts the rows by the status they reached, not by where they came from, so
+    the rows of earlier PAXml import files are told together with those interrupted runs left pending."""
+    from .state.ledger import NOT_APPLIED, PENDING
+
+    try:
+        materializations = result.asset_materializations_for_node(INTERRUPTED_NODE)
+    except Exception:  # a job without the step
+        return ""
+    metadata = materializations[-1].metadata if materializations else {}
+
+    def count(status: str) -> int:
+        value = metadata.get(status.replace(" ", "_"))
+        return int(getattr(value, "value", value) or 0)
+
+    if not count("pending_found"):
+        return ""
+    parts = [f"{count(APPLIED)} applied", f"{count(NOT_APPLIED)} not applied"]
+    parts += [f"{count(status)} {words}" for status, words in ((AWAITING_IMPORT, "still awaiting import"),
+                                                               (PENDING, "still pending")) if count(status)]
+    return "earlier open writes resolved: " + ", ".join(parts)
 
 
 def report_lines(result: dg.ExecuteInProcessResult) -> list[str]:

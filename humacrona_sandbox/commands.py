@@ -33,10 +33,12 @@ def demo(argv: list[str]) -> int:
         prog="humacrona demo",
         description="Start both sandboxes, plan (humacrona sync --dry-run), sync (humacrona sync) twice, and follow "
         "one change made in Huma to Crona Lön in real time (humacrona webhook); prints what happened at each step. "
+        "With --crona-channel paxml, Crona Lön is reached through PAXml export and import files instead of its API "
+        "(the demo imports the sync's file into the Crona sandbox; no real-time step). "
         "The runs are kept in DAGSTER_HOME's Dagster instance (default ./.dagster_home).")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    return run_demo(args.employees, args.seed)
+    return run_demo(args.employees, args.seed, args.crona_channel)
 
 
 def dev(argv: list[str]) -> int:

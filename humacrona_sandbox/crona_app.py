@@ -26,6 +26,8 @@ Choices the contract leaves open, made here and relied on by the client:
 * ``GET /_sandbox/paxml/export`` answers every employee as a PAXml 2.0 file (ISO-8859-1);
   ``POST /_sandbox/paxml/import`` applies a PAXml file person by person under the API's rules
   (``CronaSandbox.import_paxml``), or refuses it whole (400 ``ogiltig_paxml``) when it is not valid PAXml.
+  A person under an unknown ``anstid`` whose work email or ``persnr`` belongs to another employee is
+  refused as a changed AnstNr (crona_identity.py); the API's POST does not check the work email.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from humacrona_sandbox import crona_paxml
+from humacrona_sandbox.crona_identity import Identities
 from humacrona_sandbox.crona_rules import (
     CRONA_EMPLOYEE_FIELDS,
     REQUIRED_FIELDS,
@@ -71,6 +74,7 @@ __all__ = [
 ]
 
 COLLECTION = "employees"  # one Store per sandbox (crona.sqlite), so no prefix is needed
+PERSNR_COLLECTION = "personnummer"  # AnstNr -> the persnr a PAXml import gave (not an API field)
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 LIST_PARAMETERS = ("sida", "antal", "andradEfter")
@@ -280,20 +284,31 @@ class CronaSandbox:
         """Every employee, in creation order, as a PAXml 2.0 document validated against the schema."""
         with self._lock:
             employees = [doc for key in self._order if (doc := self.store.get(COLLECTION, key)) is not None]
-        return crona_paxml.write_employees(employees, self.settings.company_name, self.settings.orgnr)
+            persnr_of = self._persnr_of()
+        return crona_paxml.write_employees(employees, self.settings.company_name, self.settings.orgnr, persnr_of)
+
+    def _persnr_of(self) -> dict[str, str]:
+        """AnstNr -> personnummer, for the employees an import gave one (the API has no such field)."""
+        return {doc["AnstNr"]: doc["persnr"] for doc in self.store.values(PERSNR_COLLECTION)}
 
     def import_paxml(self, data: bytes) -> dict:
         """Apply each ``<person>`` as the API would: per person applied or refused with reasons.
 
-        Raises PaxmlInvalid (nothing applied) when the document is not valid PAXml 2.0."""
-        results = [self._apply_person(person) for person in crona_paxml.read_persons(data)]
+        A changed AnstNr is refused too (crona_identity.py): an unknown ``anstid`` whose work email or
+        personnummer belongs to another employee. Raises PaxmlInvalid (nothing applied) when the
+        document is not valid PAXml 2.0."""
+        persons = crona_paxml.read_persons(data)
+        with self._lock:  # one file at a time, so the identities below stay true while it applies
+            identities = Identities.of(self.store.values(COLLECTION), self._persnr_of())
+            results = [self._apply_person(person, identities) for person in persons]
         counts = Counter(r["result"] for r in results) + Counter(r["action"] for r in results if "action" in r)
         return {"personer": results, "counts": {k: counts.get(k, 0) for k in
                                                  ("applied", "refused", "created", "updated", "unchanged")}}
 
-    def _apply_person(self, person: crona_paxml.PaxmlPerson) -> dict:
+    def _apply_person(self, person: crona_paxml.PaxmlPerson, identities: Identities) -> dict:
         """One person of an import under the API's rules: an unknown anstid is a create (check_create), a
-        known one a change of the elements present that differ from the stored values (check_patch)."""
+        known one a change of the elements present that differ from the stored values (check_patch).
+        The caller holds the lock."""
         result: dict = {"anstid": person.anstid, "line": person.line}
         if person.ignored:
             result["ignored"] = person.ignored
@@ -303,30 +318,34 @@ class CronaSandbox:
         if person.anstid is None:
             return {**result, "result": "refused", "falt": ["AnstNr"],
                     "reasons": ["AnstNr: the attribute anstid is required (persnr alone matches nobody here)"]}
-        with self._lock:
-            current = self.store.get(COLLECTION, person.anstid)
-            if current is None:
-                body = {"AnstNr": person.anstid, **person.fields}
-                refused = self._rejected(body.get("EpostArb"))
-                problems = check_create(body)
-                changes, action = body, "created"
-            else:
-                changes = {k: v for k, v in person.fields.items() if current.get(k) != v}
-                if not changes:
-                    return {**result, "result": "applied", "action": "unchanged"}
-                refused = self._rejected(current.get("EpostArb"), changes.get("EpostArb"))
-                problems = check_patch(person.anstid, current, changes)
-                action = "updated"
-            if refused is not None:
-                fel = json.loads(refused.body)["fel"]
-                return {**result, "result": "refused", "falt": fel["falt"], "reasons": [fel["meddelande"]]}
-            if problems:
-                return {**result, "result": "refused", "falt": problems.fields,
-                        "reasons": [f"{name}: {text}" for name, text in problems.problems]}
-            if current is None:
-                self._save({name: changes.get(name) for name in CRONA_EMPLOYEE_FIELDS}, is_new=True)
-            else:
-                self._save({**current, **changes}, is_new=False)
+        current = self.store.get(COLLECTION, person.anstid)
+        email = person.fields.get("EpostArb")
+        if (refusal := identities.refusal(person.anstid, current is None, email, person.persnr)) is not None:
+            return {**result, "result": "refused", "falt": [refusal[0]], "reasons": [refusal[1]]}
+        if current is None:
+            body = {"AnstNr": person.anstid, **person.fields}
+            refused = self._rejected(email)
+            problems = check_create(body)
+            changes, action = body, "created"
+        else:
+            changes = {k: v for k, v in person.fields.items() if current.get(k) != v}
+            refused = self._rejected(current.get("EpostArb"), changes.get("EpostArb")) if changes else None
+            problems = check_patch(person.anstid, current, changes)
+            action = "updated" if changes else "unchanged"
+        if refused is not None:
+            fel = json.loads(refused.body)["fel"]
+            return {**result, "result": "refused", "falt": fel["falt"], "reasons": [fel["meddelande"]]}
+        if problems:
+            return {**result, "result": "refused", "falt": problems.fields,
+                    "reasons": [f"{name}: {text}" for name, text in problems.problems]}
+        if current is None:
+            self._save({name: changes.get(name) for name in CRONA_EMPLOYEE_FIELDS}, is_new=True)
+        elif changes:
+            self._save({**current, **changes}, is_new=False)
+        if person.persnr is not None and identities.persnr_of.get(person.anstid) != person.persnr:
+            self.store.put(PERSNR_COLLECTION, person.anstid, {"AnstNr": person.anstid, "persnr": person.persnr})
+        after = {**(current or {}), **changes}
+        identities.record(person.anstid, (current or {}).get("EpostArb"), after.get("EpostArb"), person.persnr)
         return {**result, "result": "applied", "action": action}
 
     # --- HTTP ------------------------------------------------------------------------------------

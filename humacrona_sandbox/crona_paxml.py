@@ -74,15 +74,24 @@ def validate(document: etree._ElementTree) -> None:
         raise PaxmlInvalid(error.message, error.line)
 
 
-def write_employees(employees: list[dict], company_name: str, orgnr: str) -> bytes:
+def export_time() -> str:
+    """When the export is taken, for its header's ``datum``: UTC, to the millisecond, as ``Andrad``. A reader
+    compares it with when it wrote its import file: whole seconds would date an export taken in the same
+    second as that file before it."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def write_employees(employees: list[dict], company_name: str, orgnr: str,
+                    persnr_of: dict[str, str] | None = None) -> bytes:
     """Every employee as one valid PAXml 2.0 document: the header and ``<personal>``.
 
     A field that is null is left out (PAXml has no "cleared"), so importing the export changes nothing.
+    ``persnr_of`` (AnstNr -> personnummer) gives the ``persnr`` attribute of those the sandbox holds one for.
     """
     root = etree.Element("paxml")
     header = etree.SubElement(root, "header")
     for name, value in (("format", "PERSONAL"), ("version", "2.0"),
-                        ("datum", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")),
+                        ("datum", export_time()),
                         ("foretagorgnr", orgnr), ("foretagnamn", company_name),
                         ("programnamn", "Crona Lön (humacrona sandbox)")):
         etree.SubElement(header, name).text = value
@@ -90,6 +99,8 @@ def write_employees(employees: list[dict], company_name: str, orgnr: str) -> byt
         personal = etree.SubElement(root, "personal")
         for employee in employees:
             person = etree.SubElement(personal, "person", anstid=employee["AnstNr"])
+            if (persnr := (persnr_of or {}).get(employee["AnstNr"])) is not None:
+                person.set("persnr", persnr)
             for name, element in PERSON_ELEMENTS.items():
                 if employee.get(name) is not None:
                     etree.SubElement(person, element).text = employee[name]

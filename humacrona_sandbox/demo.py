@@ -6,18 +6,25 @@ command in subprocesses, with the documented environment variables (`product`): 
 `humacrona sync --dry-run`, `humacrona sync` twice (its `--detailed-exitcode` tells whether anything was left to
 write) and `humacrona webhook`, the receiver Huma's webhooks are registered to, which pushes each change it stores.
 The lines `humacrona sync` prints are shown as it prints them; Dagster's own log lines stay off the terminal (every
-run is in the instance, for the Dagster UI); the report and the email come last."""
+run is in the instance, for the Dagster UI); the report and the email come last.
+
+With `--crona-channel paxml` Crona Lön is reached through PAXml files instead of its API (`demo_paxml`): the sync
+reads Crona's export from a folder and writes its changes as an import file there, which the demo imports into
+the Crona sandbox as the payroll administrator would; the next sync reads the new export and finds the file's
+operations applied. The real-time step is skipped: on that channel a change is written in the next sync's file."""
 
 from __future__ import annotations
 
 import argparse
 import queue
+import re
 import signal
 import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .product import (
     DEMO_POLICY,
@@ -32,6 +39,9 @@ from .product import (
 )
 from .runner import RunningSandboxes, SandboxOptions, start_sandboxes
 
+if TYPE_CHECKING:
+    from .demo_paxml import PaxmlFolder  # loaded with the PAXml story only: `humacrona demo --help` stays light
+
 DEMO_WEBHOOK_SECRET = "demo-webhook-secret"  # the demo's receiver and Huma sandbox only: never a real Huma secret
 CHANGES_EXIT_CODE = 3  # `humacrona sync --detailed-exitcode`: writes were planned (--dry-run) or made
 INDENT = "     "
@@ -40,6 +50,9 @@ RECEIVER_TIMEOUT_S = 120  # for `humacrona webhook` to say READY (it loads the p
 ARRIVAL_TIMEOUT_S = 60  # for a change made in Huma to reach Crona
 CRONA_EMPLOYEES = "employees"  # the Crona sandbox's collection, keyed by AnstNr
 FAMILY_NAME = ("familyName", "EfNamn")  # the family name in Huma's API and in Crona Lön's
+CHANNELS = ("api", "paxml")  # `--crona-channel`: Crona Lön's API, or its PAXml files
+# The second sync's line on the operations of the earlier import file (its Ledger line): how many it found in Crona
+RESOLVED = re.compile(r"\b(\d+) applied, (\d+) not applied\b")
 
 
 def line(label: str, text: str) -> str:
@@ -103,12 +116,13 @@ class Receiver:
         self.log.close()
 
 
-def run_sync(env: dict[str, str], policy: Path, *options: str) -> tuple[int, list[str]]:
+def run_sync(env: dict[str, str], policy: Path, *options: str,
+             shown: list[str] | None = None) -> tuple[int, list[str]]:
     """`humacrona sync --policy <policy> --detailed-exitcode <options>`: the lines it prints about what it planned,
-    wrote and checked are shown as it prints them; the ones naming the report and the email are returned, to end
-    the demo with. What it said on stderr (kept in a temporary file meanwhile) is shown when it failed. Returns
-    (its exit code, those lines)."""
-    kept = []
+    wrote and checked are shown as it prints them (and added to ``shown``); the ones naming the report and the
+    email are returned, to end the demo with. What it said on stderr (kept in a temporary file meanwhile) is shown
+    when it failed. Returns (its exit code, those lines)."""
+    kept, shown = [], shown if shown is not None else []
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as errors:
         with subprocess.Popen([*humacrona_command(), "sync", "--policy", str(policy), "--detailed-exitcode",
                                *options], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
@@ -118,6 +132,7 @@ def run_sync(env: dict[str, str], policy: Path, *options: str) -> tuple[int, lis
                 if text.startswith(("Report", "Email")):
                     kept.append(text)
                 elif not text.startswith("Running "):  # the step's title says what runs
+                    shown.append(text)
                     say(text if text.startswith(" ") else INDENT + text)
         if proc.returncode not in (0, CHANGES_EXIT_CODE):
             errors.seek(0)
@@ -126,13 +141,28 @@ def run_sync(env: dict[str, str], policy: Path, *options: str) -> tuple[int, lis
     return proc.returncode, kept
 
 
-def _syncs(env: dict[str, str], policy: Path, receiver: Receiver) -> list[str] | None:
-    """Steps 2 to 4; the first sync's report lines, or None when a step failed (it said why)."""
+def _plan(env: dict[str, str], policy: Path) -> bool:
+    """Step 2, the dry run; False when it failed (it said why)."""
     say("2/5  Planning a sync (humacrona sync --dry-run): a dry run, nothing is written")
     say(line("Policy", f"{DEMO_POLICY} (a first sync changes more employees than the example's mass-change"
              " guard allows)"))
     code, _ = run_sync(env, policy, "--dry-run")
-    if code not in (0, CHANGES_EXIT_CODE):
+    return code in (0, CHANGES_EXIT_CODE)
+
+
+def _converged(code: int) -> bool:
+    """Whether a sync run with --detailed-exitcode found nothing left to write (it says so either way)."""
+    if code == CHANGES_EXIT_CODE:
+        say(f"{INDENT}NOT converged: the second sync still had something to write")
+    if code != 0:
+        return False
+    say(f"{INDENT}Converged: nothing left to write (`humacrona sync --detailed-exitcode` exited 0).")
+    return True
+
+
+def _syncs(env: dict[str, str], policy: Path, receiver: Receiver) -> list[str] | None:
+    """Steps 2 to 4; the first sync's report lines, or None when a step failed (it said why)."""
+    if not _plan(env, policy):
         return None
     say("3/5  Synchronising (humacrona sync): writes both systems, reads every write back, records it in the"
         " audit ledger")
@@ -142,12 +172,46 @@ def _syncs(env: dict[str, str], policy: Path, receiver: Receiver) -> list[str] |
     say("4/5  Synchronising again right away (humacrona sync)")
     receiver.start()  # for step 5
     code, _ = run_sync(env, policy)
-    if code == CHANGES_EXIT_CODE:
-        say(f"{INDENT}NOT converged: the second sync still had something to write")
-    if code != 0:
+    return report if _converged(code) else None
+
+
+def _paxml_syncs(env: dict[str, str], policy: Path, folder: PaxmlFolder) -> list[str] | None:
+    """Steps 2 to 4 on the PAXml channel: plan, sync (an import file), the administrator's import and export in
+    Crona Lön, sync again; the first sync's report lines, or None when a step failed (it said why)."""
+    if not _plan(env, policy):
         return None
-    say(f"{INDENT}Converged: nothing left to write (`humacrona sync --detailed-exitcode` exited 0).")
+    say("3/5  Synchronising (humacrona sync): writes Huma, and Crona's changes as one PAXml import file")
+    code, report = run_sync(env, policy)
+    if code not in (0, CHANGES_EXIT_CODE):
+        return None
+    files = folder.import_files()
+    if not files:
+        say(f"{INDENT}No import file was written in {folder.imports}")
+        return None
+    written = files[-1]  # the sync said where ("Import file") and what to do with it ("To do")
+    answer = folder.import_into_crona(written)
+    counts = answer.counts
+    say(line("Crona Lön", f"the administrator imports the file ({plural(folder.employees_in(written), 'employee')}):"
+             f" {counts['applied']} applied ({counts['created']} created, {counts['updated']} updated),"
+             f" {counts['refused']} refused"))
+    for text in answer.refusals[:3]:
+        say(line("", f"refused {text}"))
+    exported = folder.export_from_crona()
+    say(line("Export", f"{exported.relative_to(folder.path)}: Crona's employees after the import"))
+    say("4/5  Synchronising again (humacrona sync): reads the new export, checks the import file was applied")
+    seen: list[str] = []
+    code, _ = run_sync(env, policy, shown=seen)
+    if not _converged(code):
+        return None
+    resolved = [found for text in seen if (found := RESOLVED.search(text))]
+    if not resolved or int(resolved[0][1]) == 0 or int(resolved[0][2]) != 0:
+        say(f"{INDENT}NOT every operation of {written.name} was found applied in Crona's new export")
+        return None
     return report
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _someone(sandboxes: RunningSandboxes) -> dict:
@@ -195,7 +259,7 @@ def _real_time(sandboxes: RunningSandboxes, receiver: Receiver) -> bool:
     return True
 
 
-def run_demo(employees: int, seed: int) -> int:
+def run_demo(employees: int, seed: int, channel: str = "api") -> int:
     home = dagster_home()
     started = time.monotonic()
     say("humacrona demo: Huma (HR) and Crona Lön (payroll) kept in sync by Dagster jobs, on local sandboxes")
@@ -206,11 +270,14 @@ def run_demo(employees: int, seed: int) -> int:
         say(line("Huma", sandboxes.huma_url))
         say(line("Crona", sandboxes.crona_url))
         env = product_environment(sandboxes.env, home, str(policy))
-        receiver = Receiver(env)
-        try:
-            report = _story(sandboxes, env, policy, receiver)
-        finally:
-            receiver.stop()
+        if channel == "paxml":
+            report = _paxml_story(sandboxes, env, policy)
+        else:
+            receiver = Receiver(env)
+            try:
+                report = _story(sandboxes, env, policy, receiver)
+            finally:
+                receiver.stop()
     if report is None:
         return 1
     say(f"Done in {time.monotonic() - started:.1f} s. Every run is in the Dagster instance {home}:"
@@ -235,6 +302,30 @@ def _story(sandboxes: RunningSandboxes, env: dict[str, str], policy: Path, recei
     return report
 
 
+def _paxml_story(sandboxes: RunningSandboxes, env: dict[str, str], policy: Path) -> list[str] | None:
+    """Steps 1 (Crona's first export, the confirmation) to 5 on the PAXml channel; the report lines, or None."""
+    from .demo_paxml import PaxmlFolder, paxml_environment
+
+    folder = PaxmlFolder(sandboxes.crona_url)
+    env = paxml_environment(env, folder.path)
+    say(line("PAXml folder", f"{folder.path} (Crona Lön is reached through files here, not its API)"))
+    exported = folder.export_from_crona()
+    say(line("Export", f"{exported.relative_to(folder.path)}: Crona's employees, as its administrator exports"
+             " them from Crona Lön"))
+    if not confirm_sandboxes(env, "humacrona demo", INDENT):
+        return None
+    say(line("Connection", "checked and confirmed (humacrona check --confirm): the sandbox and the folder are"
+             " ours to use"))
+    report = _paxml_syncs(env, policy, folder)
+    if report is not None:
+        say("5/5  Real time: skipped, humacrona webhook does not write to Crona on the PAXml channel (the next"
+            " sync's file carries the change)")
+    return report
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--employees", type=int, default=200, help="people to seed (default %(default)s)")
     parser.add_argument("--seed", type=int, default=42, help="seed of the generated data (default %(default)s)")
+    parser.add_argument("--crona-channel", choices=CHANNELS, default="api",
+                        help="how humacrona reaches Crona Lön: its API, or PAXml export and import files"
+                        " (default %(default)s)")

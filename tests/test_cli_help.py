@@ -118,7 +118,7 @@ def test_a_development_command_missing_from_a_deployed_install_says_where_it_com
         assert cli.main([name, "--seed", "3"]) == 2
         out, err = capsys.readouterr()
         (line,) = err.splitlines()
-        assert out == "" and f"no command '{name}'" in line and "check, sync, webhook, key)" in line
+        assert out == "" and f"no command '{name}'" in line and "check, sync, paxml, webhook, key)" in line
         assert "development install" in line and f"humacrona {name}`" in line
 
 

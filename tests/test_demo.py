@@ -19,6 +19,7 @@ import pytest
 from humacrona_pipeline.core.policy import load_policy
 from humacrona_pipeline.defs.policy import SyncPolicy
 from humacrona_sandbox.seed import generate
+from tests.test_at_rest import account_spellings, hits_in
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -122,3 +123,66 @@ def test_the_demo_drives_the_humacrona_command_with_the_example_policy_approving
     assert not expected.approve_mass_change
     assert SyncPolicy.from_file(written).policy() == replace(SyncPolicy.from_policy(expected).policy(),
                                                              approve_mass_change=True)
+
+
+PAXML_EMPLOYEES = 40
+
+
+@pytest.fixture(scope="module")
+def paxml_demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """`humacrona demo --crona-channel paxml` on 40 people, its temporary PAXml folder in this test's directory
+    (TMPDIR), beside its Dagster instance."""
+    exe = shutil.which("humacrona")
+    assert exe, "the `humacrona` console script is not installed (pyproject [project.scripts])"
+    where = tmp_path_factory.mktemp("paxml-demo")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("HUMACRONA_", "HUMA_", "CRONA_", "DAGSTER_"))}
+    env.update(DAGSTER_HOME=str(where / "home"), TMPDIR=str(where))
+    result = subprocess.run([exe, "demo", "--crona-channel", "paxml", "--employees", str(PAXML_EMPLOYEES)],
+                            capture_output=True, text=True, timeout=600, env=env, cwd=where,
+                            stdin=subprocess.DEVNULL, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, where / "home"
+
+
+def _paxml_folder(out: str) -> Path:
+    found = re.search(r"^ +PAXml folder +(\S+)", out, re.MULTILINE)
+    assert found, out
+    return Path(found[1])
+
+
+def test_the_paxml_demo_writes_the_import_file_imports_it_in_crona_and_converges(paxml_demo):
+    result, home = paxml_demo
+    out = result.stdout
+    assert len(out.splitlines()) <= MAX_LINES, out
+    for marker in (" - dagster - ", "DEBUG", "INFO"):
+        assert marker not in out + result.stderr
+    assert [text[:3] for text in out.splitlines() if re.match(r"\d/5 ", text)] == ["1/5", "2/5", "3/5", "4/5", "5/5"]
+    folder = _paxml_folder(out)
+    assert home not in folder.parents and folder not in home.parents
+    assert [p.name for p in sorted((folder / "export").iterdir())] == ["crona-export-1.xml", "crona-export-2.xml"]
+    sync = out.split("3/5")[1].split("4/5")[0]
+    written = re.search(r"^ +Import file +(\S+)$", sync, re.MULTILINE)  # the sync says where it wrote the file
+    assert written, sync
+    path = Path(written[1])
+    assert path.is_file() and path.parent == folder / "import" and path.name.startswith("humacrona-import-")
+    imported = re.search(r"the administrator imports the file \((\d+) employees?\): (\d+) applied"
+                         r" \(\d+ created, \d+ updated\), 0 refused", sync)
+    assert imported and int(imported[1]) == int(imported[2]) > 0, sync
+    assert path.read_bytes().count(b"<person ") == int(imported[1])
+    again = out.split("4/5")[1].split("5/5")[0]
+    assert re.search(r"^ +Converged: nothing left to write", again, re.MULTILINE), again
+    resolved = re.search(r"(\d+) applied, 0 not applied", again)  # the file's operations, found in the new export
+    assert resolved and int(resolved[1]) >= int(imported[1]), again
+    assert re.search(r"^5/5 +Real time: skipped", out, re.MULTILINE), out
+
+
+def test_the_paxml_demo_keeps_full_salary_accounts_in_its_folder_never_in_dagster_home(paxml_demo):
+    """Crona's exports (and an import file) hold full accounts, as Crona Lön needs them: they are in the PAXml
+    folder, outside DAGSTER_HOME, which holds none."""
+    result, home = paxml_demo
+    typed, digits = account_spellings(generate(PAXML_EMPLOYEES, seed=42))
+    assert hits_in(_paxml_folder(result.stdout), typed, digits)  # the search finds them where they are
+    assert hits_in(home, typed, digits) == []
+    assert "CRONA-SANDBOX" not in result.stdout + result.stderr
+

@@ -65,7 +65,7 @@ class CheckReport:
 
 
 def connection_of(settings: Settings) -> ConnectionIdentity:
-    return ConnectionIdentity(settings.huma_base_url, settings.huma_client_id, settings.crona_base_url)
+    return ConnectionIdentity(settings.huma_base_url, settings.huma_client_id, settings.crona_identity)
 
 
 def _problem(system: str, error: BaseException) -> ConnectionProblem:
@@ -119,7 +119,42 @@ async def _check_huma(settings: Settings) -> tuple[_Rows, str | None]:
     return rows, client.organization_id
 
 
+async def _check_paxml(settings: Settings) -> tuple[_Rows, str | None]:
+    """The PAXml channel: the export reads as valid PAXml 2.0, and the import folder takes a file."""
+    from ..connectors.paxml.export_reader import PaxmlExport
+
+    rows = _Rows(CRONA, ("read export", "import folder"))
+    channel, company = settings.crona_channel, None
+    try:
+        try:
+            export = PaxmlExport(channel.export_file())
+            export.load()
+        except (OSError, ValueError) as error:  # missing, unreadable or not PAXml 2.0: one line
+            raise ConnectionProblem(CRONA, str(error), kind=UNAVAILABLE) from None
+        if export.company:
+            company = " ".join(filter(None, (export.company["namn"],
+                                             f"({export.company['orgnr']})" if export.company["orgnr"] else "")))
+        employees, unreadable = await export.employee_table()
+        rows.add(OK, f"{export.path}: valid PAXml 2.0, {len(employees) + len(unreadable)} employees"
+                 + (f" (company {company})" if company else ""))
+        folder = channel.import_folder()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / ".humacrona-write-check"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise ConnectionProblem(CRONA, f"the import folder {folder} cannot take a file: {error.strerror or error}",
+                                    kind=UNAVAILABLE) from None
+        rows.add(OK, f"{folder}: import files are written here, for the administrator to import in Crona Lön")
+    except Exception as error:  # noqa: BLE001 - every failure is a failed check, in one line
+        rows.fail(error)
+    return rows, company
+
+
 async def _check_crona(settings: Settings) -> tuple[_Rows, str | None]:
+    if settings.crona_channel.paxml:
+        return await _check_paxml(settings)
     rows = _Rows(CRONA, ("token", "read employees", "write"))
     client = CronaClient(settings.crona_base_url, settings.crona_activation_code, retry=CHECK_RETRY,
                          timeout_s=TIMEOUT_S, concurrency=2)

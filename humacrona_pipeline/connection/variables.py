@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .crona_channel import CronaChannel
 
 HUMA = "huma"
 CRONA = "crona"
@@ -100,11 +102,17 @@ class Settings:
     huma_client_secret: str
     crona_base_url: str
     crona_activation_code: str
+    crona_channel: CronaChannel = field(default_factory=CronaChannel)  # the API, or PAXml files
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
-        return cls(*((environ.get(v.name) or "").strip() for v in VARIABLES))
+        return cls(*((environ.get(v.name) or "").strip() for v in VARIABLES), CronaChannel.from_env(environ))
+
+    @property
+    def crona_identity(self) -> str:
+        """Crona's side of the connection: the API's base URL, or the PAXml folder."""
+        return self.crona_channel.identity() if self.crona_channel.paxml else self.crona_base_url
 
     def values(self) -> dict[str, str]:
         return dict(zip((v.name for v in VARIABLES), (self.huma_base_url, self.huma_client_id,
@@ -112,7 +120,12 @@ class Settings:
                                                       self.crona_activation_code)))
 
     def problem(self) -> str | None:
-        return problem_line(self.values())
+        """What is wrong with the settings, in one line (the Crona variables are not needed on the PAXml channel)."""
+        channel = self.crona_channel.problem()
+        if channel is not None:
+            return channel
+        names = tuple(v.name for v in of_system(HUMA)) if self.crona_channel.paxml else None
+        return problem_line(self.values(), names)
 
     def __repr__(self) -> str:  # never the secrets
         return (f"Settings(huma_base_url={self.huma_base_url!r}, huma_client_id={self.huma_client_id!r}, "

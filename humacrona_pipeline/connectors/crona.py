@@ -20,18 +20,14 @@ from urllib.parse import quote
 import httpx
 
 from ..core.unreadable import UNREADABLE_COLUMN, reason_line
-from .crona_wire import (  # noqa: F401 - the wire format, re-exported for the client's importers
+from .crona_wire import (  # noqa: F401 - the wire format's names the client's importers read through it
     CRONA_COLUMNS,
     CRONA_MASKED_COLUMNS,
     KEY_FIELD,
     REQUIRED_COLUMNS,
     WORK_EMAIL_COLUMN,
-    create_body,
-    crona_values,
     employee_row,
-    is_same_employee,
     patch_body,
-    remaining_changes,
 )
 from .http import (
     AccessToken,
@@ -199,6 +195,11 @@ class CronaClient(SessionClient):
             return await self.get_employee(anstnr)
         except NotFoundError:
             return None
+
+    async def employee_table(self) -> tuple[list[dict], list[dict]]:
+        """(rows of `CRONA_COLUMNS`, unreadable rows) of every employee (`employee_rows`); the PAXml channel's
+        `paxml.export_reader.PaxmlExport` answers the same from a file."""
+        return employee_rows(await self.list_employees())
 
     async def fetch_rows(self) -> list[dict]:
         """Every employee as a row of exactly `CRONA_COLUMNS`."""

@@ -35,28 +35,17 @@ from .http import (
     collect_pages,
     run_bounded,
 )
-from .huma_errors import is_not_unique, parse_huma_error  # noqa: F401 - re-exported for the client's importers
-from .huma_titles import JobTitles  # noqa: F401 - re-exported
-from .huma_wire import (  # noqa: F401 - the wire format, re-exported for the client's importers
-    BANK_ACCOUNT_COUNTRY,
-    CREATE_FIELDS,
-    DEFAULT_CONTRACT_TYPE,
+from .huma_errors import parse_huma_error
+from .huma_titles import JobTitles  # noqa: F401 - read through the client module by the write-back's tests
+from .huma_wire import (  # noqa: F401 - the wire format's names the client's importers read through it
     HUMA_COLUMNS,
     HUMA_MASKED_COLUMNS,
-    POSITION_CALL,
-    USER_CALL,
     USER_ID,
     WORK_EMAIL_PROPERTY,
-    address_input,
-    bank_account_input,
     current_position,
     flatten_employee,
-    position_create_body,
-    position_patch_body,
     unreadable_row,
-    user_create_body,
     user_details_body,
-    write_call,
 )
 
 log = logging.getLogger("humacrona.connectors")

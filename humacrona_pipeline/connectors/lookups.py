@@ -21,7 +21,8 @@ import pandas as pd
 from ..core import normalise as norm
 from ..core.fields import CRONA, MATCH_KEY, RECORD_ID_COLUMN, field
 from ..core.push import SMALL_PUSH, ChangedUser, HumaChanges, collect_changes, users_to_read
-from .crona import CRONA_COLUMNS, CronaClient, employee_row, is_same_employee
+from .crona import CRONA_COLUMNS, CronaClient, employee_row
+from .crona_wire import is_same_employee
 from .http import ApiError, NotFoundError, run_bounded
 from .huma import HUMA_COLUMNS, HumaClient, unreadable_reason
 

@@ -10,6 +10,10 @@ with the row's ``value_after``: equal is ``applied``, anything else ``not applie
 exist holds none of the values: ``not applied``. An employee that cannot be read (the system refused or did
 not answer) stays ``pending`` with a note, for the next run to try again; nothing is guessed.
 
+Writes to Crona's PAXml channel are ``awaiting import`` until a later export shows them: they are concluded
+the same way, from the export (`paxml.export_reader`); an export taken before the import file was written
+cannot show it, so those rows stay ``awaiting import``.
+
     resolution = resolve_pending(ledger, huma.client, crona.client, except_run=run_id)
 """
 
@@ -18,21 +22,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 
 from ..core.canonical import to_canonical
 from ..core.display import present
 from ..core.fields import CRONA, HUMA, SYSTEM_NAMES
-from ..core.outcomes import APPLIED
+from ..core.outcomes import APPLIED, AWAITING_IMPORT
 from ..state.ledger import NOT_APPLIED, PENDING, Ledger, stored_value
 from . import crona as crona_api
 from .crona import CronaClient
 from .http import ApiError, NotFoundError, run_bounded
 from .huma import HumaClient
 from .huma_wire import USER_ID
+from .paxml import PaxmlError
 
 UNREADABLE = "still pending: {system} could not be read back ({error}); tried again next run"
+OLDER_EXPORT = ("still pending: the run was interrupted around its PAXml import file, and Crona's export is older "
+                "than that; concluded from the first export taken after it")
+STALE_IMPORT = ("not applied after its PAXml import file: Crona's newer export does not hold it (the file was not "
+                "imported, or Crona Lön refused it); the next sync plans it again")
 
 
 @dataclass
@@ -75,17 +85,31 @@ def _record_key(row: Mapping) -> tuple[str, str | None, str]:
     return str(row["system"]), None if record_id is None else str(record_id), str(row["employee"])
 
 
-def _conclude(row: Mapping, found: dict | None, error: str | None) -> dict:
+def _older_than(row: Mapping, exported_at: datetime | None) -> bool:
+    """Whether a PAXml export was taken before the row's import file was written (it cannot show the import)."""
+    if exported_at is None or not present(row["at"]):
+        return False
+    written = datetime.fromisoformat(str(row["at"]).replace("Z", "+00:00"))
+    return exported_at < written.replace(microsecond=0)  # an export's time may carry whole seconds only
+
+
+def _conclude(row: Mapping, found: dict | None, error: str | None, exported_at: datetime | None = None) -> dict:
     system = SYSTEM_NAMES.get(str(row["system"]), str(row["system"]))
-    if error is not None:
+    awaiting = row["status"] == AWAITING_IMPORT
+    if error is not None:  # stays open; an awaited import keeps its note (the file and what to do)
+        if awaiting:
+            return {"status": AWAITING_IMPORT, "note": row["error"]}
         return {"status": PENDING, "note": UNREADABLE.format(system=system, error=error)}
+    if _older_than(row, exported_at):  # an export taken before the file was written cannot show the import
+        return {"status": row["status"], "note": row["error"] if awaiting else OLDER_EXPORT}
+    why = STALE_IMPORT if awaiting else "resolved after an interrupted run"
     if found is None:
-        return {"status": NOT_APPLIED, "note": f"resolved after an interrupted run: {system} has no such record"}
+        return {"status": NOT_APPLIED, "note": f"{why}: {system} has no such record"}
     name = row["field"]
     now = stored_value(name, found.get(name))
     if now == (row["value_after"] if present(row["value_after"]) else None):
         return {"status": APPLIED, "note": None}
-    return {"status": NOT_APPLIED, "note": f"resolved after an interrupted run: {system} does not hold the new value"}
+    return {"status": NOT_APPLIED, "note": f"{why}: {system} does not hold the new value"}
 
 
 async def _resolve(rows: pd.DataFrame, huma: Callable[[], HumaClient] | None,
@@ -114,8 +138,12 @@ async def _resolve(rows: pd.DataFrame, huma: Callable[[], HumaClient] | None,
         if factory is None or not items:
             return [await read(k) for k in items]
         clients[system] = client = factory()  # only now: a system without pending rows need not be configured
-        async with client:
-            return await run_bounded(items, read, client.concurrency)
+        try:
+            async with client:
+                return await run_bounded(items, read, client.concurrency)
+        except (PaxmlError, OSError) as exc:  # Crona's PAXml export cannot be read: every row stays open
+            clients[system] = None
+            return [(None, key[1], " ".join(str(exc).split())) for key in items]
 
     results: dict[tuple, tuple] = {}
     for system in (CRONA, HUMA):
@@ -124,10 +152,12 @@ async def _resolve(rows: pd.DataFrame, huma: Callable[[], HumaClient] | None,
     others = [k for k in keys if k not in results]  # a system this version does not know: stays pending
     results.update({k: (None, k[1], "unknown system") for k in others})
 
+    exported_at = getattr(clients.get(CRONA), "exported_at", None)  # the PAXml channel's export time
     out = []
     for row in rows.to_dict("records"):
         found, record_id, error = results[_record_key(row)]
-        out.append({"id": row["id"], "record_id": record_id, **_conclude(row, found, error)})
+        exported = exported_at if str(row["system"]) == CRONA else None
+        out.append({"id": row["id"], "record_id": record_id, **_conclude(row, found, error, exported)})
     return out
 
 

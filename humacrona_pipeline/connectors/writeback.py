@@ -44,8 +44,8 @@ employee is the bottleneck (group commit): called from one worker thread, one ca
 pending rows of any number of employees about to be written (a list per employee) and the finished rows of
 others; an employee's first request waits until the call holding its pending rows has returned (the
 write-ahead guarantee), its finished rows go in a later call, and the last call has returned before the
-writes end (before verification). Pending rows are committed ahead, in chunks of `JOURNAL_LOOKAHEAD` times
-the concurrency (`JOURNAL_CHUNK` at least) in the order employees are written, the next chunk while the
+writes end (before verification). Pending rows are committed ahead, in chunks of `writing.journal.JOURNAL_LOOKAHEAD`
+times the concurrency (`JOURNAL_CHUNK` at least) in the order employees are written, the next chunk while the
 writers work on this one, so employees rarely wait; outcomes go with a chunk, or once a chunk's worth has
 finished. A run that stops leaves the rows of employees it did not reach ``pending`` (and those whose outcome
 was not written yet), which the next run reads back and concludes, as it does any interrupted write.
@@ -72,9 +72,9 @@ from .huma import HumaClient
 from .huma_wire import DEFAULT_CONTRACT_TYPE
 from .writing.crona_writer import CronaWriter
 from .writing.huma_writer import HumaWriter
-from .writing.journal import JOURNAL_CHUNK, JOURNAL_LOOKAHEAD, JournalCommit  # noqa: F401 - re-exported
+from .writing.journal import JournalCommit
 from .writing.verify import verify_outcomes
-from .writing.writer import CREATE_ATTEMPTS, HOLD_HINT, EmployeeCheck, OutcomeCallback  # noqa: F401 - re-exported
+from .writing.writer import CREATE_ATTEMPTS, EmployeeCheck, OutcomeCallback
 
 # -------------------------------------------------------------------------------------- public API
 

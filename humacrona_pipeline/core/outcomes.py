@@ -15,7 +15,10 @@ FAILED = "failed"  # the system refused the write or could not be reached; `erro
 SKIPPED = "skipped"  # not attempted: a held bank-account change, or an employee whose create failed; `error` says why
 UNVERIFIED = "unverified"  # written, but reading it back gave another value (`error` says which)
 DRIFTED = "drifted"  # of a reviewed plan, not written: the employee changed since the review (`error` says how)
-STATUSES = (APPLIED, FAILED, SKIPPED, UNVERIFIED, DRIFTED)
+# written into a PAXml import file (Crona's file channel), not yet seen in Crona: the next sync reads Crona's new
+# export and marks it applied or not applied; `error` names the file and what the administrator must do
+AWAITING_IMPORT = "awaiting import"
+STATUSES = (APPLIED, FAILED, SKIPPED, UNVERIFIED, DRIFTED, AWAITING_IMPORT)
 
 # The plan's columns, then what happened: `status`, `error` (the API's answer or the reason), `at` (UTC ISO
 # time the operation ended) and `created_id` (the record id a create got: Huma's user id, Crona's AnstNr).

@@ -46,7 +46,7 @@ def connection_failures() -> Iterator[None]:
 def connection_of(huma: HumaResource, crona: CronaResource) -> ConnectionIdentity:
     from ..state.confirmations import ConnectionIdentity
 
-    return ConnectionIdentity(huma.base_url, huma.client_id, crona.base_url)
+    return ConnectionIdentity(huma.base_url, huma.client_id, crona.identity)
 
 
 def confirmation(huma: HumaResource, crona: CronaResource, state_url: str | None) -> Confirmation | None:

@@ -22,12 +22,14 @@ _EMAIL_COLUMNS = {side: MATCH_KEY.columns(side)[0] for side in (HUMA, CRONA)}  #
 @contextmanager
 def listing_failures(side: str) -> Iterator[None]:
     """Inside: a failure to read the employee list itself (a page that answers a server error after the retries,
-    or is not the documented shape) leaves as `dg.Failure` with one line: an outage, not one employee."""
+    or is not the documented shape; on Crona's PAXml channel an export that is missing, unreadable or not valid
+    PAXml 2.0) leaves as `dg.Failure` with one line: an outage, not one employee."""
     from ..connectors.http import ApiError
+    from ..connectors.paxml import PaxmlError
 
     try:
         yield
-    except ApiError as error:
+    except (ApiError, PaxmlError, OSError) as error:
         raise dg.Failure(description=f"{SYSTEM_NAMES[side]}'s employees could not be read, so nothing is synced:"
                          f" {error}") from None
 

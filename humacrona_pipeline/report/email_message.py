@@ -1,4 +1,5 @@
-"""The sync report as an email: the outcome counts in the subject, plain text with an HTML alternative."""
+"""The sync report as an email: the outcome counts in the subject, plain text with an HTML alternative, and no
+attachment (a PAXml import file is named by its path, never sent)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ def build_email(report: SyncReport, *, sender: str, to: str | None, html: str, t
     domain = sender.rpartition("@")[2].strip(" >") or None
     message["Message-ID"] = make_msgid("humacrona-sync", domain=domain)
     message["X-Humacrona-Run-Id"] = visible(report.run_id)
+    # Nothing is attached, the PAXml import file least of all: it holds full salary accounts, which travel
+    # nowhere but the write itself. The report's text and HTML name the file by its full path instead.
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
     return message

@@ -3,7 +3,8 @@
 The page is written for email clients first, so the same file reads the same in Gmail, Outlook and a
 browser: inline styles only (no <style> block, no script, nothing fetched), tables at most `MAX_WIDTH` px
 wide with long values wrapping, and the chart drawn as a table of coloured cells (`bgcolor` for Outlook)
-because Gmail and Outlook drop inline SVG."""
+because Gmail and Outlook drop inline SVG. A PAXml import file is named by its full path, never linked or
+attached (it holds full salary accounts; the page links nothing, `report.email_message`)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,21 @@ from typing import Any
 
 import jinja2
 
-from .summary import APPROVAL_INSTRUCTION, APPROVAL_TITLE, CATEGORIES, CHART_STATUSES, SyncReport
+from ..core.outcomes import AWAITING_IMPORT
+from .summary import (
+    APPROVAL_INSTRUCTION,
+    APPROVAL_TITLE,
+    CHART_STATUSES,
+    IMPORT_INSTRUCTION,
+    IMPORT_TITLE,
+    SyncReport,
+)
 
 TEMPLATE = "sync_report.html.j2"
 MAX_WIDTH = 700  # px: what an email client's reading pane shows without scrolling sideways
 STATUS_COLOURS = {
     "applied": "#2e7d32",
+    "awaiting import": "#1565c0",
     "failed": "#c62828",
     "unverified": "#ef6c00",
     "drifted": "#00838f",
@@ -51,9 +61,9 @@ def chart(report: SyncReport) -> list[dict[str, Any]]:
 def render_html(report: SyncReport) -> str:
     """The report as one HTML document (values escaped by the template's autoescape)."""
     return _environment.get_template(TEMPLATE).render(
-        report=report, chart=chart(report), categories=CATEGORIES, statuses=CHART_STATUSES,
+        report=report, chart=chart(report), categories=report.categories, statuses=CHART_STATUSES,
         colours=STATUS_COLOURS, max_width=MAX_WIDTH, approval_title=APPROVAL_TITLE,
-        approval_instruction=APPROVAL_INSTRUCTION)
+        approval_instruction=APPROVAL_INSTRUCTION, import_title=IMPORT_TITLE, import_instruction=IMPORT_INSTRUCTION)
 
 
 def render_text(report: SyncReport) -> str:
@@ -64,9 +74,11 @@ def render_text(report: SyncReport) -> str:
         out.append("Dry run: nothing was written to Huma or Crona.")
     if report.reviewed_plan:
         out.append(report.reviewed_line)
+    if report.import_line:
+        out.append(report.import_line)
     out += ["", "Operations by system:"]
     for system, counts in report.counts.items():
-        out.append(f"  {system}: " + ", ".join(f"{k} {counts[k]}" for k in CATEGORIES))
+        out.append(f"  {system}: " + ", ".join(f"{k} {counts[k]}" for k in report.categories))
     out += ["", "Conflicts resolved:"]
     out += [f"  {report.conflict_line(c)}" for c in report.conflicts] or ["  no conflicts"]
     for kind, rows in report.lists():
@@ -76,6 +88,8 @@ def render_text(report: SyncReport) -> str:
         for r in rows:
             change = f"{r['current_value'] or '(empty)'} -> {r['new_value'] or '(empty)'}"
             out.append(f"  - {r['system']} {r['action']} {r['employee']} {r['label']}: {change}: {r['reason']}")
+        if kind == AWAITING_IMPORT and report.import_file:
+            out += ["", f"{IMPORT_TITLE}:", f"  {report.import_file}", IMPORT_INSTRUCTION]
     if report.approval_snippet:
         out += ["", f"{APPROVAL_TITLE}:", APPROVAL_INSTRUCTION, "",
                 *("    " + line for line in report.approval_snippet.splitlines())]

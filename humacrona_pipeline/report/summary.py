@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..core.display import display_value, markdown_rows, markdown_text, present, scrub, visible
 from ..core.fields import BY_NAME, CRONA, FIELD_NAMES, HUMA, SIDES, SYSTEM_NAMES, other_side
-from ..core.outcomes import APPLIED, DRIFTED, FAILED, SKIPPED, UNVERIFIED
+from ..core.outcomes import APPLIED, AWAITING_IMPORT, DRIFTED, FAILED, SKIPPED, UNVERIFIED
 from ..core.plan_columns import CREATE, HELD, SKIP_CATEGORIES, UPDATE
 from ..core.policy import Policy
 from ..core.reconcile import CONFLICT
@@ -28,9 +28,11 @@ from .times import DEFAULT_TIMEZONE, Moment, moment
 
 CREATED, UPDATED = "created", "updated"
 # What became of an operation, as the report counts it: an applied create is `created`, an applied update
-# `updated`, a held operation `held` whatever its status; otherwise its status.
+# `updated`, a held operation `held` whatever its status; otherwise its status. A report of a sync that wrote a
+# PAXml import file (Crona's file channel) counts `awaiting import` too, after `updated` (`report_categories`).
 CATEGORIES = (CREATED, UPDATED, HELD, SKIPPED, FAILED, UNVERIFIED, DRIFTED)
-# The chart's and the label's statuses: the outcome statuses, with held operations apart from skipped ones.
+# The chart's and the label's statuses: the outcome statuses, with held operations apart from skipped ones
+# (and `awaiting import` after applied, in a report that has such operations: `report_chart_statuses`).
 CHART_STATUSES = (APPLIED, FAILED, UNVERIFIED, DRIFTED, HELD, SKIPPED)
 MARKDOWN_LIST_ROWS = 50
 LIST_COLUMNS = ("system", "employee", "record_id", "field", "action", "current_value", "new_value", "reason")
@@ -41,6 +43,23 @@ APPROVAL_INSTRUCTION = ("A held salary-account change goes to Crona once the pol
                         " add these entries under employees: in the policy file, then run the sync again.")
 HELD_BANK_REASON = (f"a changed salary account of an existing Crona employee waits for approval:"
                     f" see “{APPROVAL_TITLE}” below")
+# What the administrator does with a PAXml import file is said once, under this title, with the file's full path
+# (`SyncReport.import_file`); each operation written to it points there.
+IMPORT_TITLE = "To import"
+IMPORT_INSTRUCTION = ("Import this file in Crona Lön (its PAXml import), then export the employees again into the"
+                      " export folder before the next sync: that sync reads the new export and marks each operation"
+                      " applied or not applied.")
+IMPORT_REASON = f"written to the PAXml import file, not yet imported: see “{IMPORT_TITLE}” below"
+
+
+def report_categories(awaiting: bool) -> tuple[str, ...]:
+    """The categories a report counts: `CATEGORIES`, with `awaiting import` when something awaits import."""
+    return (CREATED, UPDATED, AWAITING_IMPORT, *CATEGORIES[2:]) if awaiting else CATEGORIES
+
+
+def report_chart_statuses(awaiting: bool) -> tuple[str, ...]:
+    """The statuses a report charts: `CHART_STATUSES`, with `awaiting import` when something awaits import."""
+    return (APPLIED, AWAITING_IMPORT, *CHART_STATUSES[1:]) if awaiting else CHART_STATUSES
 
 
 def _text(value: object) -> str:
@@ -89,6 +108,23 @@ class SyncReport:
     by_field_status: list[dict[str, Any]]  # field, label, status (`CHART_STATUSES`), operations; none zero
     policy_summary: list[tuple[str, str]] = field(default_factory=list)
     reviewed_plan: str = ""  # the run whose reviewed plan was applied ("" when the run planned itself)
+    awaiting_import: list[dict[str, str]] = field(default_factory=list)  # written to a PAXml import file
+    import_file: str = ""  # that file's full path ("" when none was written or it is gone)
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The categories counted per system: `CATEGORIES`, with `awaiting import` when a PAXml file was written."""
+        return report_categories(bool(self.awaiting_import))
+
+    @property
+    def import_line(self) -> str:
+        """The headline of a sync that wrote a PAXml import file: what awaits import, and where ("" otherwise)."""
+        if not self.awaiting_import:
+            return ""
+        written = f"Crona Lön: {plural(len(self.awaiting_import), 'operation')} written to"
+        if not self.import_file:
+            return f"{written} a PAXml import file that awaits import (each operation's reason names it)."
+        return f"{written} the import file {self.import_file}, which awaits import: see “{IMPORT_TITLE}” below."
 
     @property
     def reviewed_line(self) -> str:
@@ -144,15 +180,15 @@ class SyncReport:
             return f"{prefix}: in sync, nothing to write"
         s = self.status_counts
         text = f"{prefix}: {s[APPLIED]} applied, {s[FAILED]} failed, {s[UNVERIFIED]} unverified"
-        for extra in (DRIFTED, HELD, SKIPPED):
-            if s[extra]:
+        for extra in (AWAITING_IMPORT, DRIFTED, HELD, SKIPPED):
+            if s.get(extra):
                 text += f", {s[extra]} {extra}"
         return text
 
     def lists(self) -> list[tuple[str, list[dict[str, str]]]]:
-        """The operations that need a look, by kind: failed, unverified, drifted, held, skipped."""
-        return [(FAILED, self.failed), (UNVERIFIED, self.unverified), (DRIFTED, self.drifted), (HELD, self.held),
-                (SKIPPED, self.skipped)]
+        """The operations that need a look, by kind: awaiting import, failed, unverified, drifted, held, skipped."""
+        return [(AWAITING_IMPORT, self.awaiting_import), (FAILED, self.failed), (UNVERIFIED, self.unverified),
+                (DRIFTED, self.drifted), (HELD, self.held), (SKIPPED, self.skipped)]
 
     def markdown(self, list_rows: int = MARKDOWN_LIST_ROWS) -> str:
         """The Dagster Markdown summary: counts, conflicts resolved, not planned, and the lists of failed,
@@ -164,9 +200,11 @@ class SyncReport:
             out += ["", "_Dry run: nothing was written to Huma or Crona._"]
         if self.reviewed_plan:
             out += ["", f"_{md(self.reviewed_line)}_"]
+        if self.import_line:
+            out += ["", f"**{md(self.import_line)}**"]
         out += ["", "### Operations by system", "",
-                markdown_rows(["system", *CATEGORIES],
-                              [[s, *(c[k] for k in CATEGORIES)] for s, c in self.counts.items()])]
+                markdown_rows(["system", *self.categories],
+                              [[s, *(c[k] for k in self.categories)] for s, c in self.counts.items()])]
         out += ["", "### Conflicts resolved", ""]
         if self.conflicts:
             out.append(markdown_rows(["field", "conflicts", "Huma won", "Crona won", "unresolved"],
@@ -183,6 +221,9 @@ class SyncReport:
                                     r["new_value"], r["reason"]] for r in rows[:list_rows]])]
             if len(rows) > list_rows:
                 out += ["", f"_first {list_rows} of {len(rows)}; the HTML report lists them all_"]
+            if kind == AWAITING_IMPORT and self.import_file:
+                out += ["", f"### {IMPORT_TITLE}", "", f"Import file: {md(self.import_file)}", "",
+                        IMPORT_INSTRUCTION]
         if self.approval_snippet:
             out += ["", f"### {APPROVAL_TITLE}", "", APPROVAL_INSTRUCTION, "", "```yaml", self.approval_snippet, "```"]
         out += ["", "### Not planned", ""]
@@ -230,25 +271,32 @@ def _policy_summary(policy: Policy) -> list[tuple[str, str]]:
 
 def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, not_planned: pd.DataFrame,
                  policy: Policy, *, started_at: datetime | str, finished_at: datetime | str, dry_run: bool = False,
-                 timezone: str = DEFAULT_TIMEZONE, reviewed_plan: str | None = None) -> SyncReport:
+                 timezone: str = DEFAULT_TIMEZONE, reviewed_plan: str | None = None,
+                 import_file: str | None = None) -> SyncReport:
     """The report of one run from its outcome table (`core.outcomes.OUTCOME_COLUMNS`), the conflict table
     (`core.reconcile.CONFLICT_COLUMNS`) and the plan's not-planned rows (`core.plan.NOT_PLANNED_COLUMNS`).
-    ``started_at``/``finished_at``: aware datetimes or ISO 8601 text (naive: UTC), shown in ``timezone``."""
+    ``started_at``/``finished_at``: aware datetimes or ISO 8601 text (naive: UTC), shown in ``timezone``.
+    ``import_file``: the full path of the PAXml import file the run wrote (Crona's file channel), if any."""
     rows = list(outcomes.itertuples(index=False)) if outcomes is not None else []
-    counts = {SYSTEM_NAMES[s]: dict.fromkeys(CATEGORIES, 0) for s in SIDES}
-    status_counts = dict.fromkeys(CHART_STATUSES, 0)
+    awaiting = any(row.status == AWAITING_IMPORT for row in rows)
+    categories, chart_statuses = report_categories(awaiting), report_chart_statuses(awaiting)
+    counts = {SYSTEM_NAMES[s]: dict.fromkeys(categories, 0) for s in SIDES}
+    status_counts = dict.fromkeys(chart_statuses, 0)
     by_field_status: Counter = Counter()
-    lists: dict[str, list[dict[str, str]]] = {FAILED: [], SKIPPED: [], HELD: [], UNVERIFIED: [], DRIFTED: []}
+    lists: dict[str, list[dict[str, str]]] = {k: [] for k in (AWAITING_IMPORT, FAILED, SKIPPED, HELD, UNVERIFIED,
+                                                               DRIFTED)}
     for row in rows:
         system = SYSTEM_NAMES.get(row.target, _text(row.target))
         category = _category(row.action, row.status)
-        counts.setdefault(system, dict.fromkeys(CATEGORIES, 0))
+        counts.setdefault(system, dict.fromkeys(categories, 0))
         counts[system][category] = counts[system].get(category, 0) + 1
         chart_status = _chart_status(row.action, row.status)
         status_counts[chart_status] = status_counts.get(chart_status, 0) + 1
         by_field_status[(_text(row.field), chart_status)] += 1
         if category in lists:
             lists[category].append(_operation(row))
+    if import_file:  # said once, in the report's "To import"; each operation points there
+        lists[AWAITING_IMPORT] = [{**r, "reason": IMPORT_REASON} for r in lists[AWAITING_IMPORT]]
 
     conflict_summary = _conflict_summary(rows, conflicts)
     not_planned_counts = _not_planned_counts(not_planned)
@@ -256,20 +304,22 @@ def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, n
     chart = [{"field": f, "label": BY_NAME[f].label if f in BY_NAME else (f or "-"), "status": visible(s),
               "operations": n}
              for (f, s), n in sorted(by_field_status.items(),
-                                     key=lambda kv: (_field_order(kv[0][0]), CHART_STATUSES.index(kv[0][1])
-                                                     if kv[0][1] in CHART_STATUSES else 99))]
+                                     key=lambda kv: (_field_order(kv[0][0]), chart_statuses.index(kv[0][1])
+                                                     if kv[0][1] in chart_statuses else 99))]
     return SyncReport(
         run_id=visible(run_id), started_at=moment(started_at, timezone), finished_at=moment(finished_at, timezone),
         dry_run=dry_run, operations=len(rows), counts=counts, status_counts=status_counts, conflicts=conflict_summary,
         failed=lists[FAILED], skipped=lists[SKIPPED], held=lists[HELD], unverified=lists[UNVERIFIED],
         drifted=lists[DRIFTED],
         not_planned=not_planned_counts, by_field_status=chart, policy_summary=_policy_summary(policy),
-        reviewed_plan=visible(reviewed_plan or ""))
+        reviewed_plan=visible(reviewed_plan or ""), awaiting_import=lists[AWAITING_IMPORT],
+        import_file=visible(import_file or ""))
 
 
 def _conflict_summary(rows: list, conflicts: pd.DataFrame | None) -> list[dict]:
     """Per field in conflict: how many conflicts, and how many each side won. A conflict is resolved by an
-    applied (or written but unverified) update of the field; the side that was not written won."""
+    applied (or written but unverified, or written to a PAXml import file awaiting import) update of the field;
+    the side that was not written won."""
     conflict_rows = conflicts[conflicts["kind"] == CONFLICT] if conflicts is not None and len(conflicts) else None
     in_conflict: set[tuple[str, str]] = set()
     total: Counter = Counter()
@@ -278,7 +328,8 @@ def _conflict_summary(rows: list, conflicts: pd.DataFrame | None) -> list[dict]:
         total.update(conflict_rows["field"])
     won: Counter = Counter()
     for row in rows:
-        if row.action == UPDATE and row.status in (APPLIED, UNVERIFIED) and (row.employee, row.field) in in_conflict:
+        if (row.action == UPDATE and row.status in (APPLIED, UNVERIFIED, AWAITING_IMPORT)
+                and (row.employee, row.field) in in_conflict):
             won[(row.field, other_side(row.target))] += 1
     conflict_summary = []
     for name in sorted(set(total) | {f for f, _ in won}, key=_field_order):

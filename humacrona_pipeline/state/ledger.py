@@ -26,11 +26,13 @@ import sqlalchemy as sa
 from ..core.bank_accounts import mask
 from ..core.display import present, scrub
 from ..core.fields import BY_NAME, CRONA
-from ..core.outcomes import APPLIED, STATUSES
+from ..core.outcomes import APPLIED, AWAITING_IMPORT, STATUSES
 from . import db
 
 PENDING = "pending"  # recorded before its request; a run killed before the answer leaves it so
 NOT_APPLIED = "not applied"  # a pending row the next run read back: the system does not hold the new value
+# What the next run reads back and concludes: rows a killed run left, and PAXml writes awaiting their import.
+OPEN_STATUSES = (PENDING, AWAITING_IMPORT)
 LEDGER_STATUSES = (PENDING, *STATUSES, NOT_APPLIED)
 LEDGER_COLUMNS = ("id", "run_id", "system", "action", "employee", "record_id", "field", "value_before",
                   "value_after", "status", "error", "rule", "at", "resolved_at")
@@ -154,7 +156,9 @@ def ledger_row(run_id: str, outcome: Mapping) -> dict:
         "value_before": stored_value(field_name, outcome.get("current_value")),
         "value_after": stored_value(field_name, outcome.get("new_value")),
         "status": str(outcome["status"]),
-        "error": scrub(outcome.get("error"), field_name),
+        # our own note of a PAXml write names a file (a run id's digits are no account to mask); others scrubbed
+        "error": _text(outcome.get("error")) if str(outcome["status"]) == AWAITING_IMPORT
+        else scrub(outcome.get("error"), field_name),
         "rule": _text(outcome.get("rule")),
         "at": _when(outcome.get("at")),
     }
@@ -165,6 +169,8 @@ class Ledger:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or db.state_url()
+        self._fresh_runs: dict[str, bool] = {}  # run id -> whether it had no rows when this instance first wrote
+        self._ahead_of: dict[str, set[str]] = {}  # run id -> employees this instance recorded pending
 
     def __repr__(self) -> str:  # the URL may hold a database password
         return f"Ledger({sa.make_url(self.url).render_as_string(hide_password=True)!r})"
@@ -209,9 +215,38 @@ class Ledger:
             return
         with db.write_transaction(self.engine) as conn:
             if ahead:
-                conn.execute(sa.insert(operations_table), ahead)
+                self._ahead(conn, str(run_id), ahead)
             if values:
                 self._complete(conn, run_id, values)
+
+    def _ahead(self, conn: sa.Connection, run_id: str, ahead: list[dict]) -> None:
+        """Insert the pending rows; a retried step of a run that already has rows (Dagster re-executes a failed
+        step in the same run) turns its own earlier rows of the same operation back to pending instead, so
+        each operation is recorded once however often its step ran."""
+        t = operations_table
+        if run_id not in self._fresh_runs:  # asked once per run and instance: a first attempt looks nothing up
+            self._fresh_runs[run_id] = conn.execute(sa.select(t.c.id).where(t.c.run_id == run_id).limit(1)).first() \
+                is None
+        seen = self._ahead_of.setdefault(run_id, set())
+        employees = {v["employee"] for v in ahead}
+        repeated = not seen.isdisjoint(employees)  # the same instance writing an employee again: a retry
+        seen |= employees
+        if self._fresh_runs[run_id] and not repeated:
+            conn.execute(sa.insert(t), ahead)
+            return
+        stored = conn.execute(sa.select(t.c.id, t.c.system, t.c.employee, t.c.field, t.c.action).where(
+            t.c.run_id == run_id, t.c.employee.in_({v["employee"] for v in ahead}))).all()
+        ids = {(r.system, r.employee, r.field, r.action): r.id for r in stored}
+        again = [{**v, "row_id": ids[key]} for v in ahead
+                 if (key := (v["system"], v["employee"], v["field"], v["action"])) in ids]
+        if again:
+            columns = ("record_id", "value_before", "value_after", "status", "error", "rule", "at")
+            conn.execute(sa.update(t).where(t.c.id == sa.bindparam("row_id")).values(
+                resolved_at=None, **{c: sa.bindparam(f"new_{c}") for c in columns}),
+                [{"row_id": v["row_id"], **{f"new_{c}": v[c] for c in columns}} for v in again])
+        fresh = [v for v in ahead if (v["system"], v["employee"], v["field"], v["action"]) not in ids]
+        if fresh:
+            conn.execute(sa.insert(t), fresh)
 
     @staticmethod
     def _complete(conn: sa.Connection, run_id: str, values: list[dict]) -> None:
@@ -237,9 +272,10 @@ class Ledger:
             conn.execute(sa.insert(t), inserts)
 
     def pending(self, *, except_run: str | None = None) -> pd.DataFrame:
-        """The ``pending`` rows (`LEDGER_COLUMNS`) runs left, oldest first; ``except_run``'s left out."""
+        """The open rows (`OPEN_STATUSES`: ``pending``, ``awaiting import``) runs left, oldest first (`LEDGER_COLUMNS`);
+        ``except_run``'s left out."""
         t = operations_table
-        query = sa.select(*(t.c[c] for c in LEDGER_COLUMNS)).where(t.c.status == PENDING).order_by(t.c.id)
+        query = sa.select(*(t.c[c] for c in LEDGER_COLUMNS)).where(t.c.status.in_(OPEN_STATUSES)).order_by(t.c.id)
         if except_run is not None:
             query = query.where(t.c.run_id != str(except_run))
         with self.engine.connect() as conn:
@@ -247,28 +283,30 @@ class Ledger:
         return pd.DataFrame(rows, columns=list(LEDGER_COLUMNS), dtype=object)
 
     def resolve(self, resolutions: Iterable[Mapping]) -> int:
-        """Conclude pending rows from a read-back, in one transaction. Each resolution: ``id``, ``status``
-        (``applied`` or ``not applied``; ``pending`` keeps it pending), ``note`` (why; stored as the error,
-        scrubbed) and optionally ``record_id`` (a create's id, found by reading). A concluded row gets
-        `resolved_at`; only rows still pending are touched. Answers how many rows were concluded."""
+        """Conclude open rows (pending, awaiting import) from a read-back, in one transaction. Each resolution:
+        ``id``, ``status`` (``applied`` or ``not applied``; ``pending`` or ``awaiting import`` keeps it open),
+        ``note`` (why; stored as the error, scrubbed) and optionally ``record_id`` (a create's id, found by
+        reading). A concluded row gets `resolved_at`; only open rows are touched. Answers how many rows were
+        concluded."""
         now = _now()
         changes = []
         for r in resolutions:
             status = str(r["status"])
-            if status not in (PENDING, APPLIED, NOT_APPLIED):
-                raise ValueError(f"a pending row resolves to applied, {NOT_APPLIED!r} or stays pending, not {status!r}")
+            if status not in (*OPEN_STATUSES, APPLIED, NOT_APPLIED):
+                raise ValueError(f"an open row resolves to applied, {NOT_APPLIED!r} or stays open, not {status!r}")
             changes.append({"row_id": int(r["id"]), "new_status": status, "new_error": scrub(r.get("note"), None),
-                            "new_resolved": None if status == PENDING else now,
+                            "new_resolved": None if status in OPEN_STATUSES else now,
                             "new_record_id": _text(r.get("record_id"))})
         if not changes:
             return 0
         t = operations_table
         with db.write_transaction(self.engine) as conn:
-            conn.execute(sa.update(t).where(t.c.id == sa.bindparam("row_id"), t.c.status == PENDING).values(
+            still_open = sa.or_(*(t.c.status == s for s in OPEN_STATUSES))  # `in_` cannot be used in executemany
+            conn.execute(sa.update(t).where(t.c.id == sa.bindparam("row_id"), still_open).values(
                 status=sa.bindparam("new_status"), error=sa.bindparam("new_error"),
                 resolved_at=sa.bindparam("new_resolved"),
                 record_id=sa.func.coalesce(sa.bindparam("new_record_id"), t.c.record_id)), changes)
-        return sum(1 for c in changes if c["new_status"] != PENDING)
+        return sum(1 for c in changes if c["new_status"] not in OPEN_STATUSES)
 
     def mark_verification(self, run_id: str, outcomes: pd.DataFrame) -> int:
         """Set status and error of the run's stored rows to what verification found, matching on run_id,

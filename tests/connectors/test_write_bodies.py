@@ -7,7 +7,8 @@ import uuid
 import pandas as pd
 import pytest
 
-from humacrona_pipeline.connectors import crona, huma
+from humacrona_pipeline.connectors import crona_wire as crona
+from humacrona_pipeline.connectors import huma_wire as huma
 from humacrona_pipeline.connectors.huma import HumaClient
 from humacrona_pipeline.connectors.writeback import apply_plan
 from humacrona_pipeline.core.outcomes import APPLIED, FAILED, SKIPPED

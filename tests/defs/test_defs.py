@@ -141,3 +141,19 @@ def test_extract_metadata_has_row_count_schema_and_a_masked_preview(sandboxes):
                         assert value not in preview and digits not in preview
                         assert digits[-4:] in preview
     assert checked > 0, "the preview should have shown some (masked) bank accounts"
+
+
+def test_the_receivers_push_worker_imports_and_preloads_in_a_fresh_interpreter(tmp_path):
+    """The webhook receiver's fork server imports the push worker, whose `preload` imports every module of the
+    code location and builds the push's first plan: a module moved or renamed must fail here, not on the first
+    webhook in production (the walk above leaves the worker out)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", "import humacrona_pipeline.defs.realtime.push_worker as w; "
+                           "print(w._PUSH.get_definition().name)"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "push_huma_changes"

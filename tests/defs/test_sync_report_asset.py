@@ -18,6 +18,7 @@ from humacrona_pipeline.core.outcomes import OUTCOME_COLUMNS
 from humacrona_pipeline.core.plan import NOT_PLANNED_COLUMNS, PLAN_COLUMNS, SyncPlan
 from humacrona_pipeline.core.reconcile import CONFLICT_COLUMNS
 from humacrona_pipeline.defs.apply.assets import sync_report
+from humacrona_pipeline.defs.crona.resources import CronaResource
 from humacrona_pipeline.defs.email.resources import EmailResource
 from humacrona_pipeline.defs.policy import SyncPolicy
 
@@ -44,8 +45,8 @@ def run_report(email_resource: EmailResource, instance: dg.DagsterInstance) -> d
     plan = SyncPlan(pd.DataFrame(columns=list(PLAN_COLUMNS)), pd.DataFrame(columns=list(NOT_PLANNED_COLUMNS)), 1)
     assets = [stand_in("crona_writeback", crona), stand_in("huma_writeback", huma),
               stand_in("employee_conflicts", conflicts), stand_in("sync_plan", plan), sync_report]
-    return dg.materialize(assets, resources={"policy": SyncPolicy(default_winner="huma"), "email": email_resource},
-                          instance=instance)
+    return dg.materialize(assets, resources={"policy": SyncPolicy(default_winner="huma"), "email": email_resource,
+                                             "crona": CronaResource()}, instance=instance)
 
 
 def logs(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> str:

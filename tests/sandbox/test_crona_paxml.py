@@ -143,3 +143,59 @@ def test_a_name_outside_latin1_survives_the_iso_8859_1_export(http):
     assert b"&#321;ukasiewicz" in export  # a character reference: the file stays ISO-8859-1
     assert imported(http, export)["counts"]["unchanged"] == 3
     assert employees(http)["1003"]["EfNamn"] == "Łukasiewicz"
+
+
+def new_person(anstid: str, email: str, persnr: str | None = None) -> str:
+    attributes = f' anstid="{anstid}"' + (f' persnr="{persnr}"' if persnr else "")
+    return (f"<person{attributes}><fornamn>Astrid</fornamn><efternamn>Lindqvist</efternamn>"
+            f"<epostarb>{email}</epostarb></person>")
+
+
+def test_an_existing_work_email_under_a_new_anstid_is_refused_as_a_changed_anstnr(http):
+    before = employees(http)
+    answer = imported(http, paxml(new_person("9001", "Astrid.1001@Nordljus.se")
+                                  + '<person anstid="1003"><befattning>Chef</befattning></person>'
+                                  + new_person("9002", "nils.berg@nordljus.se")
+                                  + new_person("9003", "NILS.BERG@nordljus.se")))
+    results = by_anstid(answer)
+    assert results["9001"]["result"] == "refused" and results["9001"]["falt"] == ["AnstNr"]
+    assert results["9001"]["reasons"] == ["AnstNr cannot change: Astrid.1001@Nordljus.se is employee 1001"]
+    assert results["1003"]["action"] == "updated"  # the rest of the file still applies
+    assert results["9002"]["action"] == "created"
+    # a person created earlier in the same file owns its email too
+    assert results["9003"]["reasons"] == ["AnstNr cannot change: NILS.BERG@nordljus.se is employee 9002"]
+    assert answer["counts"] == {"applied": 2, "refused": 2, "created": 1, "updated": 1, "unchanged": 0}
+    after = employees(http)
+    assert set(after) == set(before) | {"9002"}
+    assert after["1001"] == before["1001"]
+
+
+def test_a_changed_email_frees_the_old_one_within_the_same_file(http):
+    answer = imported(http, paxml('<person anstid="1002"><epostarb>astrid.lind@nordljus.se</epostarb></person>'
+                                  + new_person("9001", "astrid.1002@nordljus.se")))
+    assert [p["action"] for p in answer["personer"]] == ["updated", "created"]
+
+
+def test_a_known_persnr_under_a_new_anstid_is_refused_and_the_persnr_is_kept(tmp_path):
+    path = tmp_path / "crona.sqlite"
+    box = CronaSandbox(Store(path))
+    box.load_seed([dict(e) for e in SEED])
+    first = box.import_paxml(paxml('<person anstid="1001" persnr="198507129876"/>'))
+    assert first["counts"]["unchanged"] == 1
+    box.store.close()
+
+    restarted = CronaSandbox(Store(path))  # the persnr survives a restart, as the employees do
+    export = etree.fromstring(restarted.export_paxml())
+    assert export.find("personal/person[@anstid='1001']").get("persnr") == "198507129876"
+    assert export.find("personal/person[@anstid='1002']").get("persnr") is None
+    answer = restarted.import_paxml(paxml(new_person("9001", "someone.else@nordljus.se", "198507129876")
+                                          + '<person anstid="1002" persnr="198507129876"/>'
+                                          + new_person("9002", "nils.berg@nordljus.se", "199001011234")))
+    results = by_anstid(answer)
+    assert results["9001"]["reasons"] == ["AnstNr cannot change: the persnr given is employee 1001"]
+    assert results["1002"]["falt"] == ["persnr"] and "employee 1001" in results["1002"]["reasons"][0]
+    assert results["9001"]["falt"] == ["AnstNr"]
+    assert results["9002"]["action"] == "created"
+    assert "198507129876" not in str(answer)  # the reasons never echo a personnummer
+    assert restarted.store.get("employees", "9001") is None
+    restarted.store.close()

@@ -18,7 +18,7 @@ from ..huma.resources import HumaResource
 from ..policy import SyncPolicy
 from ..review import review_key
 from ..types import DataFrame, SyncPlan
-from .recorded_writes import write_recorded
+from .recorded_writes import write_file_recorded, write_recorded
 from .resources import LedgerResource
 
 REPORT_DIR_ENV = "HUMACRONA_REPORT_DIR"
@@ -38,6 +38,9 @@ def _write(context: dg.AssetExecutionContext, target: str, client, sync_plan: Sy
     drifted = None
     if sync_plan.basis is not None:  # a reviewed plan: the employees that drifted, and the last check
         drifted = _drifted_outcomes(sync_plan, target)
+    if client is None:  # Crona's PAXml channel: one import file; its export was read this run, no last check
+        return write_file_recorded(context, crona, operations, ledger, drifted=drifted)
+    if sync_plan.basis is not None:
         write_options["check"] = DriftCheck(huma.client(), crona.client(), sync_plan.basis, review_key(huma, crona),
                                             map_country_names=rules.map_country_names)
     return write_recorded(context, client, target, operations, ledger, drifted=drifted, **write_options)
@@ -61,13 +64,14 @@ def _drifted_outcomes(sync_plan: SyncPlan, target: str) -> DataFrame:
     kinds={"python", "crona"},
     description="Writes the plan's Crona operations (one PATCH per employee, creates with every required "
     "field), reads them back to verify, and records every attempt in the audit ledger. One row per operation: "
-    "applied, failed, skipped or unverified.",
+    "applied, failed, skipped or unverified. On the PAXml channel: one PAXml 2.0 import file (validated against "
+    "the schema, the run in its name), each operation `awaiting import` until a later export shows it.",
 )
 def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, crona: CronaResource,
                     huma: HumaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[DataFrame]:
     require_confirmed(huma, crona, ledger.url)  # the write gate: never rely on the check alone
     with connection_failures():
-        return _write(context, CRONA, crona.client(), sync_plan, policy, ledger, huma, crona)
+        return _write(context, CRONA, None if crona.paxml else crona.client(), sync_plan, policy, ledger, huma, crona)
 
 
 @dg.asset(
@@ -106,22 +110,28 @@ def _started_at(context: dg.AssetExecutionContext) -> datetime:
     description="The outcome of the sync: counts per system and status, conflicts resolved per field and "
     "who won, every failed, skipped, held and unverified operation with its reason. Written as an HTML file "
     "and emailed to the administrator (HUMACRONA_ADMIN_EMAIL), times in their time zone (HUMACRONA_TIMEZONE). "
-    "Bank accounts masked; no secret anywhere.",
+    "On Crona's PAXml channel: the operations awaiting import and the import file's path with what to do (the "
+    "email names the file, never attaches it). Bank accounts masked; no secret anywhere.",
 )
 def sync_report(context: dg.AssetExecutionContext, crona_writeback: DataFrame, huma_writeback: DataFrame,
                 employee_conflicts: DataFrame, sync_plan: SyncPlan, policy: SyncPolicy,
-                email: EmailResource) -> dg.Output[dict]:
+                email: EmailResource, crona: CronaResource) -> dg.Output[dict]:
     import pandas as pd
 
-    from ...core.outcomes import FAILED, UNVERIFIED
+    from ...connection.crona_channel import import_file_name
+    from ...core.outcomes import AWAITING_IMPORT, FAILED, UNVERIFIED
     from ...report.email_message import build_email
     from ...report.html import render_text, write_html
     from ...report.summary import build_report
 
+    channel = crona.channel_settings()
+    written = channel.import_folder() / import_file_name(context.run.run_id) if channel.paxml else None
+    import_file = str(written.resolve()) if written is not None and written.is_file() else None  # None: not written
     outcomes = pd.concat([crona_writeback, huma_writeback], ignore_index=True)
     report = build_report(context.run.run_id, outcomes, employee_conflicts, sync_plan.not_planned, policy.policy(),
                           started_at=_started_at(context), finished_at=datetime.now(UTC),
-                          timezone=email.timezone, reviewed_plan=sync_plan.reviewed_run_id)
+                          timezone=email.timezone, reviewed_plan=sync_plan.reviewed_run_id,
+                          import_file=import_file)
     path = write_html(report, report_dir())
     message = build_email(report, sender=email.sender, to=email.admin_address, html=path.read_text(encoding="utf-8"),
                           text=render_text(report))
@@ -129,7 +139,9 @@ def sync_report(context: dg.AssetExecutionContext, crona_writeback: DataFrame, h
     recipient = email.recipient(message)
     context.log.info(f"report {path}; email {message['Subject']!r} for {recipient} -> {sent_to}")
     summary = {"report_path": str(path), "email": sent_to, "email_to": recipient, "subject": str(message["Subject"]),
-               "statuses": outcomes["status"].value_counts().to_dict(), "converged": bool(report.converged)}
+               "statuses": outcomes["status"].value_counts().to_dict(), "converged": bool(report.converged),
+               "import_file": import_file}
+    extra = {"import_file": dg.MetadataValue.path(import_file)} if import_file else {}
     return dg.Output(summary, metadata={
         "summary": dg.MetadataValue.md(report.markdown()),
         "report": dg.MetadataValue.path(str(path)),
@@ -138,4 +150,6 @@ def sync_report(context: dg.AssetExecutionContext, crona_writeback: DataFrame, h
         "email_sent_via": sent_to,
         "failed": int((outcomes["status"] == FAILED).sum()),
         "unverified": int((outcomes["status"] == UNVERIFIED).sum()),
+        "awaiting_import": int((outcomes["status"] == AWAITING_IMPORT).sum()),
+        **extra,
     })

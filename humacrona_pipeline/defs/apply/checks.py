@@ -16,11 +16,12 @@ from .resources import LedgerResource
 @dg.asset_check(asset=sync_report, blocking=True,
                 description="Every operation of the sync was applied and verified (none failed or unverified).")
 def sync_applied_cleanly(sync_report: dict) -> dg.AssetCheckResult:
-    from ...core.outcomes import DRIFTED
+    from ...core.outcomes import AWAITING_IMPORT, DRIFTED
 
     statuses = sync_report["statuses"]
     bad = {s: n for s, n in statuses.items() if s in ("failed", "unverified") and n}
-    metadata = {"report_path": sync_report["report_path"], **{s: int(n) for s, n in statuses.items()}}
+    metadata = {"report_path": sync_report["report_path"],
+                **{s.replace(" ", "_"): int(n) for s, n in statuses.items()}}
     if bad:
         return dg.AssetCheckResult(
             passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
@@ -31,6 +32,12 @@ def sync_applied_cleanly(sync_report: dict) -> dg.AssetCheckResult:
             passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
             description=f"{plural(drifted, 'operation')} of the reviewed plan not written: the employee changed"
             f" since the review (drifted); see {sync_report['report_path']}")
+    awaiting = int(statuses.get(AWAITING_IMPORT, 0))
+    if awaiting:  # nothing went wrong; Crona's part is in the administrator's hands (the PAXml channel)
+        return dg.AssetCheckResult(
+            passed=True, metadata=metadata,
+            description=f"{plural(awaiting, 'operation')} written to the PAXml import file "
+            f"{sync_report.get('import_file') or ''}, awaiting import in Crona Lön; the rest applied and verified")
     return dg.AssetCheckResult(passed=True, metadata=metadata,
                                description="nothing to write: converged" if sync_report["converged"]
                                else "every operation applied and verified")

@@ -20,9 +20,11 @@ ASSET_NAME = "interrupted_writes"
     name=ASSET_NAME,
     group_name="apply",
     kinds={"python", "huma", "crona"},
-    description="Resolves the writes an interrupted (killed) run left `pending` in the audit ledger, before "
-    "anything is planned: each employee is read back from the system written and each pending row marked "
-    "`applied` or `not applied` (with resolved_at); one that cannot be read stays pending for the next run.",
+    description="Resolves the writes an interrupted (killed) run left `pending` in the audit ledger, and the "
+    "PAXml writes `awaiting import`, before anything is planned: each employee is read back from the system "
+    "written (on the PAXml channel: Crona's newest export) and each row marked `applied` or `not applied` (with "
+    "resolved_at); one that cannot be read stays open for the next run, as does an import awaited from an export "
+    "older than its file.",
 )
 def interrupted_writes(context: dg.AssetExecutionContext, huma: HumaResource, crona: CronaResource,
                        ledger: LedgerResource) -> dg.MaterializeResult:

@@ -14,19 +14,20 @@ from .resources import CronaResource
 async def _extract(crona: CronaResource) -> list[dict]:
     """Every employee's row; one whose fields are not the contract's shape is a row of its AnstNr, work email
     and why. A page that cannot be read fails the extraction (that is an outage, not one employee)."""
-    from ...connectors.crona import employee_rows
     from ...core.unreadable import UNREADABLE_COLUMN
 
-    async with crona.client() as client:
-        rows, unreadable = employee_rows(await client.list_employees())
+    async with crona.client() as client:  # the API, or the PAXml export on that channel
+        rows, unreadable = await client.employee_table()
     return [{**row, UNREADABLE_COLUMN: None} for row in rows] + unreadable
 
 
 @dg.asset(
     group_name="extract",
     kinds={"python", "pandas"},
-    description="Every Crona Lön employee (GET /api/v1/anstallda, all pages), one row per AnstNr, "
-    "columns in Crona's own field names. An employee whose fields are not in the contract's shape keeps only "
+    description="Every Crona Lön employee (GET /api/v1/anstallda, all pages; on the PAXml channel the newest "
+    "PAXml export, validated against the schema), one row per AnstNr, columns in Crona's own field names. A "
+    "<person> without anstid is quarantined with its reason. An employee whose fields are not in the contract's "
+    "shape keeps only "
     "its AnstNr and work email, with the reason in `unreadable`: left out of this sync on both sides, and "
     "judged by the crona_employees_readable check. A page that cannot be read fails the extraction.",
 )

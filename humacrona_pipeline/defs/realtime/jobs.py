@@ -29,7 +29,7 @@ from pydantic import Field
 
 from ...core.fields import CRONA
 from ..apply.interrupted_op import resolve_interrupted_writes
-from ..apply.recorded_writes import write_recorded
+from ..apply.recorded_writes import outcome_output, write_recorded
 from ..apply.resources import LedgerResource
 from ..connection import connection_failures, require_confirmed
 from ..crona.resources import CronaResource
@@ -182,6 +182,13 @@ def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: Crona
         raise dg.Failure(description="The push exceeds the policy's guards; nothing was written: "
                          + "; ".join(violations) + basis + ". Run sync_users to review it, or set"
                          " approve_mass_change.", allow_retries=False)
+    if crona.paxml:  # no request to make: the next sync's import file carries these changes
+        from ...connectors.paxml.import_file import not_pushed
+
+        outcomes = not_pushed(push_plan.plan.operations)
+        if len(outcomes):
+            ledger.ledger().record(context.run.run_id, outcomes)
+        return outcome_output(context, CRONA, outcomes)
     with connection_failures():
         return write_recorded(context, crona.client(), CRONA, push_plan.plan.operations, ledger)
 
