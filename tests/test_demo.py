@@ -164,8 +164,10 @@ def test_the_paxml_demo_writes_the_import_file_imports_it_in_crona_and_converges
     sync = out.split("3/5")[1].split("4/5")[0]
     written = re.search(r"^ +Import file +(\S+)$", sync, re.MULTILINE)  # the sync says where it wrote the file
     assert written, sync
-    path = Path(written[1])
-    assert path.is_file() and path.parent == folder / "import" and path.name.startswith("humacrona-import-")
+    printed = Path(written[1])
+    assert printed.parent == folder / "import" and printed.name.startswith("humacrona-import-")
+    path = folder / "import" / "concluded" / printed.name  # the next sync saw it imported and moved it aside
+    assert path.is_file() and not printed.exists()
     imported = re.search(r"the administrator imports the file \((\d+) employees?\): (\d+) applied"
                          r" \(\d+ created, \d+ updated\), 0 refused", sync)
     assert imported and int(imported[1]) == int(imported[2]) > 0, sync

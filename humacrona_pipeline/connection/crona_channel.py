@@ -27,9 +27,19 @@ IDENTITY_PREFIX = "paxml:"  # a PAXml connection's identity (state.confirmations
 HOW_TO_EXPORT = "export the employees from Crona Lön as a PAXml file"
 
 
+IMPORT_PREFIX, IMPORT_SUFFIX = "humacrona-import-", ".xml"
+CONCLUDED_FOLDER = "concluded"  # in the import folder: files whose every operation a later export concluded
+
+
 def import_file_name(run_id: str) -> str:
     """The import file a run writes: its run id in the name, so a retried step rewrites the same file."""
-    return f"humacrona-import-{run_id}.xml"
+    return f"{IMPORT_PREFIX}{run_id}{IMPORT_SUFFIX}"
+
+
+def run_of_import_file(name: str) -> str | None:
+    """The run that wrote an import file, from its name (None: not a name `import_file_name` gives)."""
+    run = name.removeprefix(IMPORT_PREFIX).removesuffix(IMPORT_SUFFIX)
+    return run if run and len(run) + len(IMPORT_PREFIX + IMPORT_SUFFIX) == len(name) else None
 
 
 @dataclass(frozen=True)

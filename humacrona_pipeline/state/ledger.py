@@ -348,6 +348,15 @@ class Ledger:
             frame["id"] = frame["id"].astype("int64")
         return frame
 
+    def known_runs(self, run_ids: Iterable[str]) -> set[str]:
+        """Those of ``run_ids`` the ledger holds operations of."""
+        t = operations_table
+        wanted = sorted({str(r) for r in run_ids})
+        if not wanted:
+            return set()
+        with self.engine.connect() as conn:
+            return {r for (r,) in conn.execute(sa.select(t.c.run_id).where(t.c.run_id.in_(wanted)).distinct())}
+
     def runs(self) -> pd.DataFrame:
         """One row per run (`RUN_COLUMNS`): first and last operation time, operations, and counts by status;
         the latest run first."""

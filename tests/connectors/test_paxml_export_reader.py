@@ -213,3 +213,42 @@ def test_an_export_with_bad_values_quarantines_those_and_the_rest_syncs(tmp_path
                                                                                 "dubbel2@nordljus.se"}
     assert not table.quarantine["work_email"].eq("bo@nordljus.se").any()
     assert table.frame.set_index("record_id").loc["1001", "bank_account"] == "83279 1234567897"
+
+
+def test_a_refused_value_is_not_repeated_in_the_message_a_log_would_keep(tmp_path):
+    """A personnummer or salary account the schema refuses must not reach the run's logs through its message."""
+    path = write_export(tmp_path / "e.xml", export_document(
+        '<person anstid="1001" persnr="8501011234"><fornamn>Ada</fornamn>'
+        "<anstdatum>83279 1234567897</anstdatum></person>"))
+    with pytest.raises(PaxmlError) as refused:
+        opened(path)
+    message = str(refused.value)
+    assert "not valid PAXml 2.0: line" in message and "persnr" in message
+    assert "8501011234" not in message and "1234567897" not in message
+
+
+def test_an_import_file_humacrona_wrote_is_refused_as_an_export(tmp_path):
+    """Dropped into the export folder by mistake, it would read as a Crona holding only the changed people."""
+    from humacrona_pipeline.connectors.paxml.write import import_document
+
+    path = tmp_path / "export.xml"
+    path.write_bytes(import_document([{"AnstNr": "1001", "FoNamn": "Ada"}]))
+    with pytest.raises(PaxmlError, match="an import file humacrona wrote"):
+        opened(path)
+
+
+def test_a_comment_inside_a_value_does_not_cut_the_value_off(tmp_path):
+    path = write_export(tmp_path / "e.xml", export_document(
+        '<person anstid="1001"><fornamn>An<!-- typed by HR -->na<?pi x?> Lisa</fornamn></person>'))
+    _, rows, _ = opened(path)
+    assert rows[0]["FoNamn"] == "Anna Lisa"
+
+
+def test_an_import_file_has_crlf_line_ends_and_reads_back_the_same(tmp_path):
+    from humacrona_pipeline.connectors.paxml.read import employee_rows
+    from humacrona_pipeline.connectors.paxml.write import import_document
+
+    document = import_document([{"AnstNr": "1001", "FoNamn": "Åsa", "Befattning": "Lönechef"}])
+    assert b"\r\n" in document and b"\n" not in document.replace(b"\r\n", b"")
+    (row,), _ = employee_rows(document)
+    assert (row["FoNamn"], row["Befattning"]) == ("Åsa", "Lönechef")

@@ -208,28 +208,49 @@ def test_a_create_without_what_crona_requires_is_skipped_whole(tmp_path):
 
 
 @pytest.mark.parametrize("value", ["Anna\x07", "esc\x1b[31m", "nul\x00byte", "lone \ud800"])
-def test_a_value_with_a_control_character_skips_only_that_employee(tmp_path, value):
+def test_a_value_with_a_control_character_is_skipped_with_its_reason_and_the_rest_written(tmp_path, value):
+    """Quarantined per value, as everywhere in the sync: the employee's other changes still go into the file."""
     operations = frame(op("ada@nordljus.se", "given_name", "Ada", record_id="1001"),
                        op("bad@nordljus.se", "job_title", "Chef", record_id="1002"),
                        op("bad@nordljus.se", "given_name", value, record_id="1002"),
                        *create_ops("eva@nordljus.se", "2045"))
     outcomes, path = write(operations, tmp_path)
-    bad = outcomes[outcomes["employee"] == "bad@nordljus.se"]
-    assert (bad["status"] == SKIPPED).all()  # the whole employee: never half a person's change
-    assert bad["error"].str.contains("FoNamn").all() and bad["error"].str.contains("U+").all()
+    bad = by_field(outcomes, "bad@nordljus.se")
+    assert bad["given_name"]["status"] == SKIPPED and "U+" in bad["given_name"]["error"]
+    assert "given name" in bad["given_name"]["error"].lower()
+    assert bad["job_title"]["status"] == AWAITING_IMPORT
     others = outcomes[outcomes["employee"] != "bad@nordljus.se"]
     assert (others["status"] == AWAITING_IMPORT).all()
-    assert set(persons(path)) == {"1001", "2045"}
+    assert set(persons(path)) == {"1001", "1002", "2045"}
+    assert children(persons(path)["1002"]) == {"befattning": "Chef"}
 
 
-def test_a_date_the_schema_refuses_skips_only_that_employee_with_the_schemas_line(tmp_path):
+def test_a_date_that_is_not_a_calendar_date_is_skipped_with_its_reason(tmp_path):
     operations = frame(op("ada@nordljus.se", "start_date", "2026-02-30", record_id="1001"),
                        op("bo@nordljus.se", "start_date", "2026-02-28", record_id="1007"))
     outcomes, path = write(operations, tmp_path)
     ada = by_field(outcomes, "ada@nordljus.se")["start_date"]
-    assert ada["status"] == SKIPPED and "not valid PAXml 2.0" in ada["error"] and "anstdatum" in ada["error"]
+    assert ada["status"] == SKIPPED and "2026-02-30" in ada["error"] and "not a calendar date" in ada["error"]
     assert by_field(outcomes, "bo@nordljus.se")["start_date"]["status"] == AWAITING_IMPORT
     assert set(persons(path)) == {"1007"}
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("address", "Storgatan 1\n111 22\nStockholm\nSweden", "Sweden"),  # Crona's country must be alpha-2
+    ("bank_account", "1234 1", "account"),
+    ("private_email", "not-an-email", "email"),
+    ("given_name", None, "requires"),  # a required field is never emptied
+])
+def test_a_value_crona_must_not_receive_is_skipped_at_the_file_boundary(tmp_path, field, value, reason):
+    """The plan has applied these rules already; the file is the last line before payroll, so they hold here too
+    (whatever the import would do with them is not published)."""
+    operations = frame(op("ada@nordljus.se", field, value, record_id="1001"),
+                       op("ada@nordljus.se", "job_title", "Chef", record_id="1001"))
+    outcomes, path = write(operations, tmp_path)
+    ada = by_field(outcomes, "ada@nordljus.se")
+    assert ada[field]["status"] == SKIPPED and reason.lower() in ada[field]["error"].lower()
+    assert ada["job_title"]["status"] == AWAITING_IMPORT
+    assert set(children(persons(path)["1001"])) == {"befattning"}
 
 
 def test_two_employees_with_one_anstnr_are_both_skipped_and_the_others_written(tmp_path):
@@ -326,3 +347,30 @@ def test_the_real_time_push_writes_no_file_on_the_paxml_channel_and_says_why(tmp
     assert len(outcomes) == len(operations) and (outcomes["status"] == SKIPPED).all()
     assert (outcomes["error"] == NOT_PUSHED).all() and "next sync" in NOT_PUSHED
     assert list(tmp_path.iterdir()) == []
+
+
+def test_settling_the_import_folder_keeps_awaited_files_and_moves_concluded_ones_aside(tmp_path):
+    """Before a sync writes: a file whose run still has open rows (awaiting import, or pending after a kill
+    around the rename) is awaited, so no second file carries its changes; a file the ledger concluded is moved
+    to concluded/, so an old file is never imported after a newer one; a file of a run the ledger does not know
+    (another installation's) is left where it is."""
+    from humacrona_pipeline.connection.crona_channel import import_file_name
+    from humacrona_pipeline.connectors.paxml.import_file import settle_folder
+
+    folder = tmp_path / "import"
+    folder.mkdir()
+    for run in ("open-run", "done-run", "foreign-run", "this-run"):
+        (folder / import_file_name(run)).write_bytes(b"<paxml/>")
+    (folder / "notes.xml").write_bytes(b"<x/>")
+    asked = []
+
+    def known(runs):
+        asked.append(set(runs))
+        return {"done-run"} & set(runs)
+
+    awaited, moved = settle_folder(folder, {"open-run", "gone-run"}, known, "this-run")
+    assert awaited == ["open-run"]
+    assert moved == [folder / "concluded" / import_file_name("done-run")] and moved[0].is_file()
+    assert asked == [{"done-run", "foreign-run"}]
+    assert sorted(p.name for p in folder.glob("*.xml")) == sorted(
+        [import_file_name("open-run"), import_file_name("foreign-run"), import_file_name("this-run"), "notes.xml"])

@@ -26,3 +26,10 @@ def test_a_failed_write_still_fails_beside_awaiting_ones():
 
 def test_without_awaiting_rows_the_verdict_is_unchanged():
     assert sync_applied_cleanly(_report(applied=2)).description == "every operation applied and verified"
+
+
+def test_operations_all_skipped_are_never_called_applied():
+    """E.g. an earlier import file still awaits its import: every Crona operation of this sync is skipped."""
+    result = sync_applied_cleanly(_report(skipped=5))
+    assert result.passed and "applied and verified" not in result.description
+    assert result.description.startswith("nothing applied; 5 operations skipped")

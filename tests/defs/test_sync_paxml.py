@@ -123,7 +123,9 @@ def test_a_sync_writes_one_import_file_and_the_next_sync_sees_it_applied(sandbox
     assert set(_crona_ledger(dagster_home, first.run_id)["status"]) == {APPLIED}
     assert _crona_writes(second.output_for_node("sync_plan")).empty  # converged
     assert second.output_for_node("crona_writeback").empty
-    assert px.import_files(folder) == [written]  # nothing to import: no new file
+    # nothing to import: no new file, and the concluded one moved aside so import/ holds only what is to import
+    assert px.import_files(folder) == []
+    assert (folder / "import" / "concluded" / written.name).is_file()
 
 
 def test_an_export_older_than_the_file_leaves_its_writes_awaiting_import(sandboxes, dagster_home, folder):
@@ -158,9 +160,11 @@ def test_an_export_without_the_import_marks_the_writes_not_applied_and_writes_th
     rows = _crona_ledger(dagster_home, first.run_id)
     assert len(rows) and set(rows["status"]) == {NOT_APPLIED}
     assert rows["error"].str.contains("not applied after its PAXml import file", regex=False).all()
-    files = px.import_files(folder)
-    assert len(files) == 2 and files[0] == written and second.run_id in files[1].name
-    assert px.persons(files[1].read_bytes()) == px.persons(written.read_bytes())  # the same changes again
+    # the old file, concluded, is moved aside: only the new one, with the same changes, is left to import
+    (again,) = px.import_files(folder)
+    assert second.run_id in again.name
+    moved = folder / "import" / "concluded" / written.name
+    assert moved.is_file() and px.persons(again.read_bytes()) == px.persons(moved.read_bytes())
     assert set(_crona_ledger(dagster_home, second.run_id)["status"]) == {AWAITING}
 
 

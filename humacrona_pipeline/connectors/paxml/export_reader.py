@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..http import NotFoundError
-from .read import employee_rows
-from .schema import parse
-from .wire import HEADER, ID_COLUMN
+from .read import rows_of
+from .schema import PaxmlError, parse
+from .wire import HEADER, ID_COLUMN, PROGRAM
 
 SYSTEM = "Crona"
+MAX_EXPORT_BYTES = 256 * 2**20
 
 
 class PaxmlExport:
@@ -41,12 +42,20 @@ class PaxmlExport:
         """Read and validate the file (PaxmlError when it is not PAXml 2.0; OSError when it cannot be read)."""
         if self._rows is not None:
             return
-        data = self.path.read_bytes()
-        self._rows, self._unreadable = employee_rows(data)
+        size = self.path.stat().st_size
+        if size > MAX_EXPORT_BYTES:  # bounded memory: a payroll export of 100 000 people is about 50 MB
+            raise PaxmlError(f"{self.path.name} is {size / 2**20:.0f} MB, more than a Crona export of employees "
+                             f"can be ({MAX_EXPORT_BYTES / 2**20:.0f} MB at most): is it the right file?")
+        root = parse(self.path.read_bytes())
+        header = root.find(HEADER)
+        self._rows, self._unreadable = rows_of(root)
+        program = (header.findtext("programnamn") or "").strip()
+        if program.split(" ")[0] == PROGRAM and (self._rows or self._unreadable):  # our own import file: changes
+            raise PaxmlError(f"{self.path.name} is an import file humacrona wrote ({program}), not Crona Lön's export "
+                             "of its employees: export them from Crona Lön and put that file here")
         self._by_id = {}
         for row in self._rows:  # a duplicated anstid: the first, as a reader of the file would find it
             self._by_id.setdefault(str(row.get(ID_COLUMN)), row)
-        header = parse(data).find(HEADER)
         named = {tag: (header.findtext(tag) or "").strip() for tag in ("foretagnamn", "foretagorgnr", "datum")}
         if named["foretagnamn"] or named["foretagorgnr"]:
             self.company = {"namn": named["foretagnamn"], "orgnr": named["foretagorgnr"]}

@@ -17,16 +17,18 @@ export like any interrupted write."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from ...connection.crona_channel import import_file_name
-from ...core.fields import BY_NAME, CRONA, FIELDS, Kind
+from ...connection.crona_channel import CONCLUDED_FOLDER, import_file_name, run_of_import_file
+from ...core.fields import BY_NAME, CRONA, FIELDS, MATCH_KEY, Kind
 from ...core.outcomes import AWAITING_IMPORT, SKIPPED
 from ...core.plan import CREATE, HELD, UPDATE
+from ...core.validators import field_problem
 from .. import crona_wire
 from ..writing.employees import Employee, by_employee, new_values, outcome_frame, plan_rows
 from ..writing.writer import HOLD_HINT
@@ -51,6 +53,16 @@ def _cleared_date(row: dict) -> bool:
     return row["field"] in _DATES and row["new_value"] is None
 
 
+def _refused(row: dict) -> str | None:
+    """Why a value may not go into the file, by the field's own rules (`core.validators`: valid Swedish account,
+    ISO country, dates, emails, lengths), which the plan has applied already: checked again where nothing else
+    would (an import's own checks are unpublished). A required field is never emptied."""
+    f = BY_NAME[row["field"]]
+    if row["new_value"] is None:
+        return "Crona Lön requires it, so a file never empties it" if f.required_in_crona else None
+    return field_problem(f, row["new_value"])
+
+
 def _change(employee: Employee) -> tuple[dict, bool] | None:
     """({Crona column: value, AnstNr}, whether it is a create) for the employee's writable rows; the rows the
     file cannot carry are skipped with their reason. None when nothing is left to write."""
@@ -60,10 +72,14 @@ def _change(employee: Employee) -> tuple[dict, bool] | None:
     for row in [r for r in employee.pending() if _cleared_date(r)]:
         employee.skip([row], f"not in the PAXml file: PAXml 2.0 cannot clear a date; clear the "
                              f"{BY_NAME[row['field']].label.lower()} in Crona Lön by hand")
+    for row in employee.pending():  # the last line before payroll: the schema types these as plain strings
+        reason = _refused(row)
+        if reason is not None:
+            employee.skip([row], f"not in the PAXml file: {BY_NAME[row['field']].label}: {reason}")
     creates, updates = employee.pending(CREATE), employee.pending(UPDATE)
     if creates:
         values = new_values(creates)
-        values.setdefault("work_email", employee.email)
+        values.setdefault(MATCH_KEY.name, employee.email)
         try:
             body = crona_wire.create_body(values)
         except ValueError as exc:
@@ -120,18 +136,52 @@ def _validated(writing: list[Planned]) -> tuple[list[Planned], bytes | None]:
         return kept, _document(kept) if kept else None
 
 
+TEMPORARY_PREFIX = ".humacrona-import-"
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Never half a file (a temporary one renamed), readable by its owner only: it holds full salary accounts."""
+    """Never half a file (a temporary one renamed), readable by its owner only: it holds full salary accounts.
+    The temporary file is a new one of its own (O_EXCL, mode 0600: never a link planted in a shared folder), and
+    one a killed run left is removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
+    for stale in path.parent.glob(f"{TEMPORARY_PREFIX}*.tmp"):
+        stale.unlink(missing_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=".tmp")
+    try:
+        with open(descriptor, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 AWAITED_PREFIX = "not written: the import file "  # how `still_awaited` begins (the CLI's summary finds it)
+
+
+def settle_folder(folder: Path, open_runs: set[str], known: Callable[[set[str]], set[str]],
+                  run_id: str) -> tuple[list[str], list[Path]]:
+    """Before a sync writes its file: (runs whose import files in ``folder`` still await import, the files moved
+    to `CONCLUDED_FOLDER`). A file still awaits while its run has open rows in the ledger (``open_runs``:
+    ``awaiting import``, or ``pending`` after a run killed around its file); a file of a run the ledger knows
+    (``known_runs``) with no open row is concluded (applied or not applied) and moved aside, so that the import
+    folder holds only what is still to import, and an old file is never imported after a newer one.
+    ``known(runs)``: those of ``runs`` the ledger has rows of (a file of another ledger's run is left alone)."""
+    files = {run: path for path in sorted(Path(folder).glob(import_file_name("*")))
+             if (run := run_of_import_file(path.name)) is not None and run != run_id}
+    known_runs = known(set(files) - open_runs) if set(files) - open_runs else set()
+    awaited, moved = [], []
+    for run, path in files.items():
+        if run in open_runs:
+            awaited.append(run)
+        elif run in known_runs:
+            aside = path.parent / CONCLUDED_FOLDER / path.name
+            aside.parent.mkdir(exist_ok=True)
+            os.replace(path, aside)
+            moved.append(aside)
+    return awaited, moved
 
 
 def still_awaited(runs: list[str]) -> str:

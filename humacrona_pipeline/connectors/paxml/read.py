@@ -25,8 +25,8 @@ def _person_values(person) -> dict[str, str]:
     values = {}
     for child in person:
         column = COLUMN_BY_ELEMENT.get(child.tag) if isinstance(child.tag, str) else None
-        if column is not None:
-            values[column] = child.text or ""
+        if column is not None:  # all its text: a comment or processing instruction inside does not cut it off
+            values[column] = "".join(child.itertext())
     return values
 
 
@@ -34,10 +34,14 @@ def employee_rows(source: bytes | str | PathLike) -> tuple[list[dict], list[dict
     """(rows of `CRONA_COLUMNS`, unreadable rows) of a PAXml export, in document order; an unreadable row has
     only the work email (when given) and the reason in `UNREADABLE_COLUMN`. PaxmlError for a file that is
     not valid PAXml 2.0."""
+    return rows_of(parse(document_bytes(source)))
+
+
+def rows_of(root) -> tuple[list[dict], list[dict]]:
+    """`employee_rows` of a document already parsed and validated (`schema.parse`)."""
     from ...core.unreadable import UNREADABLE_COLUMN, reason_line
     from ..crona_wire import WORK_EMAIL_COLUMN, employee_row
 
-    root = parse(document_bytes(source))
     rows, unreadable = [], []
     for personal in root.iterchildren(PERSONAL):
         for element in personal.iterchildren(PERSON):

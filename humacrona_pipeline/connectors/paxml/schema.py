@@ -3,6 +3,7 @@ project's reference folder) and the one way documents are parsed and validated a
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,4 +66,14 @@ def validate(tree: etree._ElementTree) -> None:
     errors = list(checker.error_log)
     first = errors[0]
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    raise PaxmlError(f"not valid PAXml 2.0: line {first.line}: {first.message}{more}")
+    raise PaxmlError(f"not valid PAXml 2.0: line {first.line}: {without_values(first.message)}{more}")
+
+
+_QUOTED_VALUE = re.compile(r"(: |The value )'[^']*'")
+
+
+def without_values(message: str) -> str:
+    """libxml2's message without the value it quotes: the element, the rule and the line say what is wrong, and
+    the value (a personnummer, a salary account) must not reach a log ("'8501011234' is not a valid value" ->
+    "the value is not a valid value")."""
+    return _QUOTED_VALUE.sub(lambda m: ": the value" if m.group(1) == ": " else "The value", message)

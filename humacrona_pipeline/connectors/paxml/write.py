@@ -123,6 +123,7 @@ def import_document(changes: Iterable[Mapping[str, object]], *, created: Collect
         personal = etree.SubElement(root, PERSONAL)
         for change in changes:
             _person(personal, change)
-    document = etree.tostring(root, encoding=ENCODING, xml_declaration=True, pretty_print=True)
+    # CRLF line ends, as PAXml files are exchanged (paxml.md); an XML reader reads a value's line break back alike
+    document = etree.tostring(root, encoding=ENCODING, xml_declaration=True, pretty_print=True).replace(b"\n", b"\r\n")
     parse(document)  # the bytes themselves, validated against the schema
     return document

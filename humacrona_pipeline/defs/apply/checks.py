@@ -38,9 +38,14 @@ def sync_applied_cleanly(sync_report: dict) -> dg.AssetCheckResult:
             passed=True, metadata=metadata,
             description=f"{plural(awaiting, 'operation')} written to the PAXml import file "
             f"{sync_report.get('import_file') or ''}, awaiting import in Crona Lön; the rest applied and verified")
+    if sync_report["converged"]:
+        return dg.AssetCheckResult(passed=True, metadata=metadata, description="nothing to write: converged")
+    applied, skipped = int(statuses.get("applied", 0)), int(statuses.get("skipped", 0))
+    text = "every operation written applied and verified" if applied else "nothing applied"
+    if skipped:  # held, or not written with a reason the report gives: never "every operation applied"
+        text += f"; {plural(skipped, 'operation')} skipped (see {sync_report['report_path']})"
     return dg.AssetCheckResult(passed=True, metadata=metadata,
-                               description="nothing to write: converged" if sync_report["converged"]
-                               else "every operation applied and verified")
+                               description=text if skipped else "every operation applied and verified")
 
 
 WRITEBACK_ASSETS = frozenset({dg.AssetKey("crona_writeback"), dg.AssetKey("huma_writeback")})

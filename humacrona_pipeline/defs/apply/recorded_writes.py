@@ -46,18 +46,22 @@ def write_file_recorded(context: dg.OpExecutionContext, crona: CronaResource, op
     import pandas as pd
 
     from ...connectors.paxml import PaxmlError
-    from ...connectors.paxml.import_file import write_import_file
-    from ...core.outcomes import AWAITING_IMPORT
+    from ...connectors.paxml.import_file import settle_folder, write_import_file
 
     book = ledger.ledger()
     run_id = context.run.run_id
     if drifted is not None and len(drifted):
         book.record(run_id, drifted)
+    folder = crona.channel_settings().import_folder()
     earlier = book.pending(except_run=run_id)  # after interrupted_writes: what Crona's export could not show yet
-    awaited = sorted(set(earlier.loc[(earlier["status"] == AWAITING_IMPORT) & (earlier["system"] == CRONA), "run_id"]))
+    open_runs = set(earlier.loc[earlier["system"] == CRONA, "run_id"])
+    awaited, moved = settle_folder(folder, open_runs, book.known_runs, run_id)
+    for path in moved:
+        context.log.info(f"Crona Lön: {path.name} concluded (a later export shows each of its operations applied or"
+                         f" not applied); moved to {path.parent}")
     try:
         outcomes, path = write_import_file(
-            operations, crona.channel_settings().import_folder(), run_id, awaited=awaited,
+            operations, folder, run_id, awaited=awaited,
             journal=lambda pending, finished: book.write_ahead(run_id, pending, finished))
     except PaxmlError as error:  # a bug, not data: never a file Crona Lön would refuse
         raise dg.Failure(description=f"the PAXml import file was not written: {error}", allow_retries=False) from None
