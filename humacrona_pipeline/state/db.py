@@ -1,6 +1,6 @@
 """The state database: one SQLAlchemy engine per URL and one `MetaData` every state table joins.
 
-`HUMACRONA_STATE_URL` names it (any SQLAlchemy URL, e.g. ``postgresql+psycopg://user@host/humacrona``);
+`HUMACRONA_STATE_URL` names it (any SQLAlchemy URL, e.g. ``postgresql+psycopg2://user@host/humacrona``);
 unset, it is ``sqlite:///<DAGSTER_HOME>/humacrona_state.sqlite``. Several processes write to it at once
 (Dagster run workers, a webhook receiver), so SQLite runs in WAL mode with a busy timeout, and writers
 take the write lock when their transaction begins (`write_transaction`) instead of upgrading a read lock

@@ -15,6 +15,7 @@ from ..connection import connection_failures, require_confirmed
 from ..crona.resources import CronaResource
 from ..email.resources import EmailResource
 from ..huma.resources import HumaResource
+from ..limits import CRONA_POOL, HUMA_POOL
 from ..policy import SyncPolicy
 from ..review import review_key
 from ..types import DataFrame, SyncPlan
@@ -61,6 +62,7 @@ def _drifted_outcomes(sync_plan: SyncPlan, target: str) -> DataFrame:
 
 @dg.asset(
     group_name="apply",
+    pool=CRONA_POOL,
     kinds={"python", "crona"},
     description="Writes the plan's Crona operations (one PATCH per employee, creates with every required "
     "field), reads them back to verify, and records every attempt in the audit ledger. One row per operation: "
@@ -76,6 +78,7 @@ def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, cron
 
 @dg.asset(
     group_name="apply",
+    pool=HUMA_POOL,
     kinds={"python", "huma"},
     description="Writes the plan's Huma operations (user details, home address, bank account, current "
     "position and job title; creates user, details and position), verifies them and records every attempt in "

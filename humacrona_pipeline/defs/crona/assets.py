@@ -5,6 +5,7 @@ import asyncio
 import dagster as dg
 
 from ..connection import connection_failures
+from ..limits import CRONA_POOL
 from ..metadata import table_metadata
 from ..types import DataFrame
 from ..unreadable import listing_failures, unreadable_metadata
@@ -23,6 +24,7 @@ async def _extract(crona: CronaResource) -> list[dict]:
 
 @dg.asset(
     group_name="extract",
+    pool=CRONA_POOL,
     kinds={"python", "pandas"},
     description="Every Crona Lön employee (GET /api/v1/anstallda, all pages; on the PAXml channel the newest "
     "PAXml export, validated against the schema), one row per AnstNr, columns in Crona's own field names. A "

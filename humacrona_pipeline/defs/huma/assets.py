@@ -5,6 +5,7 @@ import asyncio
 import dagster as dg
 
 from ..connection import connection_failures
+from ..limits import HUMA_POOL
 from ..metadata import table_metadata
 from ..types import DataFrame
 from ..unreadable import listing_failures, unreadable_metadata
@@ -23,6 +24,7 @@ async def _extract(huma: HumaResource) -> list[dict]:
 
 @dg.asset(
     group_name="extract",
+    pool=HUMA_POOL,
     kinds={"python", "pandas"},
     description="Every Huma user with details and current position (GET /users, /users/{id}, "
     "/users/{id}/positions), one row per user, columns in Huma's Open API names. A user whose details or "
