@@ -18,15 +18,9 @@ import yaml
 
 from humacrona_pipeline.connection.connections import (
     ADMIN_EMAIL_ENV,
-    COMPANIES,
     CONNECTIONS_FILE_ENV,
     DEFAULT_NAME,
-    LOCATIONS,
-    MAX_SCOPE_IDS,
-    ORGANISATION,
     POLICY_FILE_ENV,
-    QUERY_PARAMETER,
-    TEAMS,
     Connection,
     ConnectionsError,
     load_connections,
@@ -34,6 +28,14 @@ from humacrona_pipeline.connection.connections import (
     webhook_secret,
 )
 from humacrona_pipeline.connection.crona_channel import PAXML, CronaChannel
+from humacrona_pipeline.connection.scope import (
+    COMPANIES,
+    LOCATIONS,
+    MAX_SCOPE_IDS,
+    ORGANISATION,
+    QUERY_PARAMETER,
+    TEAMS,
+)
 from humacrona_pipeline.connection.variables import Settings
 from humacrona_pipeline.connectors.huma import HumaClient
 from humacrona_pipeline.webhook_options import SECRET_ENV
@@ -249,8 +251,30 @@ def test_a_duplicated_name_is_one_line_naming_both_places(tmp_path):
 def test_a_blank_variable_or_a_base_url_that_is_no_url_is_named(tmp_path):
     path = _write(tmp_path, _entry())
     assert "environment variable CRONA_CODE_AB is blank" in _one(path, {**ENV, "CRONA_CODE_AB": "  "})
-    assert ("environment variable HUMA_BASE_URL is 'openapi.humahr.com', not an https:// (or http://) address"
-            in _one(path, {**ENV, "HUMA_BASE_URL": "openapi.humahr.com"}))
+    line = _one(path, {**ENV, "HUMA_BASE_URL": "openapi.humahr.com"})
+    assert "environment variable HUMA_BASE_URL is not an https:// (or http://) address" in line
+    assert "openapi.humahr.com" not in line  # a variable's value is never shown: it may be a secret
+
+
+def test_a_secret_named_as_a_variable_is_never_repeated(tmp_path):
+    """A secret's variable given as a base URL's, or a short code typed where a variable's name goes: the lines
+    say what is wrong without the value."""
+    huma = {"companies": [COMPANY_A], "base_url_env": "HUMA_CLIENT_SECRET"}
+    path = _write(tmp_path, _entry(huma=huma, crona={"base_url": "https://crona.example.se",
+                                                     "activation_code_env": "ABCD1234"}))
+    problems = "\n".join(_problems(path, {**ENV, "HUMA_CLIENT_SECRET": "s3cr3t-value"}))
+    assert "s3cr3t-value" not in problems and "ABCD1234" not in problems
+    assert "activation_code_env: give the NAME of an environment variable" in problems
+
+
+def test_yaml_aliases_are_refused_before_they_can_expand(tmp_path):
+    """Nested aliases of a few hundred bytes expand into gigabytes once a value is shown in a problem line."""
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(6))
+    path = tmp_path / "connections.yaml"
+    path.write_text(bomb + "connections:\n  - name: *g\n", encoding="utf-8")
+    line = _one(path)
+    assert "aliases (*name) are not allowed" in line and len(line) < 500
 
 
 def test_a_misspelt_connections_key_is_the_one_line(tmp_path):

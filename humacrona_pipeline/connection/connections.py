@@ -21,11 +21,11 @@ from typing import Any
 
 import yaml
 
-from ..core.fields import HUMA, RECORD_ID_COLUMN
 from ..core.policy import PolicyError, load_policy
 from ..webhook_options import SECRET_ENV as DEFAULT_WEBHOOK_SECRET_ENV
 from . import variables
 from .crona_channel import API, CHANNELS, PAXML, CronaChannel
+from .scope import MAX_SCOPE_IDS, ORGANISATION, QUERY_PARAMETER, SCOPE_KINDS, group_ids
 from .variables import Settings
 
 CONNECTIONS_FILE_ENV = "HUMACRONA_CONNECTIONS_FILE"
@@ -35,14 +35,6 @@ POLICY_FILE_ENV = "HUMACRONA_POLICY_FILE"
 ADMIN_EMAIL_ENV = "HUMACRONA_ADMIN_EMAIL"
 DEFAULT_NAME = "default"
 
-ORGANISATION, COMPANIES, LOCATIONS, TEAMS = "organisation", "companies", "locations", "teams"
-SCOPE_KINDS = (COMPANIES, LOCATIONS, TEAMS)
-# Huma's `GET /users` query parameter per scope (OpenAPI 1.53.2: `company`, `location` and `team`, each an array
-# of group UUIDs, at most 25, sent repeated: `?company=a&company=b`). The same word is a group's `type`; the scope's
-# own name is the property that lists a user's groups of that kind (`User.companies`, `UserDetails.companies`).
-QUERY_PARAMETER = {COMPANIES: "company", LOCATIONS: "location", TEAMS: "team"}
-MAX_SCOPE_IDS = 25
-_ID = RECORD_ID_COLUMN[HUMA]  # the id property of a Huma object: a user's, and a group's alike
 
 TOP_OPTIONS = ("connections",)
 CONNECTION_OPTIONS = ("name", "huma", "crona", "policy", "report_to", "webhook_secret_env")
@@ -99,20 +91,6 @@ class Connection:
         return self.scope_kind == ORGANISATION or not group_ids(user, self.scope_kind).isdisjoint(self.scope_ids)
 
 
-def group_ids(user: Mapping[str, Any], kind: str) -> set[str]:
-    """The ids (lower case) of a user's groups of one kind: its `companies`/`locations`/`teams` property, bare on a
-    list item and wrapped in `{value, editable}` in `UserDetails`; else its `groups` of that `type`."""
-    groups = user.get(kind)
-    if isinstance(groups, Mapping):
-        groups = groups.get("value")
-    if groups is None:
-        wanted = QUERY_PARAMETER[kind]
-        every = user.get("groups")
-        every = every.get("value") if isinstance(every, Mapping) else every
-        groups = [g for g in every or () if isinstance(g, Mapping) and g.get("type") == wanted]
-    return {str(g[_ID]).strip().lower() for g in groups if isinstance(g, Mapping) and g.get(_ID)}
-
-
 def default_connection(environ: Mapping[str, str] | None = None) -> Connection:
     """The connection of today's variables (unchecked here, as before: `Settings.problem()` says what is missing)."""
     environ = os.environ if environ is None else environ
@@ -161,7 +139,19 @@ def _looks_like_secret(value: str) -> bool:
     if not _VARIABLE.fullmatch(value):
         return True
     switches = sum(a.isdigit() != b.isdigit() for a, b in zip(value, value[1:]) if a != "_" and b != "_")
-    return switches >= 4 or ("_" not in value and len(value) >= 16)
+    one_word_with_digits = "_" not in value and any(ch.isdigit() for ch in value)  # `ABCD1234`: a code, not a name
+    return switches >= 4 or one_word_with_digits or ("_" not in value and len(value) >= 16)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a connections file has no use for them, and a few nested aliases expand
+    into gigabytes once a value is shown in a problem line."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed here", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 class _Reader:
@@ -186,7 +176,7 @@ class _Reader:
 
     def _entries(self) -> list:
         try:
-            data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+            data = yaml.load(self.path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)  # noqa: S506 - safe
         except FileNotFoundError:
             raise ConnectionsError([f"{self.path}: no such connections file ({CONNECTIONS_FILE_ENV})"]) from None
         except (OSError, UnicodeDecodeError) as error:
@@ -386,7 +376,7 @@ class _Reader:
             elif not value.strip():
                 state = "is blank"
             elif url and not value.strip().startswith(_URL_SCHEMES):
-                state = f"is {value.strip()!r}, not an https:// (or http://) address"
+                state = "is not an https:// (or http://) address"  # its value is never shown: it may be a secret
             else:
                 continue
             found.setdefault((name, state), []).append(f"{where}: {option}")

@@ -43,3 +43,11 @@ def test_a_sync_runs_on_an_instance_with_the_deploy_limits(tmp_path, monkeypatch
         result = dg.materialize(pooled, instance=instance, tags={CONNECTION_TAG: "default"})
         assert result.success
         assert instance.event_log_storage.get_concurrency_info(HUMA_POOL).slot_count == 2
+
+
+def test_the_pool_slots_of_a_killed_run_are_given_back():
+    """Only the daemon frees the slots a dead run's steps held, and only with this setting: without it two killed
+    workers would block an API's pool (default limit 2) for good."""
+    for path in INSTANCE_FILES:
+        monitoring = load(path)["run_monitoring"]
+        assert monitoring["enabled"] is True and 0 < monitoring["free_slots_after_run_end_seconds"] <= 600, path
