@@ -56,7 +56,7 @@ def employee_row(employee: dict) -> dict:
 
 # The columns `POST /anstallda` cannot do without: those of the fields Crona requires, in table order.
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for name in REQUIRED_FOR_CREATE[CRONA] for c in BY_NAME[name].crona_columns)
-_IMMUTABLE: tuple[str, ...] = tuple(f.name for f in FIELDS if f.immutable_in_crona)  # the employment ID
+IMMUTABLE_FIELDS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.immutable_in_crona)  # the employment ID
 
 
 def crona_values(field_name: str, value: str | None) -> dict[str, str | None]:
@@ -75,7 +75,7 @@ def crona_values(field_name: str, value: str | None) -> dict[str, str | None]:
 def patch_body(changes: dict[str, str | None]) -> dict:
     """`PATCH /anstallda/{AnstNr}` body for canonical field -> new value (None clears). The employment
     ID (AnstNr) cannot be changed in Crona and must not be among the changes."""
-    if any(name in changes for name in _IMMUTABLE):
+    if any(name in changes for name in IMMUTABLE_FIELDS):
         raise ValueError(f"the {KEY_FIELD} of an existing Crona employee cannot be changed")
     body: dict = {}
     for name, value in changes.items():

@@ -123,6 +123,19 @@ def migrate(engine: sa.Engine) -> list[str]:
     return added
 
 
+def _key(row: Mapping) -> tuple:
+    """What identifies one operation within a run (`VERIFICATION_KEY`)."""
+    return tuple(row[c] for c in VERIFICATION_KEY)
+
+
+def _stored(conn: sa.Connection, run_id: str, rows: list[dict]) -> dict[tuple, sa.Row]:
+    """The run's stored rows of the employees of ``rows``, by `_key` (id and record id)."""
+    t = operations_table
+    found = conn.execute(sa.select(t.c.id, t.c.record_id, *(t.c[c] for c in VERIFICATION_KEY)).where(
+        t.c.run_id == run_id, t.c.employee.in_({r["employee"] for r in rows}))).all()
+    return {tuple(getattr(r, c) for c in VERIFICATION_KEY): r for r in found}
+
+
 def _record_id(outcome: Mapping) -> str | None:
     """The id of the record written: a create's is the id it got (`created_id`); a pending Crona create's is
     the AnstNr it will get (`planned_id`); an update's the plan's `record_id`. A create's plan `record_id` is
@@ -234,17 +247,14 @@ class Ledger:
         if self._fresh_runs[run_id] and not repeated:
             conn.execute(sa.insert(t), ahead)
             return
-        stored = conn.execute(sa.select(t.c.id, t.c.system, t.c.employee, t.c.field, t.c.action).where(
-            t.c.run_id == run_id, t.c.employee.in_({v["employee"] for v in ahead}))).all()
-        ids = {(r.system, r.employee, r.field, r.action): r.id for r in stored}
-        again = [{**v, "row_id": ids[key]} for v in ahead
-                 if (key := (v["system"], v["employee"], v["field"], v["action"])) in ids]
+        ids = {key: row.id for key, row in _stored(conn, run_id, ahead).items()}
+        again = [{**v, "row_id": ids[key]} for v in ahead if (key := _key(v)) in ids]
         if again:
             columns = ("record_id", "value_before", "value_after", "status", "error", "rule", "at")
             conn.execute(sa.update(t).where(t.c.id == sa.bindparam("row_id")).values(
                 resolved_at=None, **{c: sa.bindparam(f"new_{c}") for c in columns}),
                 [{"row_id": v["row_id"], **{f"new_{c}": v[c] for c in columns}} for v in again])
-        fresh = [v for v in ahead if (v["system"], v["employee"], v["field"], v["action"]) not in ids]
+        fresh = [v for v in ahead if _key(v) not in ids]
         if fresh:
             conn.execute(sa.insert(t), fresh)
 
@@ -252,13 +262,10 @@ class Ledger:
     def _complete(conn: sa.Connection, run_id: str, values: list[dict]) -> None:
         """`complete`'s update-or-append, inside the caller's transaction."""
         t = operations_table
-        stored = conn.execute(
-            sa.select(t.c.id, t.c.system, t.c.employee, t.c.field, t.c.action, t.c.record_id)
-            .where(t.c.run_id == str(run_id), t.c.employee.in_({v["employee"] for v in values}))).all()
-        ids = {(r.system, r.employee, r.field, r.action): (r.id, r.record_id) for r in stored}
+        ids = {key: (row.id, row.record_id) for key, row in _stored(conn, str(run_id), values).items()}
         updates, inserts = [], []
         for v in values:
-            found = ids.get((v["system"], v["employee"], v["field"], v["action"]))
+            found = ids.get(_key(v))
             if found is None:
                 inserts.append(v)
             else:

@@ -42,7 +42,8 @@ class PaxmlExport:
         """Read and validate the file (PaxmlError when it is not PAXml 2.0; OSError when it cannot be read)."""
         if self._rows is not None:
             return
-        size = self.path.stat().st_size
+        stat = self.path.stat()
+        size = stat.st_size
         if size > MAX_EXPORT_BYTES:  # bounded memory: a payroll export of 100 000 people is about 50 MB
             raise PaxmlError(f"{self.path.name} is {size / 2**20:.0f} MB, more than a Crona export of employees "
                              f"can be ({MAX_EXPORT_BYTES / 2**20:.0f} MB at most): is it the right file?")
@@ -59,7 +60,7 @@ class PaxmlExport:
         named = {tag: (header.findtext(tag) or "").strip() for tag in ("foretagnamn", "foretagorgnr", "datum")}
         if named["foretagnamn"] or named["foretagorgnr"]:
             self.company = {"namn": named["foretagnamn"], "orgnr": named["foretagorgnr"]}
-        self.exported_at = _when(named["datum"]) or datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+        self.exported_at = _when(named["datum"]) or datetime.fromtimestamp(stat.st_mtime, UTC)
 
     async def employee_table(self) -> tuple[list[dict], list[dict]]:
         """(rows of `CRONA_COLUMNS`, unreadable rows), as `CronaClient.employee_table` answers them."""

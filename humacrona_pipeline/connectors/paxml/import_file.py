@@ -30,6 +30,7 @@ from ...core.outcomes import AWAITING_IMPORT, SKIPPED
 from ...core.plan import CREATE, HELD, UPDATE
 from ...core.validators import field_problem
 from .. import crona_wire
+from ..writing.crona_writer import IMMUTABLE, NO_ANSTNR
 from ..writing.employees import Employee, by_employee, new_values, outcome_frame, plan_rows
 from ..writing.writer import HOLD_HINT
 from .write import import_document
@@ -39,8 +40,6 @@ Journal = Callable[[list[list[dict]], list[list[dict]]], None]
 
 NOT_PUSHED = ("not pushed: Crona Lön is reached through PAXml files here, which an administrator imports; the next"
               " sync writes this change into its import file")
-IMMUTABLE = "the AnstNr of an existing Crona employee cannot be changed"
-_IMMUTABLE_FIELDS = frozenset(f.name for f in FIELDS if f.immutable_in_crona)
 _DATES = frozenset(f.name for f in FIELDS if f.kind == Kind.DATE)
 
 
@@ -67,8 +66,7 @@ def _change(employee: Employee) -> tuple[dict, bool] | None:
     """({Crona column: value, AnstNr}, whether it is a create) for the employee's writable rows; the rows the
     file cannot carry are skipped with their reason. None when nothing is left to write."""
     employee.skip(employee.pending(HELD), HOLD_HINT.format(email=employee.email))
-    creates, updates = employee.pending(CREATE), employee.pending(UPDATE)
-    employee.skip([r for r in updates if r["field"] in _IMMUTABLE_FIELDS], IMMUTABLE)
+    employee.skip([r for r in employee.pending(UPDATE) if r["field"] in crona_wire.IMMUTABLE_FIELDS], IMMUTABLE)
     for row in [r for r in employee.pending() if _cleared_date(r)]:
         employee.skip([row], f"not in the PAXml file: PAXml 2.0 cannot clear a date; clear the "
                              f"{BY_NAME[row['field']].label.lower()} in Crona Lön by hand")
@@ -90,7 +88,7 @@ def _change(employee: Employee) -> tuple[dict, bool] | None:
         return None
     anstnr = updates[0]["record_id"]
     if not anstnr:
-        employee.skip(updates, "not written: the operations name no Crona AnstNr")
+        employee.skip(updates, NO_ANSTNR)
         return None
     return {crona_wire.KEY_FIELD: str(anstnr), **crona_wire.patch_body(new_values(updates))}, False
 

@@ -15,6 +15,10 @@ from .writer import CREATE_ATTEMPTS, Writer, backoff
 
 log = logging.getLogger("humacrona.connectors")
 
+# Why an operation is not written, on either channel (the API's PATCH, or the PAXml import file).
+IMMUTABLE = f"the {crona_wire.KEY_FIELD} of an existing Crona employee cannot be changed"
+NO_ANSTNR = f"not written: the operations name no Crona {crona_wire.KEY_FIELD}"
+
 
 class CronaWriter(Writer):
     system = "Crona"
@@ -30,14 +34,13 @@ class CronaWriter(Writer):
                 return
         if not updates:
             return
-        immutable = [r for r in updates if r["field"] == "employment_id"]
-        employee.skip(immutable, "the AnstNr of an existing Crona employee cannot be changed")
-        updates = [r for r in updates if r["field"] != "employment_id"]
+        employee.skip([r for r in updates if r["field"] in crona_wire.IMMUTABLE_FIELDS], IMMUTABLE)
+        updates = [r for r in updates if r["field"] not in crona_wire.IMMUTABLE_FIELDS]
         if not updates:
             return
         anstnr = anstnr or updates[0]["record_id"]
         if not anstnr:
-            employee.skip(updates, "not written: the operations name no Crona AnstNr")
+            employee.skip(updates, NO_ANSTNR)
             return
         try:
             await self.client.patch_employee(str(anstnr), crona_wire.patch_body(new_values(updates)))
