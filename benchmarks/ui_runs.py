@@ -225,8 +225,13 @@ class DagsterUI:
         """Submit as the Launchpad does; wait for the run to end; its times from the instance."""
         from dagster import DagsterEventType, DagsterRunStatus
 
+        from humacrona_pipeline.connection.connections import DEFAULT_NAME
+        from humacrona_pipeline.defs.partitions import PARTITION_TAG
+
         submitted = time.time()
-        run_id = self.client.submit_job_execution(job, repository_location_name=LOCATION, run_config=run_config)
+        # The Launchpad's Partition field set to the one connection (without it a run syncs none).
+        run_id = self.client.submit_job_execution(job, repository_location_name=LOCATION, run_config=run_config,
+                                                  tags={PARTITION_TAG: DEFAULT_NAME})
         deadline = time.monotonic() + timeout_s
         while True:
             record = self.instance.get_run_record_by_id(run_id)

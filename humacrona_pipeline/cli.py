@@ -19,6 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .cli_connection import add_connection_option, connection_settings, sync_policy
 from .cli_paxml import add_paxml as _add_paxml
 from .terminal import fail as _fail
 from .terminal import say as _say
@@ -76,20 +77,15 @@ def _confirmed(connection, command: str):
                            "HUMACRONA_STATE_URL or DAGSTER_HOME") from error
 
 
-def _sync_policy(args: argparse.Namespace):
-    """The policy `cmd_sync` runs with, once the options, the settings and the confirmation allow the run;
-    a ValueError carries the one line to print instead."""
+def _sync_ready(args: argparse.Namespace):
+    """The connection and policy `cmd_sync` runs with, once the options, the settings and the confirmation allow
+    the run; a ValueError carries the one line to print instead."""
     from .connection.check import connection_of
-    from .connection.variables import Settings
-    from .defs.policy import SyncPolicy
 
     if args.plan and args.dry_run:
         raise ValueError("humacrona sync: --plan applies a reviewed plan and --dry-run only plans; give one of them")
-    try:
-        policy = SyncPolicy.from_file(args.policy)
-    except ValueError as error:
-        raise ValueError(f"humacrona sync: {error}") from error
-    settings = Settings.from_env()
+    chosen, settings = connection_settings(args, "sync")
+    policy, policy_path = sync_policy(args, chosen)
     problem = settings.problem()
     if problem is not None:
         raise ValueError(problem)
@@ -103,13 +99,13 @@ def _sync_policy(args: argparse.Namespace):
         raise ValueError(connection.not_confirmed_line())
     if confirmed is None:
         _say(f"Note: {connection.not_confirmed_line()} (this dry run writes nothing).")
-    return policy
+    return chosen, policy, policy_path
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    """"Synchronize users" against the systems the environment names (HUMA_*, CRONA_*), with a policy file."""
+    """"Synchronize users" for one connection (HUMA_*, CRONA_*, or one of the connections file's), with its policy."""
     try:
-        policy = _sync_policy(args)
+        chosen, policy, policy_path = _sync_ready(args)
     except ValueError as error:
         return _fail(str(error))
     from . import launch
@@ -122,11 +118,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
         from .defs.review import PLAN_OPTION
 
         run_config = {"ops": {"sync_plan": {"config": {PLAN_OPTION: args.plan}}}}
-        _say(f"Running {job} with policy {args.policy}, applying the plan reviewed in run {_shown(args.plan)} ...")
+    from .connection.connections import DEFAULT_NAME
+
+    whom = f" for connection {chosen.name}" if chosen.name != DEFAULT_NAME else ""
+    policy_name = policy_path or "default"
+    if args.plan:
+        _say(f"Running {job}{whom} with policy {policy_name}, applying the plan reviewed in run {_shown(args.plan)}"
+             " ...")
     else:
-        _say(f"Running {job} with policy {args.policy} ...")
+        _say(f"Running {job}{whom} with policy {policy_name} ...")
     try:
-        result = launch.run_job(job, {"policy": policy}, run_config=run_config, verbose=args.verbose)
+        result = launch.run_job(job, {"policy": policy}, partition_key=chosen.name, run_config=run_config,
+                                verbose=args.verbose)
     except UnknownTimeZone as error:  # read when the code location loads; one line, like every setting
         return _fail(str(error))
     problems = problem_lines(result)
@@ -136,7 +139,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         launch.say_sync(result, _say)
     elif result.success:
         launch.say_plan(result, _say)
-        _say(launch.line("To apply it", f"humacrona sync --policy {args.policy} --plan {result.run_id}"
+        again = f"--connection {chosen.name}" if args.policy is None else f"--policy {args.policy}"
+        _say(launch.line("To apply it", f"humacrona sync {again} --plan {result.run_id}"
                          " (exactly this plan; an employee that changes meanwhile is not written)"))
     if not result.success:
         for line in failure_lines(result):
@@ -174,9 +178,10 @@ def _ask(report, connection, by: str) -> bool:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check both connections with the configured credentials; record the administrator's confirmation."""
-    from .connection.variables import Settings
-
-    settings = Settings.from_env()
+    try:
+        _, settings = connection_settings(args, "check")
+    except ValueError as error:
+        return _fail(str(error))
     problem = settings.problem()
     if problem is not None:
         return _fail(problem)
@@ -256,6 +261,7 @@ def _add_check(sub) -> None:
     check.add_argument("--confirm", action="store_true",
                        help="record the confirmation without asking (non-interactive); only when every check passed")
     check.add_argument("--by", metavar="NAME", default=None, help="who confirms (default: the operating system user)")
+    add_connection_option(check)
     check.set_defaults(func=cmd_check)
 
 
@@ -264,7 +270,9 @@ def _add_sync(sub) -> None:
         "sync", help="Synchronize users: plan, write both systems, verify, audit, report, email",
         description="Run sync_users (or, with --dry-run, plan_sync) against the systems the HUMA_*/CRONA_* "
         "variables name, with a resolution policy; the run is recorded in DAGSTER_HOME's instance.")
-    sync.add_argument("--policy", required=True, type=Path, help="the resolution policy YAML (see policy.example.yaml)")
+    sync.add_argument("--policy", type=Path, help="the resolution policy YAML (see policy.example.yaml); required "
+                      "without a connections file, and left out with one (each connection names its policy)")
+    add_connection_option(sync)
     sync.add_argument("--dry-run", action="store_true", help="plan only (job plan_sync); write nothing")
     sync.add_argument("--plan", metavar="RUN_ID", type=_run_id,
                       help="apply exactly the plan a --dry-run (plan_sync run) made, as it was reviewed: an employee"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 import dagster as dg
 import pandas as pd
 
+from .connection.connections import DEFAULT_NAME
 from .core.fields import BY_NAME, CRONA, HUMA, SYSTEM_NAMES
 from .core.outcomes import APPLIED, AWAITING_IMPORT, DRIFTED, FAILED, SKIPPED, UNVERIFIED
 from .core.plan import (
@@ -53,16 +54,18 @@ _NOT_PLANNED = {  # core.plan's categories, as the administrator reads them
 }
 
 
-def run_job(name: str, resources: Mapping[str, object], *, run_config: Mapping | None = None,
+def run_job(name: str, resources: Mapping[str, object], *, partition_key: str = DEFAULT_NAME,
+            run_config: Mapping | None = None,
             tags: Mapping[str, str] | None = None, verbose: bool = False) -> dg.ExecuteInProcessResult:
-    """Run one job of the code location on the current Dagster instance (DAGSTER_HOME), with ``resources``
-    replacing the environment-bound ones they name; no Dagster log line on the console unless ``verbose``."""
+    """Run one job of the code location for one connection (``partition_key``) on the current Dagster instance
+    (DAGSTER_HOME), with ``resources`` replacing the environment-bound ones they name; no Dagster log line on the
+    console unless ``verbose``."""
     from .definitions import build_defs
 
     if not verbose:  # the connectors' retry warnings would reach stderr through logging's last resort
         logging.getLogger("humacrona").addHandler(logging.NullHandler())
     job = build_defs(resources).resolve_job_def(name)
-    return job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False,
+    return job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False, partition_key=partition_key,
                                   run_config={**(run_config or {}), **(CONSOLE_INFO if verbose else CONSOLE_SILENT)},
                                   tags=tags)
 

@@ -82,8 +82,12 @@ def _empty_crona(work: Path, import_dir: Path) -> CronaResource:
 
 def _plan(policy: SyncPolicy, work: Path, import_dir: Path, verbose: bool) -> dict:
     """Run `plan_sync` against the empty Crona; its plan, Huma's table and the failed checks' lines."""
+    from .connection.connections import CONNECTIONS_FILE_ENV, DEFAULT_NAME
     from .definitions import build_defs
 
+    if os.environ.get(CONNECTIONS_FILE_ENV):  # its runs would get a connection's Crona, not the empty one
+        raise ExportFailed(f"{COMMAND} plans for the connection of the HUMA_* variables: run it without "
+                           f"{CONNECTIONS_FILE_ENV}", code=2)
     if not verbose:
         import logging
 
@@ -92,7 +96,7 @@ def _plan(policy: SyncPolicy, work: Path, import_dir: Path, verbose: bool) -> di
                  "ledger": LedgerResource(url=f"sqlite:///{work / 'state.sqlite'}"), "io_manager": HumacronaIOManager()}
     job = build_defs(resources).resolve_job_def(JOB)
     with dg.DagsterInstance.ephemeral(tempdir=str(work)) as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False,
+        result = job.execute_in_process(instance=instance, raise_on_error=False, partition_key=DEFAULT_NAME,
                                         run_config=CONSOLE_INFO if verbose else CONSOLE_SILENT)
         problems = problem_lines(result)
         if problems:

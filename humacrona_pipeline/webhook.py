@@ -3,18 +3,25 @@ stores it in the webhook inbox (`state.inbox.Inbox`) before it answers, for the 
 
 Endpoints:
 
-- ``POST /huma/webhook``, the URL to register in Huma; ``POST /`` is the same endpoint, for a receiver
-  registered without a path (or behind a proxy that strips it).
+- ``POST /huma/webhook/<connection>``: one path per connection (issue 14), each checked with that connection's
+  own client secret (`connection.connections.webhook_secret`, from its ``webhook_secret_env``) and stored in that
+  connection's inbox (`Inbox(url, connection=name)`). With a connections file (``HUMACRONA_CONNECTIONS_FILE``)
+  its connections are the paths there are: any other path is 404, nothing stored, and a body signed with one
+  connection's secret posted to another's path is 401.
+- Without a connections file, the one connection ``default``: ``POST /huma/webhook``, the URL to register in
+  Huma, as before; ``POST /`` is the same endpoint, for a receiver registered without a path (or behind a proxy
+  that strips it); ``POST /huma/webhook/default`` too.
 - ``GET /healthz``: 200 ``{"status": "ok"}`` while the process serves (the state database is not touched).
 
 A delivery is, in this order:
 
-1. **Authenticated.** With an access token configured, ``Authorization: Bearer <token>`` must carry it
-   (compared in constant time); with a client secret configured, ``huma-hmac-sha256`` must hold the
-   HMAC-SHA256 of the raw body bytes keyed by the secret, as hex (any letter case) or base64 (padding
-   optional; a ``sha256=`` prefix is allowed), compared with `hmac.compare_digest`. Both configured: both
-   are required. Otherwise 401, nothing stored. `build_app` refuses a receiver with neither unless
-   ``allow_no_auth`` is given (the CLI's ``--insecure-no-auth``).
+1. **Authenticated.** With an access token configured (one for the receiver, every connection's),
+   ``Authorization: Bearer <token>`` must carry it (compared in constant time); with a client secret configured
+   for the path's connection, ``huma-hmac-sha256`` must hold the HMAC-SHA256 of the raw body bytes keyed by that
+   secret, as hex (any letter case) or base64 (padding optional; a ``sha256=`` prefix is allowed), compared with
+   `hmac.compare_digest`. Both configured: both are required. Otherwise 401, nothing stored. `build_app` refuses
+   a receiver with a connection that has neither unless ``allow_no_auth`` is given (the CLI's
+   ``--insecure-no-auth``): one open path is an open receiver.
 2. **Bounded.** More than ``max_body_bytes`` (default 1 MiB): 413. A ``Content-Length`` above the limit is
    refused before the body is read, and the bytes are counted while reading, so a chunked body is cut off
    as soon as it passes the limit. An export of a large organisation may need a higher limit.
@@ -28,258 +35,200 @@ A delivery is, in this order:
    body bytes) 200 ``{"stored": false, "duplicate": true}``. When the state database cannot store it, 503 with
    ``Retry-After``, so Huma delivers it again: the receiver never answers 2xx for an event it did not store.
 
-The log names the topic, the number of users and the event id; never the secret, the token, the body or
-a bank account. Secrets come only from the environment: `SECRET_ENV` and `TOKEN_ENV` (surrounding whitespace,
-such as a trailing newline, is removed; an empty value is none); the state database
-is `state.db.state_url()` (``HUMACRONA_STATE_URL``, else the SQLite file under ``DAGSTER_HOME``)."""
+The log names the connection, the topic, the number of users and the event id; never the secret, the token,
+the body or a bank account (nor a path's unknown connection name, which anyone can make up). Secrets come
+only from the environment: `TOKEN_ENV`, and each connection's ``webhook_secret_env`` (without a connections
+file `SECRET_ENV`); surrounding whitespace, such as a trailing newline, is removed; an empty value is none. The
+state database is `state.db.state_url()` (``HUMACRONA_STATE_URL``, else the SQLite file under ``DAGSTER_HOME``).
+
+Here: the app and the command. The connections' paths and the configuration check are `webhook_endpoints`, the
+checks of a delivery `webhook_delivery`, what the command prints `webhook_announce`; their public names are
+importable from here as well."""
 
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import hmac
-import json
 import logging
 import os
 import signal
-import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .connection.connections import CONNECTIONS_FILE_ENV, ConnectionsError, load_connections, webhook_secret
 from .defs.realtime.trigger import PushTrigger, missing_settings
 from .state import db
-from .state.inbox import PENDING, TOPICS, USER_ID_PROPERTY, WORK_EMAIL_PROPERTY, Inbox
+from .state.inbox import PENDING, Inbox
 from .terminal import say as _say
+from .webhook_announce import announce, warn_unguarded
+from .webhook_delivery import (
+    SIGNATURE_HEADER,
+    TOPIC_HEADER,
+    Delivery,
+    Refused,
+    checked_delivery,
+    parse_event,
+    signature_matches,
+    token_matches,
+)
+from .webhook_endpoints import (
+    DEFAULT_PATHS,
+    HEALTH_PATH,
+    PATH,
+    Endpoint,
+    InsecureConfiguration,
+    blank_to_none,
+    check_configuration,
+    connection_path,
+)
 from .webhook_options import DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, SECRET_ENV, TOKEN_ENV, add_arguments  # noqa: F401
+
+__all__ = [
+    "DEFAULT_PATHS", "HEALTH_PATH", "PATH", "RETRY_AFTER_S", "SIGNATURE_HEADER", "TOPIC_HEADER", "Endpoint",
+    "InsecureConfiguration", "build_app", "build_receiver", "connection_path", "parse_event", "serve",
+    "signature_matches", "token_matches",
+]
 
 log = logging.getLogger(__name__)
 
-PATH = "/huma/webhook"
-HEALTH_PATH = "/healthz"
-SIGNATURE_HEADER = "huma-hmac-sha256"
-TOPIC_HEADER = "huma-topic"
 RETRY_AFTER_S = 30
 
 
-class InsecureConfiguration(ValueError):
-    """Neither a client secret nor an access token, and no explicit consent to run without either."""
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, error: str, *, close: bool = False) -> None:
-        super().__init__(error)
-        self.status, self.error, self.close = status, error, close
+@dataclass(frozen=True)
+class _Receiver:
+    """The receiver's handlers, sharing its endpoints (by connection name), token, body limit and ``on_stored``."""
 
-    def response(self) -> JSONResponse:
-        headers = {"Connection": "close"} if self.close else None
-        if self.status == 401:
-            headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
-        return JSONResponse({"error": self.error}, status_code=self.status, headers=headers)
+    endpoints: Sequence[Endpoint]
+    token: str | None
+    max_body_bytes: int
+    on_stored: Callable[[str], None] | None
 
-
-def _blank_to_none(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value or None
-
-
-def signature_matches(secret: str, body: bytes, header: str | None) -> bool:
-    """Whether ``header`` is the HMAC-SHA256 of ``body`` keyed by ``secret``, as hex or base64."""
-    if not header:
-        return False
-    given = header.strip()
-    if given[:7].lower() == "sha256=":
-        given = given[7:]
-    given_bytes = given.encode("latin-1", "replace")  # headers arrive latin-1 decoded; never raises below
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-    as_hex = hmac.compare_digest(given_bytes.lower(), digest.hex().encode())
-    as_b64 = hmac.compare_digest(given_bytes.rstrip(b"="), base64.b64encode(digest).rstrip(b"="))
-    return as_hex or as_b64
-
-
-def token_matches(token: str, header: str | None) -> bool:
-    """Whether an ``Authorization`` header is ``Bearer <token>`` (the scheme in any letter case)."""
-    scheme, _, given = (header or "").strip().partition(" ")
-    ok_scheme = scheme.lower() == "bearer"
-    ok_token = hmac.compare_digest(given.strip().encode("latin-1", "replace"), token.encode())
-    return ok_scheme and ok_token
-
-
-def _is_json(content_type: str | None) -> bool:
-    media = (content_type or "").split(";", 1)[0].strip().lower()
-    return not media or media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
-
-
-def parse_event(body: bytes, topic_header: str | None) -> tuple[str, list[dict]]:
-    """The topic and users of a delivery; `ValueError` with the reason when it is not a Huma event."""
-    try:
-        event = json.loads(body)
-    except (ValueError, RecursionError):
-        raise ValueError("the body is not JSON") from None
-    if not isinstance(event, dict):
-        raise ValueError("the body is not a JSON object")
-    topic = event.get("topic")
-    if not isinstance(topic, str) or topic not in TOPICS:
-        raise ValueError(f"'topic' must be one of {', '.join(TOPICS)}")
-    if topic_header is not None and topic_header.strip() != topic:
-        raise ValueError(f"the {TOPIC_HEADER} header does not equal the body's topic")
-    users = event.get("users")
-    if not isinstance(users, list):
-        raise ValueError("'users' must be a list")
-    for i, user in enumerate(users):
-        if not isinstance(user, dict):
-            raise ValueError(f"users[{i}] is not an object")
-        if not isinstance(user.get(USER_ID_PROPERTY), str) or not user[USER_ID_PROPERTY].strip():
-            raise ValueError(f"users[{i}] has no string {USER_ID_PROPERTY!r}")
-        if not isinstance(user.get(WORK_EMAIL_PROPERTY), str):
-            raise ValueError(f"users[{i}] has no string {WORK_EMAIL_PROPERTY!r}")
-    return topic, users
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            length = int(declared)
-        except ValueError:
-            raise _Refused(400, "invalid Content-Length", close=True) from None
-        if length > limit:
-            raise _Refused(413, f"the body is larger than {limit} bytes", close=True)
-    chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _Refused(413, f"the body is larger than {limit} bytes", close=True)
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise _Refused(400, "the client disconnected before the body ended", close=True) from None
-    return b"".join(chunks)
-
-
-def _check_configuration(secret: str | None, token: str | None, max_body_bytes: int, allow_no_auth: bool) -> None:
-    """Refuse a receiver anyone could post to (unless allowed) or one that could store no body."""
-    if secret is None and token is None and not allow_no_auth:
-        raise InsecureConfiguration(
-            f"no client secret ({SECRET_ENV}) and no access token ({TOKEN_ENV}) configured: anyone could post"
-            " events; set one or both (and the same in Huma), or pass allow_no_auth / --insecure-no-auth")
-    if max_body_bytes < 1:
-        raise ValueError("max_body_bytes must be at least 1")
-    if secret is None and token is None:
-        log.warning("webhook receiver running WITHOUT authentication: every delivery is accepted")
-
-
-def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-              *, allow_no_auth: bool = False, on_stored: Callable[[], None] | None = None) -> Starlette:
-    """The receiver's ASGI app, storing into ``inbox``. A blank secret or token counts as none; with neither,
-    `InsecureConfiguration` unless ``allow_no_auth`` (every delivery is then accepted unauthenticated).
-    With ``on_stored`` (`PushTrigger.notify`, called after each newly stored event; it must not block) the
-    events are stored claimed `PENDING`: this receiver asks for their runs (the sensor takes over late ones)."""
-    secret, token = _blank_to_none(secret), _blank_to_none(token)
-    _check_configuration(secret, token, max_body_bytes, allow_no_auth)
-
-    async def receive(request: Request) -> JSONResponse:
+    async def receive(self, endpoint: Endpoint, request: Request) -> JSONResponse:
+        """A delivery to ``endpoint``'s connection: checked, then stored and answered; refused otherwise."""
         delivered_at = datetime.now(UTC)
-        client = request.client.host if request.client else "?"
         try:
-            if token is not None and not token_matches(token, request.headers.get("authorization")):
-                raise _Refused(401, "missing or wrong access token", close=True)  # the body is left unread
-            body = await _read_body(request, max_body_bytes)
-            if secret is not None and not signature_matches(secret, body, request.headers.get(SIGNATURE_HEADER)):
-                raise _Refused(401, f"missing or wrong {SIGNATURE_HEADER} signature")
-            if not _is_json(request.headers.get("content-type")):
-                raise _Refused(415, "the body must be application/json")
-            try:
-                topic, users = parse_event(body, request.headers.get(TOPIC_HEADER))
-            except ValueError as error:
-                raise _Refused(400, str(error)) from None
-        except _Refused as refused:
-            log.warning("webhook refused (%s) from %s: %s", refused.status, client, refused.error)
+            delivery = await checked_delivery(request, endpoint.secret, self.token, self.max_body_bytes)
+        except Refused as refused:
+            log.warning("webhook for connection %s refused (%s) from %s: %s", endpoint.name, refused.status,
+                        _client(request), refused.error)
             return refused.response()
+        return await self._store(endpoint, delivery, delivered_at)
+
+    async def _store(self, endpoint: Endpoint, delivery: Delivery, delivered_at: datetime) -> JSONResponse:
+        """Store a checked delivery before answering: 2xx only for an event that is stored (or already was)."""
+        name, topic, users = endpoint.name, delivery.topic, delivery.users
         try:
-            event_id = await run_in_threadpool(inbox.add, topic, users, body, delivered_at,
-                                               PENDING if on_stored is not None else None)
+            event_id = await run_in_threadpool(endpoint.inbox.add, topic, users, delivery.body, delivered_at,
+                                               PENDING if self.on_stored is not None else None)
         except Exception as error:  # noqa: BLE001 - any storage failure: Huma must deliver it again
-            log.error("webhook %s with %d users NOT stored (%s); answered 503 so Huma retries",
-                      topic, len(users), type(error).__name__)
+            log.error("webhook %s with %d users for connection %s NOT stored (%s); answered 503 so Huma retries",
+                      topic, len(users), name, type(error).__name__)
             return JSONResponse({"error": "the event could not be stored; retry later"}, status_code=503,
                                 headers={"Retry-After": str(RETRY_AFTER_S)})
         if event_id is None:
-            log.info("webhook %s with %d users: a redelivery of a stored event, not stored again", topic, len(users))
+            log.info("webhook %s with %d users for connection %s: a redelivery of a stored event, not stored again",
+                     topic, len(users), name)
             return JSONResponse({"stored": False, "duplicate": True})
-        log.info("webhook %s with %d users stored as event %d", topic, len(users), event_id)
-        if on_stored is not None:
-            try:
-                on_stored()
-            except Exception:  # noqa: BLE001 - stored is stored: the sensor pushes it
-                log.exception("event %d stored, but its push could not be asked for; the sensor will", event_id)
+        log.info("webhook %s with %d users stored as event %d for connection %s", topic, len(users), event_id, name)
+        self._ask_for_push(name, event_id)
         return JSONResponse({"stored": True, "event_id": event_id})
 
-    async def healthz(_request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+    def _ask_for_push(self, name: str, event_id: int) -> None:
+        if self.on_stored is not None:
+            try:
+                self.on_stored(name)
+            except Exception:  # noqa: BLE001 - stored is stored: the sensor pushes it
+                log.exception("event %d stored, but its push could not be asked for; the sensor will", event_id)
 
+    async def named(self, request: Request) -> JSONResponse:
+        """``POST /huma/webhook/<connection>``: that connection's endpoint, 404 for a name it does not serve."""
+        endpoint = next((e for e in self.endpoints if e.name == request.path_params["connection"]), None)
+        if endpoint is None:  # the name is not logged: anyone can make one up
+            log.warning("webhook refused (404) from %s: no connection at this path", _client(request))
+            return Refused(404, "no connection at this path", close=True).response()
+        return await self.receive(endpoint, request)
+
+    async def only(self, request: Request) -> JSONResponse:
+        """Today's paths (`DEFAULT_PATHS`): the one connection's endpoint."""
+        return await self.receive(self.endpoints[0], request)
+
+    async def not_here(self, request: Request) -> JSONResponse:
+        """Today's paths with a connections file: 404, naming the per-connection path instead."""
+        log.warning("webhook refused (404) from %s: posted to %s, not to a connection's path", _client(request),
+                    request.url.path)
+        return Refused(404, f"this receiver serves one path per connection: POST {PATH}/<connection>",
+                       close=True).response()
+
+
+async def _healthz(_request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def build_app(secret: str | None, token: str | None, inbox: Inbox, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+              *, allow_no_auth: bool = False, on_stored: Callable[[str], None] | None = None) -> Starlette:
+    """The receiver of one connection (``inbox``'s) on today's paths (`DEFAULT_PATHS`) and its own
+    (`connection_path`). A blank secret or token counts as none; with neither, `InsecureConfiguration` unless
+    ``allow_no_auth`` (every delivery is then accepted unauthenticated). ``on_stored``: see `build_receiver`."""
+    return build_receiver([Endpoint(inbox, secret)], token, max_body_bytes, allow_no_auth=allow_no_auth,
+                          on_stored=on_stored, default_paths=True)
+
+
+def build_receiver(endpoints: Sequence[Endpoint], token: str | None, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                   *, allow_no_auth: bool = False, on_stored: Callable[[str], None] | None = None,
+                   default_paths: bool = False) -> Starlette:
+    """The receiver's ASGI app: each endpoint's connection on its own path (`connection_path`), checked with its
+    secret and the receiver's ``token``, stored in its inbox; any other connection's path is 404. With
+    ``default_paths`` (one endpoint only: no connections file) it is also served on `DEFAULT_PATHS`.
+    A connection with neither secret nor token: `InsecureConfiguration` unless ``allow_no_auth``.
+    With ``on_stored`` (`PushTrigger.notify`, called with the connection's name after each newly stored event;
+    it must not block) the events are stored claimed `PENDING`: this receiver asks for their runs (the sensor
+    takes over late ones)."""
+    endpoints = [Endpoint(e.inbox, blank_to_none(e.secret), e.secret_env) for e in endpoints]
+    token = blank_to_none(token)
+    check_configuration(endpoints, token, max_body_bytes, allow_no_auth)
+    if default_paths and len(endpoints) != 1:
+        raise ValueError("today's paths are one connection's: give one endpoint with default_paths")
+    receiver = _Receiver(endpoints, token, max_body_bytes, on_stored)
     return Starlette(routes=[
-        Route(PATH, receive, methods=["POST"]),
-        Route("/", receive, methods=["POST"]),
-        Route(HEALTH_PATH, healthz, methods=["GET"]),
+        *(Route(path, receiver.only if default_paths else receiver.not_here, methods=["POST"])
+          for path in DEFAULT_PATHS),
+        Route(connection_path("{connection}"), receiver.named, methods=["POST"]),
+        Route(HEALTH_PATH, _healthz, methods=["GET"]),
     ])
 
 
 # ----------------------------------------------------------------------------------------------- the command
 
-def _announce(args: argparse.Namespace, port: int, secret: str | None, token: str | None, shown_url: str,
-              missing: list[str]) -> None:
-    """What the receiver requires and where it stores, the URL to register in Huma, then READY."""
-    host = socket.gethostname() if args.host in ("", "0.0.0.0", "::") else args.host
-    host = f"[{host}]" if ":" in host else host
-    checks = [name for name, on in ((f"client secret ({SIGNATURE_HEADER})", secret),
-                                    ("access token (Authorization: Bearer)", token)) if on]
-    _say(f"# Huma webhook receiver: POST {PATH} (and /), GET {HEALTH_PATH}; bodies up to {args.max_body_bytes} bytes")
-    _say(f"# required: {' and '.join(checks) if checks else 'NOTHING (insecure)'}; events stored in {shown_url}")
-    _say("# pushes: started by this receiver as soon as an event is stored (huma_changes_sensor: the backstop)"
-         if not missing
-         else f"# pushes: by the huma_changes_sensor (to start them at once, set here {', '.join(missing)})")
-    _say("# Register this URL in Huma (Huma must reach it: put it behind HTTPS when it is public), with the same"
-         " client secret and/or access token:")
-    _say(f"WEBHOOK_URL=http://{host}:{port}{PATH}")
-    _say("READY")
-
-
-def serve(args: argparse.Namespace) -> int:
-    """Serve the receiver until SIGINT/SIGTERM; print the URL to register in Huma, then READY."""
-    from sqlalchemy import make_url
-
-    from .serving import BackgroundServer
-
+def _log_to_stderr_unless_configured() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    secret, token = _blank_to_none(os.environ.get(SECRET_ENV)), _blank_to_none(os.environ.get(TOKEN_ENV))
-    url = db.state_url()
-    shown_url = make_url(url).render_as_string(hide_password=True)
-    inbox = Inbox(url)
-    missing = missing_settings()
-    trigger = PushTrigger(url) if not missing else None
+
+
+def _state_database_opens(inbox: Inbox, shown_url: str) -> bool:
+    """Create the inbox table now, so a state database that cannot be used fails at start, not at a delivery."""
     try:
-        app = build_app(secret, token, inbox, args.max_body_bytes, allow_no_auth=args.insecure_no_auth,
-                        on_stored=trigger.notify if trigger else None)
-    except ValueError as error:
-        _say(f"humacrona webhook: {error}", err=True)
-        return 2
-    if secret is None and token is None:
-        _say("WARNING: --insecure-no-auth: NO client secret and NO access token; anyone who can reach this port"
-             " can post events. Never run it so in production.", err=True)
-    try:
-        inbox.count()  # creates the table, and fails now rather than at the first delivery
+        inbox.count()
     except Exception as error:  # noqa: BLE001
         _say(f"humacrona webhook: cannot open the state database {shown_url} ({type(error).__name__})", err=True)
-        return 1
+        return False
+    return True
+
+
+def _run_until_stopped(app: Starlette, args: argparse.Namespace, trigger: PushTrigger | None,
+                       announce_at: Callable[[int], None]) -> int:
+    """Serve ``app`` (and the push trigger) until SIGINT/SIGTERM; ``announce_at(port)`` once it listens."""
+    from .serving import BackgroundServer
 
     server = BackgroundServer(app, host=args.host, port=args.port)
     try:
@@ -292,7 +241,7 @@ def serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        _announce(args, server.port, secret, token, shown_url, missing)
+        announce_at(server.port)
         stop.wait()
     finally:
         server.stop()
@@ -301,3 +250,34 @@ def serve(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve the receiver until SIGINT/SIGTERM; print the URL(s) to register in Huma, then READY."""
+    from sqlalchemy import make_url
+
+    _log_to_stderr_unless_configured()
+    token = blank_to_none(os.environ.get(TOKEN_ENV))
+    try:
+        connections = load_connections()  # without a file: `default`, its secret from SECRET_ENV
+    except ConnectionsError as error:
+        _say(f"humacrona webhook: the connections cannot be used:\n{error}", err=True)
+        return 2
+    from_file = bool((os.environ.get(CONNECTIONS_FILE_ENV) or "").strip())
+    url = db.state_url()
+    shown_url = make_url(url).render_as_string(hide_password=True)
+    endpoints = [Endpoint(Inbox(url, connection=c.name), webhook_secret(c), c.webhook_secret_env)
+                 for c in connections]
+    missing = missing_settings()
+    trigger = PushTrigger(url) if not missing else None
+    try:
+        app = build_receiver(endpoints, token, args.max_body_bytes, allow_no_auth=args.insecure_no_auth,
+                             on_stored=trigger.notify if trigger else None, default_paths=not from_file)
+    except ValueError as error:
+        _say(f"humacrona webhook: {error}", err=True)
+        return 2
+    warn_unguarded(endpoints, token, from_file)
+    if not _state_database_opens(endpoints[0].inbox, shown_url):
+        return 1
+    return _run_until_stopped(app, args, trigger, lambda port: announce(args, port, endpoints, token, shown_url,
+                                                                         missing, from_file))

@@ -47,6 +47,7 @@ class SandboxOptions:
     webhook_secret: str | None = None
     webhook_token: str | None = None
     webhook_signature: str = "hex"
+    email_domain: str | None = None  # the seeded work addresses' domain (None: the seed's own, nordljus.se)
 
 
 @dataclass
@@ -137,7 +138,8 @@ def start_sandboxes(options: SandboxOptions) -> RunningSandboxes:
         raise
     seeded = None
     if huma_store.is_empty() and crona_store.is_empty():
-        seeded = generate(options.employees, seed=options.seed)
+        domain = {"email_domain": options.email_domain} if options.email_domain else {}
+        seeded = generate(options.employees, seed=options.seed, **domain)
         huma.load_seed(seeded.huma_users)
         crona.load_seed(seeded.crona_employees)
     running = RunningSandboxes(options, huma, crona, seeded)
@@ -180,6 +182,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--webhook-token", default=None, help="sent as Authorization: Bearer <token> (default: none)")
     parser.add_argument("--webhook-signature", choices=("hex", "base64"), default=d.webhook_signature,
                         help="how huma-hmac-sha256 is written (default %(default)s)")
+    parser.add_argument("--email-domain", default=None,
+                        help="domain of the seeded work email addresses (default: the seed's own)")
 
 
 def options_from_args(args: argparse.Namespace) -> SandboxOptions:

@@ -314,9 +314,10 @@ class _Address:
 
 
 class _Generator:
-    def __init__(self, employees: int, rng: random.Random) -> None:
+    def __init__(self, employees: int, rng: random.Random, email_domain: str = names.WORK_EMAIL_DOMAIN) -> None:
         self.employees = employees
         self.rng = rng
+        self.email_domain = email_domain
         self.banks = _BankPicker()
         self.phones: set[str] = set()
         self.email_bases: dict[str, int] = {}
@@ -346,7 +347,7 @@ class _Generator:
         seen = self.email_bases.get(base, 0) + 1
         self.email_bases[base] = seen
         # Names carry no digits, so "anna.berg2" can never be somebody's unsuffixed address.
-        return f"{base}{seen if seen > 1 else ''}@{names.WORK_EMAIL_DOMAIN}"
+        return f"{base}{seen if seen > 1 else ''}@{self.email_domain}"
 
     def private_email(self, given: str, family: str, norwegian: bool, avoid: str | None = None) -> str:
         rng = self.rng
@@ -744,18 +745,21 @@ def _plant(gen: _Generator, people: list[_Person], plan: _Plan, huma: list[dict 
 # --- entry point -----------------------------------------------------------------------------------
 
 
-def generate(employees: int, seed: int = 42, shares: DiscrepancyShares | None = None) -> SeedData:
+def generate(employees: int, seed: int = 42, shares: DiscrepancyShares | None = None, *,
+             email_domain: str = names.WORK_EMAIL_DOMAIN) -> SeedData:
     """Generate ``employees`` distinct people for both systems from one seed.
 
     Each person is in Huma and in Crona except the one-sided ones the shares ask for. Same seed, same
-    data; the manifest (``discrepancies``) lists every difference between the two systems."""
+    data; the manifest (``discrepancies``) lists every difference between the two systems. ``email_domain``
+    gives the work addresses another company's domain, so that several seeded companies (one per connection,
+    `fleet`) never share an employee's address."""
     if isinstance(employees, bool) or not isinstance(employees, int) or employees < 0:
         raise ValueError(f"employees must be a whole number of 0 or more, got {employees!r}")
     counts = _counts(employees, shares if shares is not None else DiscrepancyShares())
     rng = random.Random(seed)
     plan = _plan(employees, counts, rng)
     lenders = set(plan.lender_of.values())
-    gen = _Generator(employees, rng)
+    gen = _Generator(employees, rng, email_domain)
     starts = gen.start_ordinals()
     people = [gen.person(i, starts[i], plan.kind_of[i], plan.field_of[i], lends_phone=i in lenders)
               for i in range(employees)]

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from humacrona_pipeline.connection.connections import CONNECTIONS_FILE_ENV
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The code location reads its connections (its partitions) when first imported: the suite's is the one connection
+# of today's variables, `default`, whatever the shell that runs the tests has set. A test with a connections file
+# names its connection `default` too, or runs the code location in a process of its own.
+os.environ.pop(CONNECTIONS_FILE_ENV, None)
 # Huma's and Crona's reference documents (../shared/reference): tests find them through reference_files.py.
 
 

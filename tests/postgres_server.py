@@ -154,3 +154,19 @@ def _stop(binaries: Path, data: Path, workdir: Path, run_as: dict) -> None:
         pid_file = data / "postmaster.pid"
         if pid_file.exists():
             os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+
+
+DAGSTER_DB, STATE_DB = "dagster", "humacrona_state"  # a deployment's two databases on its one server (deploy/)
+
+
+@contextmanager
+def running_deployment_databases() -> Iterator[PostgresServer]:
+    """A fresh server holding Dagster's database and the state database, as deploy/dagster-postgres.yaml and
+    HUMACRONA_STATE_URL name them; the state database's pooled connections closed before the server stops."""
+    from humacrona_pipeline.state import db
+
+    with running_postgres() as server:
+        server.create_database(DAGSTER_DB)
+        server.create_database(STATE_DB)
+        yield server
+        db.dispose_all()

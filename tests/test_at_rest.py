@@ -119,7 +119,8 @@ def test_a_full_sync_and_a_push_leave_no_salary_account_at_rest(with_key, tmp_pa
                                                                    resources={"inbox": InboxResource()}))
                 (request,) = tick.run_requests
                 pushed = build_defs().resolve_job_def(JOB_NAME).execute_in_process(
-                    run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False)
+                    run_config=request.run_config, tags=request.tags, partition_key=request.partition_key,
+                    instance=instance, raise_on_error=False)
                 assert pushed.success, [e.message for e in pushed.all_events if e.is_failure]
                 said = [r.user_message for r in instance.all_logs(pushed.run_id) if NOT_KEPT in r.user_message]
                 assert len(said) == (0 if with_key else 1)  # once per run, without a key

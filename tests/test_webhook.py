@@ -162,20 +162,20 @@ def test_a_redelivered_event_is_stored_once(client, inbox):
 
 def test_a_receiver_that_pushes_keeps_its_events_pending_and_asks_once_per_new_event(inbox):
     asked = []
-    with receiver(inbox, on_stored=lambda: asked.append(inbox.count())) as c:
+    with receiver(inbox, on_stored=lambda connection: asked.append((connection, inbox.count()))) as c:
         body = event_body()
         first = c.post(PATH, content=body, headers=headers(body))
         again = c.post(PATH, content=body, headers=headers(body))  # a redelivery: nothing new to push
         other = event_body("users-create", {"id": "u-2", "email": "b@x.se"})
         c.post(PATH, content=other, headers=headers(other, topic="users-create"))
     assert first.json()["stored"] is True and again.json()["duplicate"] is True
-    assert asked == [1, 2]  # each time after the event was stored
+    assert asked == [("default", 1), ("default", 2)]  # each time after the event was stored, naming its connection
     assert [e.claimed_by for e in inbox.after(0)] == [PENDING, PENDING]  # the sensor leaves them to it
     assert all(e.delivered_at and e.delivered_at <= e.received_at for e in inbox.after(0))
 
 
 def test_a_failing_push_request_still_answers_200_and_the_event_stays_for_the_sensor(inbox, caplog):
-    def broken() -> None:
+    def broken(_connection: str) -> None:
         raise RuntimeError("the push worker is gone")
 
     with receiver(inbox, on_stored=broken) as c:

@@ -23,9 +23,9 @@ import yaml
 
 from ..core.policy import PolicyError, load_policy
 from ..webhook_options import SECRET_ENV as DEFAULT_WEBHOOK_SECRET_ENV
-from . import variables
+from . import scope, variables
 from .crona_channel import API, CHANNELS, PAXML, CronaChannel
-from .scope import MAX_SCOPE_IDS, ORGANISATION, QUERY_PARAMETER, SCOPE_KINDS, group_ids
+from .scope import MAX_SCOPE_IDS, ORGANISATION, QUERY_PARAMETER, SCOPE_KINDS
 from .variables import Settings
 
 CONNECTIONS_FILE_ENV = "HUMACRONA_CONNECTIONS_FILE"
@@ -82,13 +82,11 @@ class Connection:
 
     def scope_filter(self) -> dict[str, list[str]] | None:
         """The query parameters of Huma's `GET /users` that list only this scope's users (None: everybody)."""
-        return None if self.scope_kind == ORGANISATION else {QUERY_PARAMETER[self.scope_kind]: list(self.scope_ids)}
+        return scope.scope_filter(self.scope_kind, self.scope_ids)
 
     def in_scope(self, user: Mapping[str, Any]) -> bool:
-        """Whether a Huma user (a `GET /users` item or a `GET /users/{id}` `UserDetails`) belongs to this scope:
-        the guard that keeps a connection from writing anybody else's employee. Fails closed: a user whose
-        groups are not in the record (a webhook's body, a flattened row) is outside every limited scope."""
-        return self.scope_kind == ORGANISATION or not group_ids(user, self.scope_kind).isdisjoint(self.scope_ids)
+        """Whether a Huma user belongs to this connection's scope (`scope.in_scope`: fails closed)."""
+        return scope.in_scope(user, self.scope_kind, self.scope_ids)
 
 
 def default_connection(environ: Mapping[str, str] | None = None) -> Connection:

@@ -3,7 +3,7 @@ Huma's `GET /users` filters them and as a user's record shows them. Pure Python.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..core.fields import HUMA, RECORD_ID_COLUMN
@@ -32,5 +32,33 @@ def group_ids(user: Mapping[str, Any], kind: str) -> set[str]:
     return {str(g[_ID]).strip().lower() for g in groups if isinstance(g, Mapping) and g.get(_ID)}
 
 
+def scope_filter(kind: str, ids: Iterable[str]) -> dict[str, list[str]] | None:
+    """The query parameters of Huma's `GET /users` that list only this scope's users (None: everybody)."""
+    return None if kind == ORGANISATION else {QUERY_PARAMETER[kind]: list(ids)}
+
+
+def in_scope(user: Mapping[str, Any], kind: str, ids: Iterable[str]) -> bool:
+    """Whether a Huma user (a `GET /users` item or a `GET /users/{id}` `UserDetails`) belongs to the scope: the
+    guard that keeps a connection from writing anybody else's employee. Fails closed: a user whose groups are not
+    in the record (a webhook's body, a flattened row) is outside every limited scope."""
+    return kind == ORGANISATION or not group_ids(user, kind).isdisjoint(i.lower() for i in ids)
+
+
+def shown_outside(user: Mapping[str, Any], kind: str, ids: Iterable[str]) -> bool:
+    """Whether a listed user's own record shows groups of the scope's kind, none of them in the scope: Huma listed
+    them despite the filter. A record without those groups is not shown outside: the filter itself listed them."""
+    shown = group_ids(user, kind) if kind != ORGANISATION else set()
+    return bool(shown) and shown.isdisjoint(i.lower() for i in ids)
+
+
+def creates_refused(kind: str, ids: tuple[str, ...] | list[str]) -> str | None:
+    """Why a connection of this scope creates nobody in Huma, or None: a new user joins one group, and only a scope
+    of one company names the group that keeps them inside it (else the next sync would not list them)."""
+    if kind == ORGANISATION or (kind == COMPANIES and len(ids) == 1):
+        return None
+    return (f"this connection's Huma scope is {len(ids)} {kind}: a user created in Huma would not be inside it; "
+            "create them in Huma by hand, or scope the connection to one company")
+
+
 __all__ = ["COMPANIES", "LOCATIONS", "MAX_SCOPE_IDS", "ORGANISATION", "QUERY_PARAMETER", "SCOPE_KINDS", "TEAMS",
-           "group_ids"]
+           "creates_refused", "group_ids", "in_scope", "scope_filter", "shown_outside"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -79,7 +80,12 @@ class HumaClient(SessionClient):
         timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        scope_filter: Mapping[str, Sequence[str]] | None = None,
+        outside_scope: Callable[[Mapping], bool] | None = None,
     ):
+        """``scope_filter``: `GET /users`'s `company`/`location`/`team` parameters listing one connection's users;
+        ``outside_scope``: whether a listed user's own record shows them outside that scope, so that a user Huma
+        lists despite the filter is still left out (counted in `out_of_scope`)."""
         self._client_id = Secret(client_id)
         self._client_secret = Secret(client_secret)
         super().__init__(
@@ -87,6 +93,9 @@ class HumaClient(SessionClient):
             timeout_s=timeout_s, retry=retry, transport=transport,
         )
         self.organization_id: str | None = None  # `organizationId` from the token answer
+        self.scope_filter = {k: list(v) for k, v in (scope_filter or {}).items()}
+        self.outside_scope = outside_scope
+        self.out_of_scope = 0  # users `list_users` left out: listed by Huma, outside the scope
 
     async def _obtain_token(self, previous: AccessToken | None) -> AccessToken:
         form = {
@@ -109,14 +118,20 @@ class HumaClient(SessionClient):
     # ------------------------------------------------------------------------------------------- users
 
     async def list_users(self) -> list[dict]:
-        """Every user (list items: `User`), each exactly once, in Huma's order."""
+        """Every user of the scope (list items: `User`), each exactly once, in Huma's order."""
 
         async def page(index: int, size: int) -> Page:
-            body = await self._session.request("GET", "/users", params={"limit": size, "offset": index * size})
+            params = {**self.scope_filter, "limit": size, "offset": index * size}
+            body = await self._session.request("GET", "/users", params=params)
             return Page(list(body.get("items") or ()), body.get("total"))
 
-        return await collect_pages(page, page_size=USERS_PAGE_SIZE, key=lambda u: u.get(USER_ID),
-                                   workers=self.concurrency, system=SYSTEM, path="/users")
+        users = await collect_pages(page, page_size=USERS_PAGE_SIZE, key=lambda u: u.get(USER_ID),
+                                    workers=self.concurrency, system=SYSTEM, path="/users")
+        if self.outside_scope is None:
+            return users
+        kept = [u for u in users if not self.outside_scope(u)]
+        self.out_of_scope = len(users) - len(kept)
+        return kept
 
     async def users_page(self, limit: int = USERS_PAGE_SIZE) -> Page:
         """The first page of `GET /users` alone (`humacrona check`: can this key read the users?)."""
@@ -265,9 +280,12 @@ class HumaClient(SessionClient):
             employees.append({"user": details, "positions": positions})
         return employees
 
-    async def fetch_row(self, user_id: str) -> dict:
-        """One user's current row (`HUMA_COLUMNS`): details and positions, read together, flattened."""
+    async def fetch_row(self, user_id: str, in_scope: Callable[[Mapping], bool] | None = None) -> dict | None:
+        """One user's current row (`HUMA_COLUMNS`): details and positions, read together, flattened; None when
+        ``in_scope`` is given and the user's details (`UserDetails`, with their groups) are outside it."""
         user, positions = await asyncio.gather(self.get_user(user_id), self.list_positions(user_id))
+        if in_scope is not None and not in_scope(user):
+            return None
         return _flattened(user, positions, f"/users/{_segment(user_id)}")
 
     async def fetch_rows(self, unreadable: list[dict] | None = None) -> list[dict]:

@@ -4,9 +4,10 @@ run per value. tests/deploy/ keeps these names and the deploy files equal."""
 
 from __future__ import annotations
 
-from ..connection.connections import DEFAULT_NAME
+from .partitions import PARTITION_TAG
 
 HUMA_POOL = "huma_api"  # steps that call Huma's Open API
 CRONA_POOL = "crona_api"  # steps that call Crona Lön (its API, or its PAXml files)
-CONNECTION_TAG = "humacrona/connection"  # the connection a run syncs: at most one sync run per value at a time
-SYNC_RUN_TAGS = {CONNECTION_TAG: DEFAULT_NAME}  # the one connection of today's variables (issue 14 partitions it)
+# The connection a run syncs: its partition, the tag Dagster gives every run of a partition (a backfill's too), so
+# the instance's limit of one run per value is one run per connection at a time.
+CONNECTION_TAG = PARTITION_TAG

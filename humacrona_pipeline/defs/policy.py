@@ -13,8 +13,10 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from ..connection.connections import Connection
 from ..core.fields import FIELD_NAMES
 from ..core.policy import ALL, NONE, Policy, PolicyError, load_policy, policy_from_mapping
+from .partitions import PerConnection
 
 POLICY_FILE_ENV = "HUMACRONA_POLICY_FILE"
 _WINNERS = "huma, crona or skip"
@@ -34,7 +36,7 @@ class EmployeeOverrideConfig(dg.Config):
         description="Let a changed salary account go to Crona as an update instead of being held.")
 
 
-class SyncPolicy(dg.ConfigurableResource):
+class SyncPolicy(PerConnection, dg.ConfigurableResource):
     """How conflicts are resolved, what is filled and created, and the guards on a sync (see policy.example.yaml)."""
 
     default_winner: str = Field(
@@ -70,6 +72,10 @@ class SyncPolicy(dg.ConfigurableResource):
     max_unreadable_share: float = Field(
         default=0.02, description="Guard: above this share of listed employees whose record cannot be read, the "
         "extraction checks fail the run (an outage rather than a few bad records).")
+
+    def for_connection(self, connection: Connection) -> SyncPolicy:
+        """The connection's policy file (the connections file checked it), else the default policy."""
+        return SyncPolicy.from_file(connection.policy) if connection.policy else SyncPolicy()
 
     def to_mapping(self) -> dict[str, Any]:
         """The options as plain data, in the form `policy_from_mapping` reads (and a policy YAML holds)."""

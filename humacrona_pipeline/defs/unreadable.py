@@ -12,6 +12,7 @@ import dagster as dg
 from ..core.fields import CRONA, HUMA, MATCH_KEY, SYSTEM_NAMES
 from ..core.wording import percent, plural, verb
 from .metadata import markdown_table, share
+from .partitions import CONNECTION_PARTITIONS
 from .policy import SyncPolicy
 from .types import DataFrame
 
@@ -74,14 +75,14 @@ def evaluate_readable(raw: DataFrame, side: str, policy: SyncPolicy) -> dg.Asset
                                description=f"every {system} employee listed could be read")
 
 
-@dg.asset_check(asset=dg.AssetKey("huma_users_raw"), blocking=True,
+@dg.asset_check(asset=dg.AssetKey("huma_users_raw"), blocking=True, partitions_def=CONNECTION_PARTITIONS,
                 description="Huma users whose details or positions could not be read, against the policy's "
                 "max_unreadable_share: above it the run stops before anything is written.")
 def huma_users_readable(huma_users_raw: DataFrame, policy: SyncPolicy) -> dg.AssetCheckResult:
     return evaluate_readable(huma_users_raw, HUMA, policy)
 
 
-@dg.asset_check(asset=dg.AssetKey("crona_employees_raw"), blocking=True,
+@dg.asset_check(asset=dg.AssetKey("crona_employees_raw"), blocking=True, partitions_def=CONNECTION_PARTITIONS,
                 description="Crona employees that could not be read, against the policy's max_unreadable_share:"
                 " above it the run stops before anything is written.")
 def crona_employees_readable(crona_employees_raw: DataFrame, policy: SyncPolicy) -> dg.AssetCheckResult:

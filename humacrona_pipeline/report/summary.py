@@ -110,6 +110,7 @@ class SyncReport:
     reviewed_plan: str = ""  # the run whose reviewed plan was applied ("" when the run planned itself)
     awaiting_import: list[dict[str, str]] = field(default_factory=list)  # written to a PAXml import file
     import_file: str = ""  # that file's full path ("" when none was written or it is gone)
+    connection: str = ""  # the connection of the connections file synced ("" for the one connection of today)
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -170,12 +171,18 @@ class SyncReport:
                 f" {c['crona_won']}, unresolved {c['unresolved']}")
 
     @property
+    def _name(self) -> str:
+        """"humacrona sync", and the connection's name in brackets when there are several."""
+        return "humacrona sync" + (f" [{self.connection}]" if self.connection else "")
+
+    @property
     def title(self) -> str:
-        return f"humacrona sync {self.run_id}" + (" (dry run)" if self.dry_run else "")
+        return f"{self._name} {self.run_id}" + (" (dry run)" if self.dry_run else "")
 
     def subject(self) -> str:
-        """An email subject with the outcome counts: "humacrona sync: 12 applied, 1 failed, 0 unverified"."""
-        prefix = "humacrona sync" + (" (dry run)" if self.dry_run else "")
+        """An email subject with the outcome counts: "humacrona sync: 12 applied, 1 failed, 0 unverified"
+        ("humacrona sync [nordljus-ab]: ..." for one of several connections)."""
+        prefix = self._name + (" (dry run)" if self.dry_run else "")
         if self.converged:
             return f"{prefix}: in sync, nothing to write"
         s = self.status_counts
@@ -272,11 +279,12 @@ def _policy_summary(policy: Policy) -> list[tuple[str, str]]:
 def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, not_planned: pd.DataFrame,
                  policy: Policy, *, started_at: datetime | str, finished_at: datetime | str, dry_run: bool = False,
                  timezone: str = DEFAULT_TIMEZONE, reviewed_plan: str | None = None,
-                 import_file: str | None = None) -> SyncReport:
+                 import_file: str | None = None, connection: str = "") -> SyncReport:
     """The report of one run from its outcome table (`core.outcomes.OUTCOME_COLUMNS`), the conflict table
     (`core.reconcile.CONFLICT_COLUMNS`) and the plan's not-planned rows (`core.plan.NOT_PLANNED_COLUMNS`).
     ``started_at``/``finished_at``: aware datetimes or ISO 8601 text (naive: UTC), shown in ``timezone``.
-    ``import_file``: the full path of the PAXml import file the run wrote (Crona's file channel), if any."""
+    ``import_file``: the full path of the PAXml import file the run wrote (Crona's file channel), if any.
+    ``connection``: the name of the connection synced, when there are several."""
     rows = list(outcomes.itertuples(index=False)) if outcomes is not None else []
     awaiting = any(row.status == AWAITING_IMPORT for row in rows)
     categories, chart_statuses = report_categories(awaiting), report_chart_statuses(awaiting)
@@ -313,7 +321,7 @@ def build_report(run_id: str, outcomes: pd.DataFrame, conflicts: pd.DataFrame, n
         drifted=lists[DRIFTED],
         not_planned=not_planned_counts, by_field_status=chart, policy_summary=_policy_summary(policy),
         reviewed_plan=visible(reviewed_plan or ""), awaiting_import=lists[AWAITING_IMPORT],
-        import_file=visible(import_file or ""))
+        import_file=visible(import_file or ""), connection=visible(connection))
 
 
 def _conflict_summary(rows: list, conflicts: pd.DataFrame | None) -> list[dict]:

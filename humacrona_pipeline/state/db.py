@@ -7,13 +7,15 @@ take the write lock when their transaction begins (`write_transaction`) instead 
 halfway, which SQLite answers with "database is locked" without waiting.
 
 A module adds its table by declaring it on `metadata` (``sa.Table("inbox", metadata, ...)``) and reaching the
-database through `engine()`: tables declared since the engine was made are created on the next call."""
+database through `engine()`: tables declared since the engine was made are created on the next call. A column
+added after its table first shipped reaches an older database through `add_columns` (and an index on it through
+`add_indexes`, which `engine()` cannot make before the column exists), called by the table's module on first use."""
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -122,6 +124,53 @@ def write_transaction(eng: sa.Engine) -> Iterator[sa.Connection]:
     lock from its start (BEGIN IMMEDIATE), so a read-then-write cannot deadlock with another writer."""
     with eng.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
         yield conn
+
+
+def add_column_ddl(table: sa.Table, name: str, dialect: sa.Dialect) -> str:
+    """``ALTER TABLE ... ADD COLUMN`` for one column of ``table`` as declared, on SQLite and PostgreSQL alike: a
+    NOT NULL column has a server default, which the existing rows get."""
+    column = table.c[name]
+    ddl = f"ALTER TABLE {table.name} ADD COLUMN {name} {column.type.compile(dialect=dialect)}"
+    if column.server_default is not None:
+        default = column.server_default.arg
+        ddl += f" DEFAULT {sa.literal(default).compile(dialect=dialect, compile_kwargs={'literal_binds': True})}"
+    return ddl if column.nullable else ddl + " NOT NULL"
+
+
+def add_columns(engine: sa.Engine, table: sa.Table, names: tuple[str, ...]) -> list[str]:
+    """Add those of the columns ``names`` (declared on ``table``) the table lacks, each as `add_column_ddl` says;
+    one another process added meanwhile is no error. Answers the columns added."""
+    def have() -> set[str]:
+        return {col["name"] for col in sa.inspect(engine).get_columns(table.name)}
+
+    added = []
+    for name in [n for n in names if n not in have()]:
+        try:
+            with write_transaction(engine) as conn:
+                conn.exec_driver_sql(add_column_ddl(table, name, engine.dialect))
+            added.append(name)
+        except sa.exc.DBAPIError:
+            if name not in have():
+                raise
+    return added
+
+
+def add_indexes(engine: sa.Engine, table: sa.Table, indexes: Mapping[str, tuple[str, ...]]) -> list[str]:
+    """Create those of ``indexes`` (name: columns) the table lacks; one another process made meanwhile is no
+    error. Answers the indexes created."""
+    have = {i["name"] for i in sa.inspect(engine).get_indexes(table.name)}
+    made = []
+    for name, columns in indexes.items():
+        if name in have:
+            continue
+        try:
+            with write_transaction(engine) as conn:
+                conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({', '.join(columns)})")
+            made.append(name)
+        except sa.exc.DBAPIError:  # PostgreSQL: another process created it at the same moment
+            if name not in {i["name"] for i in sa.inspect(engine).get_indexes(table.name)}:
+                raise
+    return made
 
 
 def dispose_all() -> None:

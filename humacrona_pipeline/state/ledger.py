@@ -13,7 +13,13 @@ between leaves ``pending`` rows; the next run reads those employees back (`conne
 marks each ``applied`` or ``not applied`` with `resolved_at` (or leaves it ``pending`` with a note when it
 could not be read).
 Salary bank accounts are stored masked (last four digits), in the values and in any error text; no secret
-is stored. `migrate` adds columns newer versions need to an older ledger (`ALTER TABLE ... ADD COLUMN`)."""
+is stored. `migrate` adds columns newer versions need to an older ledger (`ALTER TABLE ... ADD COLUMN`).
+
+One ledger per connection (issue 14): every row carries the `connection` its `Ledger` was made for, and a
+`Ledger` reads, resolves and amends only its own connection's rows, so one connection's interrupted run is never
+concluded by another's (which reads a different Huma scope and Crona company). The connections share one table
+(one state database, on PostgreSQL one server), so a ledger from before connections keeps its rows, as the
+`default` connection's. `LEDGER_COLUMNS` leaves the connection out: it is the `Ledger`'s, the same on each row."""
 
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import sqlalchemy as sa
 
+from ..connection.connections import DEFAULT_NAME as DEFAULT_CONNECTION
 from ..core.bank_accounts import mask
 from ..core.display import present, scrub
 from ..core.fields import BY_NAME, CRONA
@@ -57,6 +64,7 @@ operations_table = sa.Table(
     sa.Column("rule", sa.Text),
     sa.Column("at", sa.String(40), nullable=False),  # UTC ISO 8601, sortable as text
     sa.Column("resolved_at", sa.String(40)),  # when a pending row of an interrupted run was read back (UTC ISO)
+    sa.Column("connection", sa.String(64), nullable=False, server_default=DEFAULT_CONNECTION),
     sa.Index("ix_ledger_operations_run", "run_id", "system", "employee", "field", "action"),
     sa.Index("ix_ledger_operations_at", "at"),
 )
@@ -98,28 +106,23 @@ def _rows(rows: pd.DataFrame | Iterable[Mapping]) -> list[Mapping]:
     return list(rows)
 
 
-# Columns a newer version added, with their SQL type, for `migrate` (the table's other columns are as old as it).
-ADDED_COLUMNS = ("resolved_at",)
+# Columns a newer version added, for `migrate` (the table's other columns are as old as it).
+ADDED_COLUMNS = ("resolved_at", "connection")
+# Indexes on added columns: made by `migrate` once their columns exist (declared on the table, they would be
+# created before it, and fail on an older ledger). Reads filter by connection first, then status or run.
+ADDED_INDEXES = {"ix_ledger_operations_connection_status": ("connection", "status", "id"),
+                 "ix_ledger_operations_connection_run": ("connection", "run_id")}
 _migrated: dict[str, sa.Engine] = {}  # URL -> the engine it was checked through
 
 
 def migrate(engine: sa.Engine) -> list[str]:
     """Add the columns of `ADDED_COLUMNS` an older ledger lacks (SQLite and PostgreSQL alike: ``ALTER TABLE
-    ... ADD COLUMN``, nullable, no default to backfill). Safe when several processes do it at once: a column
-    another one added meanwhile is not an error. Answers the columns added."""
-    t = operations_table
-    missing = [c for c in ADDED_COLUMNS if c not in {col["name"] for col in sa.inspect(engine).get_columns(t.name)}]
-    added = []
-    for name in missing:
-        column = t.c[name]
-        ddl = f"ALTER TABLE {t.name} ADD COLUMN {name} {column.type.compile(dialect=engine.dialect)}"
-        try:
-            with db.write_transaction(engine) as conn:
-                conn.exec_driver_sql(ddl)
-            added.append(name)
-        except sa.exc.DBAPIError:
-            if name not in {col["name"] for col in sa.inspect(engine).get_columns(t.name)}:
-                raise
+    ... ADD COLUMN``; `resolved_at` nullable, `connection` NOT NULL with its default: the rows of a ledger from
+    before connections are the `default` connection's), then the indexes of `ADDED_INDEXES`. Safe when several
+    processes do it at once: a column or index another one added meanwhile is not an error. Answers the columns
+    added."""
+    added = db.add_columns(engine, operations_table, ADDED_COLUMNS)
+    db.add_indexes(engine, operations_table, ADDED_INDEXES)
     return added
 
 
@@ -128,11 +131,11 @@ def _key(row: Mapping) -> tuple:
     return tuple(row[c] for c in VERIFICATION_KEY)
 
 
-def _stored(conn: sa.Connection, run_id: str, rows: list[dict]) -> dict[tuple, sa.Row]:
-    """The run's stored rows of the employees of ``rows``, by `_key` (id and record id)."""
+def _stored(conn: sa.Connection, connection: str, run_id: str, rows: list[dict]) -> dict[tuple, sa.Row]:
+    """The run's stored rows (of ``connection``) of the employees of ``rows``, by `_key` (id and record id)."""
     t = operations_table
     found = conn.execute(sa.select(t.c.id, t.c.record_id, *(t.c[c] for c in VERIFICATION_KEY)).where(
-        t.c.run_id == run_id, t.c.employee.in_({r["employee"] for r in rows}))).all()
+        t.c.connection == connection, t.c.run_id == run_id, t.c.employee.in_({r["employee"] for r in rows}))).all()
     return {tuple(getattr(r, c) for c in VERIFICATION_KEY): r for r in found}
 
 
@@ -178,15 +181,18 @@ def ledger_row(run_id: str, outcome: Mapping) -> dict:
 
 
 class Ledger:
-    """The audit ledger in the state database (`state.db`); instances in several processes share it."""
+    """One connection's audit ledger in the state database (`state.db`); instances in several processes share
+    it. Writes store ``connection`` on each row; reads and updates see that connection's rows only."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, connection: str = DEFAULT_CONNECTION) -> None:
         self.url = url or db.state_url()
+        self.connection = str(connection)
         self._fresh_runs: dict[str, bool] = {}  # run id -> whether it had no rows when this instance first wrote
         self._ahead_of: dict[str, set[str]] = {}  # run id -> employees this instance recorded pending
 
     def __repr__(self) -> str:  # the URL may hold a database password
-        return f"Ledger({sa.make_url(self.url).render_as_string(hide_password=True)!r})"
+        return (f"Ledger({sa.make_url(self.url).render_as_string(hide_password=True)!r}, "
+                f"connection={self.connection!r})")
 
     @property
     def engine(self) -> sa.Engine:
@@ -196,9 +202,16 @@ class Ledger:
             _migrated[self.url] = eng
         return eng
 
+    def _mine(self):
+        """The clause that keeps a statement to this ledger's connection."""
+        return operations_table.c.connection == self.connection
+
+    def _row(self, run_id: str, outcome: Mapping) -> dict:
+        return {**ledger_row(run_id, outcome), "connection": self.connection}
+
     def record(self, run_id: str, rows: pd.DataFrame | list[dict]) -> None:
         """Append attempted operations (outcome rows) of one run, in one transaction."""
-        values = [ledger_row(run_id, row) for row in _rows(rows)]
+        values = [self._row(run_id, row) for row in _rows(rows)]
         if not values:
             return
         with db.write_transaction(self.engine) as conn:
@@ -221,9 +234,9 @@ class Ledger:
         each of ``finished`` (its outcome rows), in one transaction: the write-back's group commit
         (`connectors.writeback`'s ``journal``), so concurrent employees share one commit (one fsync)."""
         now = _now()
-        ahead = [{**ledger_row(run_id, {**row, "status": PENDING, "error": None, "at": now}), "resolved_at": None}
+        ahead = [{**self._row(run_id, {**row, "status": PENDING, "error": None, "at": now}), "resolved_at": None}
                  for group in pending for row in planned_ids(list(group))]
-        values = [ledger_row(run_id, row) for group in finished for row in group]
+        values = [self._row(run_id, row) for group in finished for row in group]
         if not ahead and not values:
             return
         with db.write_transaction(self.engine) as conn:
@@ -238,8 +251,8 @@ class Ledger:
         each operation is recorded once however often its step ran."""
         t = operations_table
         if run_id not in self._fresh_runs:  # asked once per run and instance: a first attempt looks nothing up
-            self._fresh_runs[run_id] = conn.execute(sa.select(t.c.id).where(t.c.run_id == run_id).limit(1)).first() \
-                is None
+            self._fresh_runs[run_id] = conn.execute(
+                sa.select(t.c.id).where(self._mine(), t.c.run_id == run_id).limit(1)).first() is None
         seen = self._ahead_of.setdefault(run_id, set())
         employees = {v["employee"] for v in ahead}
         repeated = not seen.isdisjoint(employees)  # the same instance writing an employee again: a retry
@@ -247,7 +260,7 @@ class Ledger:
         if self._fresh_runs[run_id] and not repeated:
             conn.execute(sa.insert(t), ahead)
             return
-        ids = {key: row.id for key, row in _stored(conn, run_id, ahead).items()}
+        ids = {key: row.id for key, row in _stored(conn, self.connection, run_id, ahead).items()}
         again = [{**v, "row_id": ids[key]} for v in ahead if (key := _key(v)) in ids]
         if again:
             columns = ("record_id", "value_before", "value_after", "status", "error", "rule", "at")
@@ -258,11 +271,10 @@ class Ledger:
         if fresh:
             conn.execute(sa.insert(t), fresh)
 
-    @staticmethod
-    def _complete(conn: sa.Connection, run_id: str, values: list[dict]) -> None:
+    def _complete(self, conn: sa.Connection, run_id: str, values: list[dict]) -> None:
         """`complete`'s update-or-append, inside the caller's transaction."""
         t = operations_table
-        ids = {key: (row.id, row.record_id) for key, row in _stored(conn, str(run_id), values).items()}
+        ids = {key: (row.id, row.record_id) for key, row in _stored(conn, self.connection, str(run_id), values).items()}
         updates, inserts = [], []
         for v in values:
             found = ids.get(_key(v))
@@ -279,10 +291,11 @@ class Ledger:
             conn.execute(sa.insert(t), inserts)
 
     def pending(self, *, except_run: str | None = None) -> pd.DataFrame:
-        """The open rows (`OPEN_STATUSES`: ``pending``, ``awaiting import``) runs left, oldest first (`LEDGER_COLUMNS`);
-        ``except_run``'s left out."""
+        """The open rows (`OPEN_STATUSES`: ``pending``, ``awaiting import``) this connection's runs left, oldest
+        first (`LEDGER_COLUMNS`); ``except_run``'s left out."""
         t = operations_table
-        query = sa.select(*(t.c[c] for c in LEDGER_COLUMNS)).where(t.c.status.in_(OPEN_STATUSES)).order_by(t.c.id)
+        query = (sa.select(*(t.c[c] for c in LEDGER_COLUMNS)).where(self._mine(), t.c.status.in_(OPEN_STATUSES))
+                 .order_by(t.c.id))
         if except_run is not None:
             query = query.where(t.c.run_id != str(except_run))
         with self.engine.connect() as conn:
@@ -293,8 +306,8 @@ class Ledger:
         """Conclude open rows (pending, awaiting import) from a read-back, in one transaction. Each resolution:
         ``id``, ``status`` (``applied`` or ``not applied``; ``pending`` or ``awaiting import`` keeps it open),
         ``note`` (why; stored as the error, scrubbed) and optionally ``record_id`` (a create's id, found by
-        reading). A concluded row gets `resolved_at`; only open rows are touched. Answers how many rows were
-        concluded."""
+        reading). A concluded row gets `resolved_at`; only open rows of this connection are touched (another
+        connection's id is left alone). Answers how many rows were concluded."""
         now = _now()
         changes = []
         for r in resolutions:
@@ -309,7 +322,7 @@ class Ledger:
         t = operations_table
         with db.write_transaction(self.engine) as conn:
             still_open = sa.or_(*(t.c.status == s for s in OPEN_STATUSES))  # `in_` cannot be used in executemany
-            conn.execute(sa.update(t).where(t.c.id == sa.bindparam("row_id"), still_open).values(
+            conn.execute(sa.update(t).where(t.c.id == sa.bindparam("row_id"), self._mine(), still_open).values(
                 status=sa.bindparam("new_status"), error=sa.bindparam("new_error"),
                 resolved_at=sa.bindparam("new_resolved"),
                 record_id=sa.func.coalesce(sa.bindparam("new_record_id"), t.c.record_id)), changes)
@@ -329,7 +342,7 @@ class Ledger:
         with db.write_transaction(self.engine) as conn:
             stored = conn.execute(
                 sa.select(t.c.id, t.c.system, t.c.employee, t.c.field, t.c.action, t.c.status, t.c.error)
-                .where(t.c.run_id == str(run_id))).all()
+                .where(self._mine(), t.c.run_id == str(run_id))).all()
             changes = []
             for r in stored:
                 target = wanted.get((r.system, r.employee, r.field, r.action))
@@ -343,9 +356,10 @@ class Ledger:
         return len(changes)
 
     def operations(self, run_id: str | None = None) -> pd.DataFrame:
-        """Stored operations (`LEDGER_COLUMNS`), of one run or of all, in the order they were recorded."""
+        """This connection's stored operations (`LEDGER_COLUMNS`), of one run or of all, in the order they were
+        recorded."""
         t = operations_table
-        query = sa.select(*(t.c[c] for c in LEDGER_COLUMNS)).order_by(t.c.id)
+        query = sa.select(*(t.c[c] for c in LEDGER_COLUMNS)).where(self._mine()).order_by(t.c.id)
         if run_id is not None:
             query = query.where(t.c.run_id == str(run_id))
         with self.engine.connect() as conn:
@@ -356,22 +370,23 @@ class Ledger:
         return frame
 
     def known_runs(self, run_ids: Iterable[str]) -> set[str]:
-        """Those of ``run_ids`` the ledger holds operations of."""
+        """Those of ``run_ids`` this connection's ledger holds operations of."""
         t = operations_table
         wanted = sorted({str(r) for r in run_ids})
         if not wanted:
             return set()
         with self.engine.connect() as conn:
-            return {r for (r,) in conn.execute(sa.select(t.c.run_id).where(t.c.run_id.in_(wanted)).distinct())}
+            return {r for (r,) in conn.execute(
+                sa.select(t.c.run_id).where(self._mine(), t.c.run_id.in_(wanted)).distinct())}
 
     def runs(self) -> pd.DataFrame:
-        """One row per run (`RUN_COLUMNS`): first and last operation time, operations, and counts by status;
-        the latest run first."""
+        """One row per run of this connection (`RUN_COLUMNS`): first and last operation time, operations, and
+        counts by status; the latest run first."""
         t = operations_table
         counts = [sa.func.sum(sa.case((t.c.status == s, 1), else_=0)).label(s) for s in LEDGER_STATUSES]
         query = (sa.select(t.c.run_id, sa.func.min(t.c.at).label("started"), sa.func.max(t.c.at).label("ended"),
                            sa.func.count().label("operations"), *counts)
-                 .group_by(t.c.run_id).order_by(sa.func.min(t.c.at).desc(), t.c.run_id))
+                 .where(self._mine()).group_by(t.c.run_id).order_by(sa.func.min(t.c.at).desc(), t.c.run_id))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         frame = pd.DataFrame(rows, columns=list(RUN_COLUMNS))

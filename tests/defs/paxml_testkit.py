@@ -73,7 +73,8 @@ def run(job: str, sandboxes, policy: Policy, home: Path, folder: Path,
     """The job with the Crona resource on the PAXml channel (`folder`), everything else as `sync_testkit`'s."""
     resources = kit.resources(sandboxes, policy, home)
     resources["crona"] = CronaResource(channel="paxml", paxml_dir=str(folder))
-    return build_defs(resources).resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
+    return build_defs(resources).resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False,
+        partition_key="default")
 
 
 def failures(result: dg.ExecuteInProcessResult) -> list[str]:

@@ -53,7 +53,8 @@ def resources(sandboxes, policy: Policy, home: Path) -> dict:
 
 def run(job: str, sandboxes, policy: Policy, home: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     located = build_defs(resources(sandboxes, policy, home))
-    return located.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
+    return located.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False,
+        partition_key="default")
 
 
 def huma_policy(**options) -> Policy:

@@ -19,6 +19,7 @@ from humacrona_pipeline.core.fields import FIELDS, HUMA
 from humacrona_pipeline.core.wording import percent
 from humacrona_pipeline.defs.canonical.assets import crona_employees, huma_employees
 from humacrona_pipeline.defs.canonical.checks import crona_employees_schema, huma_employees_schema
+from humacrona_pipeline.defs.partitions import CONNECTION_PARTITIONS
 from humacrona_pipeline.defs.policy import SyncPolicy
 from humacrona_pipeline.defs.reconcile.assets import employee_matches
 from humacrona_sandbox.seed import DiscrepancyShares, SeedData, generate
@@ -34,7 +35,8 @@ def raw_frames(seeded: SeedData) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def stand_in(name: str, value: object, group: str = "extract") -> dg.AssetsDefinition:
-    @dg.asset(name=name, group_name=group)
+    """``value`` as the asset ``name``, partitioned like the asset it stands in for (a check judges one partition)."""
+    @dg.asset(name=name, group_name=group, partitions_def=CONNECTION_PARTITIONS)
     def _value():
         return value
 
@@ -46,7 +48,8 @@ def run(seeded: SeedData, policy: SyncPolicy, *extra: dg.AssetsDefinition) -> dg
     assets = [stand_in("huma_users_raw", huma), stand_in("crona_employees_raw", crona), huma_employees,
               crona_employees, huma_employees_schema, crona_employees_schema, *extra]
     with dg.instance_for_test() as instance:
-        return dg.materialize(assets, resources={"policy": policy}, instance=instance, raise_on_error=False)
+        return dg.materialize(assets, resources={"policy": policy}, instance=instance, raise_on_error=False,
+            partition_key="default")
 
 
 def evaluation(result: dg.ExecuteInProcessResult, name: str):
@@ -171,12 +174,13 @@ def test_a_schema_error_fails_the_check_with_error(seeded, dagster_home):
     huma, _ = raw_frames(seeded)
     with dg.instance_for_test() as instance:
         raw = stand_in("huma_users_raw", huma)
-        good = dg.materialize([raw, huma_employees], resources={"policy": SyncPolicy()}, instance=instance)
+        good = dg.materialize([raw, huma_employees], resources={"policy": SyncPolicy()}, instance=instance,
+            partition_key="default")
     frame = good.output_for_node("huma_employees").frame.assign(nickname="x")  # a column no field maps to
     broken = stand_in("huma_employees", validate_table(frame, HUMA), group="canonical")
     with dg.instance_for_test() as instance:
         result = dg.materialize([broken, huma_employees_schema], resources={"policy": SyncPolicy()},
-                                instance=instance, raise_on_error=False)
+                                instance=instance, raise_on_error=False, partition_key="default")
     check = evaluation(result, "huma_employees_schema")
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert "schema error" in check.description and "nickname" in check.description
@@ -223,7 +227,7 @@ def test_schema_errors_and_counts_read_as_sentences(seeded, dagster_home):
     huma, _ = raw_frames(seeded)
     with dg.instance_for_test() as instance:
         good = dg.materialize([stand_in("huma_users_raw", huma), huma_employees], resources={"policy": SyncPolicy()},
-                              instance=instance)
+                              instance=instance, partition_key="default")
     frame = good.output_for_node("huma_employees").frame
     one = validate_table(frame.drop(columns=["phone"]), HUMA)
     two = validate_table(frame.drop(columns=["phone"]).assign(nickname="x"), HUMA)
@@ -232,7 +236,7 @@ def test_schema_errors_and_counts_read_as_sentences(seeded, dagster_home):
         broken = stand_in("huma_employees", table, group="canonical")
         with dg.instance_for_test() as instance:
             checked = dg.materialize([broken, huma_employees_schema], resources={"policy": SyncPolicy()},
-                                     instance=instance, raise_on_error=False)
+                                     instance=instance, raise_on_error=False, partition_key="default")
         descriptions.append(evaluation(checked, "huma_employees_schema").description)
     assert descriptions[0].startswith("1 schema error: ") and "column 'phone' is missing" in descriptions[0]
     assert descriptions[1].startswith("2 schema errors: ")

@@ -60,7 +60,8 @@ def test_a_refused_secret_is_the_first_line_of_the_failed_extract_step(sandboxes
                                  client_secret="not-the-secret")
     with dg.instance_for_test() as instance:
         result = build_defs(bound).resolve_job_def("plan_sync").execute_in_process(instance=instance,
-                                                                                   raise_on_error=False)
+                                                                                   raise_on_error=False,
+                                                                                       partition_key="default")
     failed = _failures(result)
     assert set(failed) == {"huma_users_raw"}
     _first_line_is(failed["huma_users_raw"], "Huma: the client credentials were refused (HUMA_CLIENT_ID / "
@@ -77,7 +78,8 @@ def test_an_unset_variable_fails_the_step_with_one_line_not_the_runs_config(monk
     monkeypatch.setenv("CRONA_ACTIVATION_CODE", "   ")
     with dg.instance_for_test() as instance:
         result = build_defs().resolve_job_def("extract_employees").execute_in_process(instance=instance,
-                                                                                      raise_on_error=False)
+                                                                                      raise_on_error=False,
+                                                                                          partition_key="default")
     failed = _failures(result)
     assert set(failed) == {"huma_users_raw", "crona_employees_raw"}
     _first_line_is(failed["huma_users_raw"], "Huma: missing environment variables: HUMA_BASE_URL — "
@@ -96,12 +98,14 @@ def test_sync_users_stops_ahead_of_the_write_back_on_an_unconfirmed_connection(f
     located = build_defs(resources(sandboxes, huma_policy(), dagster_home))
     writes = _writes(sandboxes)
     with dg.instance_for_test() as instance:
-        planned = located.resolve_job_def("plan_sync").execute_in_process(instance=instance)  # a dry run warns
+        planned = located.resolve_job_def("plan_sync").execute_in_process(instance=instance,
+            partition_key="default")  # a dry run warns
         (warning,) = [e for e in planned.get_asset_check_evaluations() if e.check_name == "connection_confirmed"]
         assert warning.passed is False and warning.severity == dg.AssetCheckSeverity.WARN
         assert warning.description.startswith(line)
 
-        refused = located.resolve_job_def("sync_users").execute_in_process(instance=instance, raise_on_error=False)
+        refused = located.resolve_job_def("sync_users").execute_in_process(instance=instance, raise_on_error=False,
+            partition_key="default")
         assert not refused.success
         failed = _failures(refused)
         assert set(failed) == {"sync_plan_connection_confirmed"}, set(failed)
@@ -112,12 +116,14 @@ def test_sync_users_stops_ahead_of_the_write_back_on_an_unconfirmed_connection(f
 
         # The write-back's own gate holds too, when it is materialised without the check ahead of it.
         alone = located.resolve_job_def("sync_users").execute_in_process(
-            instance=instance, raise_on_error=False, asset_selection=[dg.AssetKey("crona_writeback")])
+            instance=instance, raise_on_error=False, asset_selection=[dg.AssetKey("crona_writeback")],
+                partition_key="default")
         _first_line_is(_failures(alone)["crona_writeback"], line)
         assert _writes(sandboxes) == writes
 
         confirm(sandboxes, dagster_home)
-        synced = located.resolve_job_def("sync_users").execute_in_process(instance=instance, raise_on_error=False)
+        synced = located.resolve_job_def("sync_users").execute_in_process(instance=instance, raise_on_error=False,
+            partition_key="default")
         assert synced.success, [e.message for e in synced.all_events if e.is_failure]
         (passed,) = [e for e in synced.get_asset_check_evaluations() if e.check_name == "connection_confirmed"]
         assert passed.passed and "confirmed by pytest" in passed.description
@@ -137,14 +143,14 @@ def test_push_huma_changes_refuses_an_unconfirmed_connection_before_writing(fres
     writes = _writes(sandboxes)
     with dg.instance_for_test() as instance:
         refused = located.resolve_job_def(JOB_NAME).execute_in_process(run_config=config, instance=instance,
-                                                                         raise_on_error=False)
+                                                                         raise_on_error=False, partition_key="default")
         line = _identity(sandboxes).not_confirmed_line()
         _first_line_is(_failures(refused)["crona_push"], line)
         assert _writes(sandboxes) == writes
 
         confirm(sandboxes, dagster_home)
         pushed = located.resolve_job_def(JOB_NAME).execute_in_process(run_config=config, instance=instance,
-                                                                        raise_on_error=False)
+                                                                        raise_on_error=False, partition_key="default")
         assert pushed.success, [e.message for e in pushed.all_events if e.is_failure]
     assert _writes(sandboxes) > writes
 

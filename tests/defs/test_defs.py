@@ -101,8 +101,7 @@ def test_extract_job_reads_every_employee_of_both_sandboxes(sandboxes, dagster_h
         result = dg.materialize(
             [huma_users_raw, crona_employees_raw],
             resources=_resources_for(sandboxes),
-            instance=instance,
-        )
+            instance=instance,partition_key="default")
     assert job is not None and result.success
     huma = result.output_for_node("huma_users_raw")
     crona = result.output_for_node("crona_employees_raw")
@@ -121,8 +120,7 @@ def test_extract_metadata_has_row_count_schema_and_a_masked_preview(sandboxes):
         result = dg.materialize(
             [huma_users_raw, crona_employees_raw],
             resources=_resources_for(sandboxes),
-            instance=instance,
-        )
+            instance=instance,partition_key="default")
     checked = 0
     for node in EXTRACT_ASSETS:
         metadata = result.asset_materializations_for_node(node)[0].metadata

@@ -157,7 +157,8 @@ def test_canonical_and_reconcile_metadata_escape_hostile_extracts(dagster_home):
     policy = SyncPolicy.from_policy(replace(Policy(default_winner="huma"), approve_mass_change=True,
                                             quarantine_error_share=1.0))  # so the plan runs past the checks
     with dg.instance_for_test() as instance:
-        result = dg.materialize(assets, resources=plan_resources(policy), instance=instance, raise_on_error=False)
+        result = dg.materialize(assets, resources=plan_resources(policy), instance=instance, raise_on_error=False,
+            partition_key="default")
     shown = markdown_values(result)
     assert {"huma_employees.quarantine", "crona_employees.preview", "employee_conflicts.conflicts",
             "sync_plan.operations_preview", "huma_employees_schema.failure_cases"} <= set(shown)

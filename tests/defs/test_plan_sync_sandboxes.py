@@ -32,7 +32,7 @@ def _plan_sync(sandboxes, policy: SyncPolicy) -> dg.ExecuteInProcessResult:
         "policy": policy,
     })
     with dg.instance_for_test() as instance:
-        result = located.resolve_job_def("plan_sync").execute_in_process(instance=instance)
+        result = located.resolve_job_def("plan_sync").execute_in_process(instance=instance, partition_key="default")
     assert result.success
     return result
 

@@ -47,6 +47,15 @@ def _tick(instance, inbox_url: str, cursor: str | None) -> dg.SensorResult:
     return huma_changes_sensor(context)
 
 
+def _key(first: int, last: int) -> str:
+    """The run key of the default connection's batch of these inbox events."""
+    return f"default/inbox-{first}-{last}"
+
+
+def _cursor(last: int) -> str:
+    return json.dumps({"default": last}, separators=(",", ":"))
+
+
 def _users(request: dg.RunRequest) -> list[dict]:
     return request.run_config["ops"][READ_OP]["config"]["users"]
 
@@ -72,7 +81,7 @@ def test_events_become_one_run_request_with_every_user_once_and_the_cursor_advan
     with dg.instance_for_test() as instance:
         result = _tick(instance, inbox_url, None)
         (request,) = result.run_requests
-        assert request.run_key == f"inbox-{first}-{last}"
+        assert request.run_key == _key(first, last) and request.partition_key == "default"
         assert _users(request) == [
             {"id": "u-1", "email": "anna.berg@nordljus.se", "topics": ["users-create", "users-update"]},
             {"id": "u-2", "email": "erik.ek@nordljus.se", "topics": ["users-update"]},
@@ -80,7 +89,7 @@ def test_events_become_one_run_request_with_every_user_once_and_the_cursor_advan
         config = request.run_config["ops"][READ_OP]["config"]
         assert (config["first_event_id"], config["last_event_id"]) == (first, last)
         assert request.tags["humacrona/inbox_events"] == f"{first}-{last}" and request.tags["humacrona/users"] == "2"
-        assert result.cursor == str(last)
+        assert result.cursor == _cursor(last)
 
         # The same cursor again gives the same run key (Dagster launches a key once); the new one, nothing.
         assert [r.run_key for r in _tick(instance, inbox_url, None).run_requests] == [request.run_key]
@@ -90,7 +99,7 @@ def test_events_become_one_run_request_with_every_user_once_and_the_cursor_advan
         # A later event is the next batch, from the advanced cursor.
         newer = _add(inbox, "users-delete", ("u-1", "anna.berg@nordljus.se"))
         (next_request,) = _tick(instance, inbox_url, result.cursor).run_requests
-        assert next_request.run_key == f"inbox-{newer}-{newer}"
+        assert next_request.run_key == _key(newer, newer)
         assert _users(next_request) == [{"id": "u-1", "email": "anna.berg@nordljus.se", "topics": ["users-delete"]}]
 
 
@@ -117,15 +126,15 @@ def test_more_users_than_a_batch_holds_make_several_requests(inbox_url):
     with dg.instance_for_test() as instance:
         result = _tick(instance, inbox_url, "0")
         keys = [r.run_key for r in result.run_requests]
-        assert keys == [f"inbox-{ids[0]}-{ids[1]}", f"inbox-{ids[2]}-{ids[3]}", f"inbox-{ids[4]}-{ids[4]}",
-                        f"inbox-{export}-{export}-1of3", f"inbox-{export}-{export}-2of3",
-                        f"inbox-{export}-{export}-3of3"]
+        assert keys == [_key(ids[0], ids[1]), _key(ids[2], ids[3]), _key(ids[4], ids[4]),
+                        f"{_key(export, export)}-1of3", f"{_key(export, export)}-2of3",
+                        f"{_key(export, export)}-3of3"]
         sizes = [len(_users(r)) for r in result.run_requests]
         assert sizes == [2 * per_event, 2 * per_event, per_event, BATCH_USERS, BATCH_USERS, 5]
         assert all(s <= BATCH_USERS for s in sizes)
         pushed = [u["id"] for r in result.run_requests for u in _users(r)]
         assert len(pushed) == len(set(pushed)) == 5 * per_event + 2 * BATCH_USERS + 5
-        assert result.cursor == str(export)
+        assert result.cursor == _cursor(export)
         assert [r.run_key for r in _tick(instance, inbox_url, "0").run_requests] == keys
 
 
@@ -205,7 +214,8 @@ def _push(sandboxes, policy: Policy, home, instance, inbox_url, cursor=None):
     (request,) = tick.run_requests
     located = build_defs({**resources(sandboxes, policy, home), "inbox": InboxResource(url=inbox_url)})
     result = located.resolve_job_def(JOB_NAME).execute_in_process(
-        run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False)
+        run_config=request.run_config, tags=request.tags, partition_key=request.partition_key, instance=instance,
+        raise_on_error=False)
     return result, request, tick
 
 
@@ -275,7 +285,7 @@ def test_a_new_huma_user_is_created_in_crona_only_with_auto_create(sandboxes30, 
         located = build_defs({**resources(sandboxes, Policy(auto_create_in_crona=True), dagster_home),
                               "inbox": InboxResource(url=inbox_url)})
         on = located.resolve_job_def(JOB_NAME).execute_in_process(run_config=request.run_config, instance=instance,
-                                                                 raise_on_error=False)
+                                                                 partition_key="default", raise_on_error=False)
         assert on.success, [e.message for e in on.all_events if e.is_failure]
 
     after = _crona(sandboxes)

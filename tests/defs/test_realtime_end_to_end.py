@@ -51,7 +51,8 @@ def _tick_and_run(sandboxes, url: str, home, instance, policy: Policy):
     (request,) = tick.run_requests
     located = build_defs({**resources(sandboxes, policy, home), "inbox": InboxResource(url=url)})
     result = located.resolve_job_def(JOB_NAME).execute_in_process(
-        run_config=request.run_config, tags=request.tags, instance=instance, raise_on_error=False)
+        run_config=request.run_config, tags=request.tags, partition_key=request.partition_key, instance=instance,
+        raise_on_error=False)
     return result
 
 

@@ -52,6 +52,10 @@ def _age(inbox: Inbox, event_id: int, seconds: float) -> None:
         conn.execute(sa.update(inbox_events).where(inbox_events.c.id == event_id).values(claimed_at=when))
 
 
+def _cursor(last: int) -> str:
+    return json.dumps({"default": last}, separators=(",", ":"))
+
+
 def _tick(instance, url: str, cursor: str | None) -> dg.SensorResult:
     context = dg.build_sensor_context(cursor=cursor, instance=instance, resources={"inbox": InboxResource(url=url)})
     return huma_changes_sensor(context)
@@ -81,9 +85,10 @@ def test_the_sensor_requests_no_second_run_for_events_the_receiver_claimed(url):
                                     tags=batch.run_tags(sensors.RECEIVER))
         result = _tick(instance, url, None)
         (request,) = result.run_requests  # the other event only
-        assert request.run_key == f"inbox-{first}-{first}"
-        assert result.cursor == str(second)
-        assert _claims(inbox) == {first: f"sensor:inbox-{first}-{first}", second: f"receiver:inbox-{second}-{second}"}
+        assert request.run_key == f"default/inbox-{first}-{first}"
+        assert result.cursor == _cursor(second)
+        assert _claims(inbox) == {first: f"sensor:default/inbox-{first}-{first}",
+                                  second: f"receiver:default/inbox-{second}-{second}"}
         # Evaluated again from the same cursor (a daemon restart): the same key, never the receiver's.
         assert [r.run_key for r in _tick(instance, url, None).run_requests] == [request.run_key]
 
@@ -92,20 +97,20 @@ def test_a_receiver_claim_without_its_run_holds_the_cursor_then_the_sensor_takes
     inbox = Inbox(url)
     claimed = _add(inbox, "users-create", ("u-1", "a@x.se"))
     later = _add(inbox, "users-update", ("u-2", "b@x.se"))
-    assert inbox.claim([claimed], f"receiver:inbox-{claimed}-{claimed}")
+    assert inbox.claim([claimed], f"receiver:default/inbox-{claimed}-{claimed}")
     with dg.instance_for_test() as instance:
         young = _tick(instance, url, None)
         # The receiver is creating the run right now: not requested, and the cursor does not pass it.
-        assert [r.run_key for r in young.run_requests] == [f"inbox-{later}-{later}"]
-        assert young.cursor == str(claimed - 1)
+        assert [r.run_key for r in young.run_requests] == [f"default/inbox-{later}-{later}"]
+        assert young.cursor == _cursor(claimed - 1)
         # The receiver died before creating it: after the grace the sensor asks for that very run.
         _age(inbox, claimed, CLAIM_GRACE_S + 1)
         old = _tick(instance, url, young.cursor)
-        assert sorted(r.run_key for r in old.run_requests) == sorted([f"inbox-{claimed}-{claimed}",
-                                                                      f"inbox-{later}-{later}"])
-        (taken,) = [r for r in old.run_requests if r.run_key == f"inbox-{claimed}-{claimed}"]
+        assert sorted(r.run_key for r in old.run_requests) == sorted([f"default/inbox-{claimed}-{claimed}",
+                                                                      f"default/inbox-{later}-{later}"])
+        (taken,) = [r for r in old.run_requests if r.run_key == f"default/inbox-{claimed}-{claimed}"]
         assert taken.run_config["ops"]["huma_changes"]["config"]["users"][0]["topics"] == ["users-create"]
-        assert old.cursor == str(later)
+        assert old.cursor == _cursor(later)
 
 
 def test_pending_events_are_the_receivers_until_the_grace_then_nothing_is_lost(url):
@@ -113,25 +118,25 @@ def test_pending_events_are_the_receivers_until_the_grace_then_nothing_is_lost(u
     pending = _add(inbox, "users-update", ("u-1", "a@x.se"), claimed_by=PENDING)
     with dg.instance_for_test() as instance:
         waiting = _tick(instance, url, None)
-        assert not waiting.run_requests and waiting.cursor == str(pending - 1)
+        assert not waiting.run_requests and waiting.cursor == _cursor(pending - 1)
         assert _claims(inbox) == {pending: PENDING}
         # The receiver's workers never took it (they failed to start, or died): the sensor pushes it.
         _age(inbox, pending, CLAIM_GRACE_S + 1)
         (request,) = _tick(instance, url, waiting.cursor).run_requests
-        assert request.run_key == f"inbox-{pending}-{pending}"
-        assert _claims(inbox) == {pending: f"sensor:inbox-{pending}-{pending}"}
+        assert request.run_key == f"default/inbox-{pending}-{pending}"
+        assert _claims(inbox) == {pending: f"sensor:default/inbox-{pending}-{pending}"}
 
 
 def test_a_released_claim_goes_back_to_the_sensor(url):
     inbox = Inbox(url)
     event = _add(inbox, "users-update", ("u-1", "a@x.se"), claimed_by=PENDING)
-    key = f"receiver:inbox-{event}-{event}"
+    key = f"receiver:default/inbox-{event}-{event}"
     assert inbox.claim([event], key, held=PENDING)
     assert not inbox.claim([event], "sensor:other", held=PENDING)  # one claimant at a time
     assert inbox.release(key) == 1  # the worker could not create the run
     with dg.instance_for_test() as instance:
         (request,) = _tick(instance, url, None).run_requests
-    assert request.run_key == f"inbox-{event}-{event}"
+    assert request.run_key == f"default/inbox-{event}-{event}"
 
 
 # --- the push locks ---------------------------------------------------------------------------------------
@@ -173,11 +178,12 @@ def test_an_update_arriving_while_its_create_is_pushed_waits_and_both_end_in_cro
     # In memory: two runs of one process writing a file-based test instance at once trip over its SQLite files.
     with dg.DagsterInstance.ephemeral() as instance:
         # The create's run exists and holds the user, as it does from its first step on.
-        create_run = instance.create_run_for_job(job, run_config=create[0].run_config())
+        create_run = instance.create_run_for_job(job, run_config=create[0].run_config(),
+                                                 tags={"dagster/partition": "default"})
         PushLocks(state_url(dagster_home)).try_take([lock_subject(user["id"])], create_run.run_id, lambda _: False)
         results = {}
         pushing = threading.Thread(target=lambda: results.setdefault("update", job.execute_in_process(
-            run_config=update[0].run_config(), instance=instance, raise_on_error=False)))
+            run_config=update[0].run_config(), partition_key="default", instance=instance, raise_on_error=False)))
         pushing.start()
         time.sleep(0.5)  # the update's run gets under way while the create is still to come
         execute_run(InMemoryJob(job), create_run, instance)
@@ -220,11 +226,11 @@ def test_a_change_stored_by_the_receiver_is_pushed_without_a_sensor_tick(sandbox
         trigger.stop()
     inbox = Inbox(url)
     (event,) = inbox.after(0)
-    assert event.claimed_by == f"receiver:inbox-{event.id}-{event.id}"
+    assert event.claimed_by == f"receiver:default/inbox-{event.id}-{event.id}"
     with dg.DagsterInstance.get() as instance:
         (run,) = instance.get_runs(filters=dg.RunsFilter(job_name=JOB_NAME))
-        assert run.is_success and run.tags["dagster/run_key"] == f"inbox-{event.id}-{event.id}"
+        assert run.is_success and run.tags["dagster/run_key"] == f"default/inbox-{event.id}-{event.id}"
         assert run.tags["humacrona/launched_by"] == "receiver"
         # The sensor, the backstop, finds nothing to ask for: no second run of that batch.
         result = _tick(instance, url, None)
-        assert not result.run_requests and result.cursor == str(event.id)
+        assert not result.run_requests and result.cursor == _cursor(event.id)

@@ -42,7 +42,7 @@ def run(seeded: SeedData, policy: SyncPolicy, **swapped) -> dg.ExecuteInProcessR
     with dg.instance_for_test() as instance:
         return dg.materialize([stand_in("huma_users_raw", huma), stand_in("crona_employees_raw", crona), *RECONCILE],
                               resources={**plan_resources(policy), **swapped}, instance=instance,
-                              raise_on_error=False)
+                              raise_on_error=False, partition_key="default")
 
 
 def test_a_plan_that_cannot_be_kept_still_stands_and_says_so(seeded, tmp_path):

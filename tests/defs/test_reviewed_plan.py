@@ -41,7 +41,8 @@ def seeded(dagster_home):
 def _apply(sandboxes, policy, home, instance, run_id: str) -> dg.ExecuteInProcessResult:
     job = build_defs(resources(sandboxes, policy, home)).resolve_job_def("sync_users")
     return job.execute_in_process(instance=instance, raise_on_error=False,
-                                  run_config={"ops": {"sync_plan": {"config": {PLAN_OPTION: run_id}}}})
+                                  run_config={"ops": {"sync_plan": {"config": {PLAN_OPTION: run_id}}}},
+                                      partition_key="default")
 
 
 def _clients(sandboxes):

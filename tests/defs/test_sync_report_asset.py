@@ -46,7 +46,7 @@ def run_report(email_resource: EmailResource, instance: dg.DagsterInstance) -> d
     assets = [stand_in("crona_writeback", crona), stand_in("huma_writeback", huma),
               stand_in("employee_conflicts", conflicts), stand_in("sync_plan", plan), sync_report]
     return dg.materialize(assets, resources={"policy": SyncPolicy(default_winner="huma"), "email": email_resource,
-                                             "crona": CronaResource()}, instance=instance)
+                                             "crona": CronaResource()}, instance=instance, partition_key="default")
 
 
 def logs(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> str:

@@ -59,7 +59,8 @@ def run(tmp_path: Path, crona: CronaResource, import_folder: Path | None) -> dg.
     resources = {"policy": SyncPolicy(default_winner="huma"), "crona": crona,
                  "email": EmailResource(admin_address="lon@nordljus.se", outbox_dir=str(tmp_path / "outbox"))}
     with dg.instance_for_test() as instance:
-        return dg.materialize([*stand_ins(import_folder), sync_report], resources=resources, instance=instance)
+        return dg.materialize([*stand_ins(import_folder), sync_report], resources=resources, instance=instance,
+            partition_key="default")
 
 
 def test_the_report_names_the_run_s_import_file_and_the_email_does_not_carry_it(dagster_home, tmp_path,

@@ -52,7 +52,7 @@ def readme_limits() -> dict[str, str]:
     return {re.search(r"`([^`]+)`", setting).group(1): value.strip().strip("`") for setting, value, *_ in rows}
 
 
-CONNECTION_TAG = "humacrona/connection"
+CONNECTION_TAG = "dagster/partition"
 
 
 def limits_of(concurrency) -> dict[str, str]:

@@ -181,6 +181,10 @@ def test_the_image_installs_the_locked_code_location_without_the_sandboxes():
     assert unignored == ["!humacrona_sandbox/pyproject.toml"]
     syncs = [args for instruction, args in instructions if instruction == "RUN" and "uv sync" in args]
     assert syncs and all("--locked" in args and "--no-dev" in args for args in syncs)
+    # The Helm values' K8sRunLauncher is dagster-k8s's: the code server and each run pod (this image) load it.
+    assert all("--extra k8s" in args for args in syncs)
+    extras = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(requirement.startswith("dagster-k8s") for requirement in extras["k8s"])
     (base,) = [args for instruction, args in instructions if instruction == "FROM"]
     assert base == "python:3.11-slim"
     (command,) = [args for instruction, args in instructions if instruction == "CMD"]

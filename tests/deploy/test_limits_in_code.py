@@ -8,6 +8,7 @@ import dagster as dg
 
 from humacrona_pipeline.definitions import defs
 from humacrona_pipeline.defs.limits import CONNECTION_TAG, CRONA_POOL, HUMA_POOL
+from humacrona_pipeline.defs.partitions import CONNECTION_PARTITIONS
 from tests.deploy.deploy_files import INSTANCE_FILES, SECTION, load
 from tests.test_readme import _section
 
@@ -22,8 +23,12 @@ def test_the_steps_that_call_an_api_join_its_pool():
 
 
 def test_a_sync_run_carries_the_connection_tag_the_instance_limits():
-    job = defs.resolve_job_def("sync_users")
-    assert job.tags.get(CONNECTION_TAG) == "default"
+    """Every run of the sync's jobs is one connection's partition, and Dagster tags it with the partition: the tag
+    the instance limits to one run per value."""
+    for name in ("extract_employees", "plan_sync", "sync_users"):
+        job = defs.resolve_job_def(name)
+        assert job.partitions_def is not None and job.partitions_def.get_partition_keys() == ["default"], name
+        assert job.get_tags_for_partition_key("default", selected_asset_keys=None)[CONNECTION_TAG] == "default", name
     for path in INSTANCE_FILES:
         limits = load(path)["concurrency"]["runs"]["tag_concurrency_limits"]
         assert [(limit["key"], limit["limit"]) for limit in limits] == [(CONNECTION_TAG, 1)], path
@@ -38,10 +43,12 @@ def test_a_sync_runs_on_an_instance_with_the_deploy_limits(tmp_path, monkeypatch
     """The limits are accepted by a run: a pooled step claims its slot and the run succeeds (no API: the pooled
     steps are replaced by stand-ins with the same pools)."""
     config = load(INSTANCE_FILES[1])  # the SQLite one: same limits, no server
-    pooled = [dg.asset(name=name, pool=pool)(lambda: 1) for name, pool in API_STEPS.items()]
+    pooled = [dg.asset(name=name, pool=pool, partitions_def=CONNECTION_PARTITIONS)(lambda: 1)
+              for name, pool in API_STEPS.items()]
     with dg.instance_for_test(temp_dir=str(tmp_path), overrides={"concurrency": config["concurrency"]}) as instance:
-        result = dg.materialize(pooled, instance=instance, tags={CONNECTION_TAG: "default"})
+        result = dg.materialize(pooled, instance=instance, partition_key="default")
         assert result.success
+        assert instance.get_run_by_id(result.run_id).tags[CONNECTION_TAG] == "default"
         assert instance.event_log_storage.get_concurrency_info(HUMA_POOL).slot_count == 2
 
 

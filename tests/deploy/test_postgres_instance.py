@@ -17,23 +17,13 @@ from humacrona_pipeline.state.home import STATE_URL_ENV
 from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 from tests.defs.sync_testkit import confirm, huma_policy, reconcile_both, resources, run
 from tests.deploy.deploy_files import POSTGRES_INSTANCE, env_names, limits_of, load, readme_limits
-from tests.postgres_server import running_postgres
+from tests.postgres_server import DAGSTER_DB, STATE_DB
 
 # Starting PostgreSQL and creating Dagster's tables take seconds; three syncs of 40 people about as long.
 pytestmark = pytest.mark.timeout(240)
 
-DAGSTER_DB, STATE_DB = "dagster", "humacrona_state"
 SANDBOX_OPTIONS = dict(employees=40, seed=3, huma_port=0, crona_port=0)
 WRITEBACKS = ("crona_writeback", "huma_writeback")
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    with running_postgres() as server:
-        server.create_database(DAGSTER_DB)
-        server.create_database(STATE_DB)
-        yield server
-        db.dispose_all()  # the state database's pooled connections, before the server stops
 
 
 def _policy(sandboxes):
@@ -88,14 +78,14 @@ def test_sync_users_on_a_postgres_instance_ends_as_on_sqlite_with_runs_and_ledge
         job = build_defs({**resources(sandboxes, policy, home), "ledger": LedgerResource.from_env()}) \
             .resolve_job_def("sync_users")
 
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, partition_key="default")
         assert result.success, [e.message for e in result.all_events if e.is_failure]
         outcomes = [result.output_for_node(node) for node in WRITEBACKS]
         assert all(len(frame) for frame in outcomes)
         assert _what_is_left(sandboxes, policy) == on_sqlite
         assert not (plan(reconcile_both(sandboxes, policy), policy).operations["action"] != "held").any()
 
-        again = job.execute_in_process(instance=instance, raise_on_error=False)
+        again = job.execute_in_process(instance=instance, raise_on_error=False, partition_key="default")
         assert again.success
         assert not any((again.output_for_node(node)["status"] == "applied").any() for node in WRITEBACKS)
         assert again.output_for_node("sync_report")["converged"] is True

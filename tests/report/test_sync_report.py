@@ -220,6 +220,18 @@ def test_subject_examples(outcomes):
     assert dry.subject().startswith("humacrona sync (dry run): ") and "Dry run" in render_html(dry)
 
 
+def test_a_connections_report_names_it_where_an_administrator_of_several_looks(outcomes):
+    """One of several connections: the subject, the title and both bodies name it (hostile text made visible)."""
+    args = dict(conflicts=pd.DataFrame(columns=list(CONFLICT_COLUMNS)),
+                not_planned=pd.DataFrame(columns=list(NOT_PLANNED_COLUMNS)), policy=Policy(),
+                started_at=START, finished_at=END)
+    report = build_report("r", outcomes, **args, connection="nordljus-ab")
+    assert report.subject().startswith("humacrona sync [nordljus-ab]: ")
+    assert "nordljus-ab" in render_html(report) and render_text(report).startswith("humacrona sync [nordljus-ab] r")
+    hostile = build_report("r", outcomes, **args, connection="ab\nBcc: x@evil")
+    assert "\n" not in hostile.subject()
+
+
 def test_write_html(report, tmp_path):
     path = write_html(report, tmp_path / "reports")
     assert path == tmp_path / "reports" / "sync-report-run-42.html"

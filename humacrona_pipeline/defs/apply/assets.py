@@ -16,6 +16,7 @@ from ..crona.resources import CronaResource
 from ..email.resources import EmailResource
 from ..huma.resources import HumaResource
 from ..limits import CRONA_POOL, HUMA_POOL
+from ..partitions import CONNECTION_PARTITIONS, shown_connection
 from ..policy import SyncPolicy
 from ..review import review_key
 from ..types import DataFrame, SyncPlan
@@ -39,12 +40,36 @@ def _write(context: dg.AssetExecutionContext, target: str, client, sync_plan: Sy
     drifted = None
     if sync_plan.basis is not None:  # a reviewed plan: the employees that drifted, and the last check
         drifted = _drifted_outcomes(sync_plan, target)
+    refused = huma.creates_refused() if target == HUMA else None
+    if refused is not None:  # never a Huma user outside the connection's scope
+        operations, drifted = _creates_skipped(operations, refused, drifted)
     if client is None:  # Crona's PAXml channel: one import file; its export was read this run, no last check
         return write_file_recorded(context, crona, operations, ledger, drifted=drifted)
     if sync_plan.basis is not None:
         write_options["check"] = DriftCheck(huma.client(), crona.client(), sync_plan.basis, review_key(huma, crona),
                                             map_country_names=rules.map_country_names)
     return write_recorded(context, client, target, operations, ledger, drifted=drifted, **write_options)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _creates_skipped(operations: DataFrame, reason: str,
+                     decided: "DataFrame | None") -> tuple[DataFrame, DataFrame]:
+    """The operations without the creates, and the creates as `skipped` outcomes with ``reason`` (added to the
+    outcomes already ``decided``), recorded in the ledger like the rest."""
+    import pandas as pd
+
+    from ...core.outcomes import OUTCOME_COLUMNS, SKIPPED
+    from ...core.plan import CREATE
+
+    creates = operations["action"] == CREATE
+    skipped = operations[creates].assign(status=SKIPPED, error=reason, at=_now(), created_id=None)
+    skipped = skipped[list(OUTCOME_COLUMNS)].astype(object).reset_index(drop=True)
+    if decided is not None and len(decided):
+        skipped = pd.concat([decided, skipped], ignore_index=True)
+    return operations[~creates], skipped
 
 
 def _drifted_outcomes(sync_plan: SyncPlan, target: str) -> DataFrame:
@@ -55,12 +80,12 @@ def _drifted_outcomes(sync_plan: SyncPlan, target: str) -> DataFrame:
     rows = drifted[drifted["target"] == target] if drifted is not None else None
     if rows is None or rows.empty:
         return empty_outcomes()
-    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    out = rows.rename(columns={"reason": "error"}).assign(status=DRIFTED, at=at, created_id=None)
+    out = rows.rename(columns={"reason": "error"}).assign(status=DRIFTED, at=_now(), created_id=None)
     return out[list(OUTCOME_COLUMNS)].astype(object).reset_index(drop=True)
 
 
 @dg.asset(
+    partitions_def=CONNECTION_PARTITIONS,
     group_name="apply",
     pool=CRONA_POOL,
     kinds={"python", "crona"},
@@ -77,6 +102,7 @@ def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, cron
 
 
 @dg.asset(
+    partitions_def=CONNECTION_PARTITIONS,
     group_name="apply",
     pool=HUMA_POOL,
     kinds={"python", "huma"},
@@ -108,6 +134,7 @@ def _started_at(context: dg.AssetExecutionContext) -> datetime:
 
 
 @dg.asset(
+    partitions_def=CONNECTION_PARTITIONS,
     group_name="apply",
     kinds={"python", "html", "email"},
     description="The outcome of the sync: counts per system and status, conflicts resolved per field and "
@@ -134,14 +161,15 @@ def sync_report(context: dg.AssetExecutionContext, crona_writeback: DataFrame, h
     report = build_report(context.run.run_id, outcomes, employee_conflicts, sync_plan.not_planned, policy.policy(),
                           started_at=_started_at(context), finished_at=datetime.now(UTC),
                           timezone=email.timezone, reviewed_plan=sync_plan.reviewed_run_id,
-                          import_file=import_file)
+                          import_file=import_file, connection=shown_connection(context.partition_key))
     path = write_html(report, report_dir())
     message = build_email(report, sender=email.sender, to=email.admin_address, html=path.read_text(encoding="utf-8"),
                           text=render_text(report))
     sent_to = email.send(message)
     recipient = email.recipient(message)
     context.log.info(f"report {path}; email {message['Subject']!r} for {recipient} -> {sent_to}")
-    summary = {"report_path": str(path), "email": sent_to, "email_to": recipient, "subject": str(message["Subject"]),
+    summary = {"connection": context.partition_key,
+               "report_path": str(path), "email": sent_to, "email_to": recipient, "subject": str(message["Subject"]),
                "statuses": outcomes["status"].value_counts().to_dict(), "converged": bool(report.converged),
                "import_file": import_file}
     extra = {"import_file": dg.MetadataValue.path(import_file)} if import_file else {}

@@ -8,12 +8,13 @@ from ...core.wording import plural
 from ..connection import confirmation, connection_of, require_confirmed
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
+from ..partitions import CONNECTION_PARTITIONS
 from ..reconcile.assets import sync_plan
 from .assets import sync_report
 from .resources import LedgerResource
 
 
-@dg.asset_check(asset=sync_report, blocking=True,
+@dg.asset_check(asset=sync_report, blocking=True, partitions_def=CONNECTION_PARTITIONS,
                 description="Every operation of the sync was applied and verified (none failed or unverified).")
 def sync_applied_cleanly(sync_report: dict) -> dg.AssetCheckResult:
     from ...core.outcomes import AWAITING_IMPORT, DRIFTED
@@ -58,7 +59,7 @@ def _run_writes(context: dg.AssetCheckExecutionContext) -> bool:
     return bool(WRITEBACK_ASSETS & set(selection))
 
 
-@dg.asset_check(asset=sync_plan, blocking=True,
+@dg.asset_check(asset=sync_plan, blocking=True, partitions_def=CONNECTION_PARTITIONS,
                 description="An administrator confirmed, with `humacrona check --confirm`, the authority to connect "
                 "this Huma organisation and this Crona Lön company. A run that writes stops here when nobody did; "
                 "a dry run (plan_sync) only warns.")

@@ -10,6 +10,7 @@ import dagster as dg
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
 from ..metadata import markdown_table
+from ..partitions import CONNECTION_PARTITIONS, require_partition
 from .interrupted_op import resolve_step
 from .resources import LedgerResource
 
@@ -17,6 +18,7 @@ ASSET_NAME = "interrupted_writes"
 
 
 @dg.asset(
+    partitions_def=CONNECTION_PARTITIONS,
     name=ASSET_NAME,
     group_name="apply",
     kinds={"python", "huma", "crona"},
@@ -28,6 +30,7 @@ ASSET_NAME = "interrupted_writes"
 )
 def interrupted_writes(context: dg.AssetExecutionContext, huma: HumaResource, crona: CronaResource,
                        ledger: LedgerResource) -> dg.MaterializeResult:
+    require_partition(context)  # which connection: never a run of none
     resolution = resolve_step(context, huma, crona, ledger)
     rows = resolution.rows
     shown = rows[["run_id", "system", "employee", "field", "value_after", "status", "note"]] if not rows.empty \

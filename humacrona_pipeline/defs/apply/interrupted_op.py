@@ -2,7 +2,8 @@
 the `interrupted_writes` asset (`defs.apply.interrupted`, first in `sync_users`) and the
 `resolve_interrupted_writes` op (first in `push_huma_changes`) run. Kept out of the asset module so a job
 imports no asset module for it. Reading needs no confirmation: nothing is written to Huma or Crona here, only
-the ledger's pending rows concluded."""
+the ledger's pending rows concluded. Per connection: the run's resources are its partition's connection's, so only
+that connection's pending rows are read back, from its own Huma and Crona."""
 
 from typing import TYPE_CHECKING
 

@@ -21,7 +21,8 @@ def write_recorded(context: dg.OpExecutionContext, client, target: str, operatio
     employee is done — in group commits off the event loop (`Ledger.write_ahead` as the write-back's
     ``journal``: employees written at about the same time share a transaction) — then the verification; the
     outcome table with what happened as metadata.
-    ``drifted``: outcomes of a reviewed plan's operations not written (recorded in the ledger as such)."""
+    ``drifted``: outcomes decided before writing, recorded in the ledger as such: a reviewed plan's operations of
+    employees that drifted, the creates a connection's Huma scope refuses."""
     import pandas as pd
 
     from ...connectors.writeback import apply_plan

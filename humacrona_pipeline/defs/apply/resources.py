@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from ...connection.connections import DEFAULT_NAME, Connection
 from ...state.home import STATE_URL_ENV
+from ..partitions import PerConnection
 
 if TYPE_CHECKING:  # the ledger (SQLAlchemy, pandas) is imported by the steps that use it
     from ...state.ledger import Ledger
@@ -26,13 +28,21 @@ class StateDatabaseResource(dg.ConfigurableResource):
         return cls(url=dg.EnvVar(STATE_URL_ENV)) if os.environ.get(STATE_URL_ENV) else cls()
 
 
-class LedgerResource(StateDatabaseResource):
-    """The durable record of every attempted write."""
+class LedgerResource(PerConnection, StateDatabaseResource):
+    """The durable record of every attempted write, one connection's rows (a run's: its partition's)."""
+
+    connection: str = Field(default=DEFAULT_NAME, description="The connection whose rows these are.")
+
+    def named(self, name: str) -> LedgerResource:
+        return self.model_copy(update={"connection": name})
+
+    def for_connection(self, connection: Connection) -> LedgerResource:
+        return self.named(connection.name)
 
     def ledger(self) -> Ledger:
         from ...state.ledger import Ledger
 
-        return Ledger(self.url)
+        return Ledger(self.url, connection=self.connection)
 
 
 def ledger_resource_from_env() -> LedgerResource:

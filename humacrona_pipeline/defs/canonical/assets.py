@@ -7,6 +7,7 @@ import dagster as dg
 from ...core.fields import CRONA, HUMA
 from ...core.wording import plural
 from ..metadata import PREVIEW_ROWS, column_schema, counts_md, list_md, markdown_table, share
+from ..partitions import CONNECTION_PARTITIONS
 from ..policy import SyncPolicy
 from ..types import CanonicalTable, DataFrame
 
@@ -49,6 +50,7 @@ def _build(context: dg.AssetExecutionContext, raw: DataFrame, side: str,
 
 
 @dg.asset(
+    partitions_def=CONNECTION_PARTITIONS,
     group_name="canonical",
     kinds={"python", "pandas"},
     description="Huma's employees in canonical form (one column per synced field, normalised) with the "
@@ -60,6 +62,7 @@ def huma_employees(context: dg.AssetExecutionContext, huma_users_raw: DataFrame,
 
 
 @dg.asset(
+    partitions_def=CONNECTION_PARTITIONS,
     group_name="canonical",
     kinds={"python", "pandas"},
     description="Crona Lön's employees in canonical form (one column per synced field, normalised) with the "

@@ -7,6 +7,7 @@ import dagster as dg
 
 from ...core.wording import percent, plural, verb
 from ..metadata import counts_md, markdown_table, share
+from ..partitions import CONNECTION_PARTITIONS
 from ..policy import SyncPolicy
 from ..types import CanonicalTable, DataFrame
 from .assets import crona_employees, huma_employees
@@ -64,13 +65,13 @@ def evaluate_schema(table: CanonicalTable, policy: SyncPolicy) -> dg.AssetCheckR
     return dg.AssetCheckResult(passed=True, metadata=metadata, description=who)
 
 
-@dg.asset_check(asset=huma_employees, blocking=True,
+@dg.asset_check(asset=huma_employees, blocking=True, partitions_def=CONNECTION_PARTITIONS,
                 description="huma_employees against the HumaEmployees pandera schema and the quarantine thresholds.")
 def huma_employees_schema(huma_employees: CanonicalTable, policy: SyncPolicy) -> dg.AssetCheckResult:
     return evaluate_schema(huma_employees, policy)
 
 
-@dg.asset_check(asset=crona_employees, blocking=True,
+@dg.asset_check(asset=crona_employees, blocking=True, partitions_def=CONNECTION_PARTITIONS,
                 description="crona_employees against the CronaEmployees pandera schema and the quarantine thresholds.")
 def crona_employees_schema(crona_employees: CanonicalTable, policy: SyncPolicy) -> dg.AssetCheckResult:
     return evaluate_schema(crona_employees, policy)

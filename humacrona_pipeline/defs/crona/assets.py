@@ -7,6 +7,7 @@ import dagster as dg
 from ..connection import connection_failures
 from ..limits import CRONA_POOL
 from ..metadata import table_metadata
+from ..partitions import CONNECTION_PARTITIONS, require_partition
 from ..types import DataFrame
 from ..unreadable import listing_failures, unreadable_metadata
 from .resources import CronaResource
@@ -23,6 +24,7 @@ async def _extract(crona: CronaResource) -> list[dict]:
 
 
 @dg.asset(
+    partitions_def=CONNECTION_PARTITIONS,
     group_name="extract",
     pool=CRONA_POOL,
     kinds={"python", "pandas"},
@@ -34,6 +36,7 @@ async def _extract(crona: CronaResource) -> list[dict]:
     "judged by the crona_employees_readable check. A page that cannot be read fails the extraction.",
 )
 def crona_employees_raw(context: dg.AssetExecutionContext, crona: CronaResource) -> dg.Output[DataFrame]:
+    require_partition(context)  # which connection: never a run of none
     import pandas as pd
 
     from ...connectors.crona import CRONA_COLUMNS, CRONA_MASKED_COLUMNS

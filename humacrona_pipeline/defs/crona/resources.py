@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from ...connection.connections import Connection, resolve
 from ...connection.crona_channel import (
     CRONA_CHANNEL,
     CRONA_PAXML_DIR,
@@ -20,13 +21,14 @@ from ...connection.crona_channel import (
 from ...connection.variables import CRONA, CRONA_ACTIVATION_CODE, CRONA_BASE_URL
 from ...connectors.problems import NOT_CONFIGURED, ConnectionProblem, not_configured
 from ..huma.resources import bound
+from ..partitions import PerConnection
 
 if TYPE_CHECKING:  # the clients (httpx, lxml) are imported by the steps that connect, not when the code location loads
     from ...connectors.crona import CronaClient
     from ...connectors.paxml.export_reader import PaxmlExport
 
 
-class CronaResource(dg.ConfigurableResource):
+class CronaResource(PerConnection, dg.ConfigurableResource):
     """Crona Lön API-koppling settings (the Aktiveringskod Crona shows when the connection is created), or the
     PAXml channel's folder or paths."""
 
@@ -39,6 +41,13 @@ class CronaResource(dg.ConfigurableResource):
     paxml_import_dir: str = Field(default="", description=f"PAXml: where import files go ({CRONA_PAXML_IMPORT_DIR}).")
     concurrency: int = 4
     timeout_s: float = 30.0
+
+    def for_connection(self, connection: Connection) -> CronaResource:
+        settings, channel = resolve(connection), connection.crona_channel
+        return self.model_copy(update={
+            "base_url": settings.crona_base_url, "activation_code": settings.crona_activation_code,
+            "channel": channel.kind, "paxml_dir": channel.folder, "paxml_export": channel.export,
+            "paxml_import_dir": channel.import_dir})
 
     def channel_settings(self) -> CronaChannel:
         return CronaChannel(self.channel.strip().lower() or "api", self.paxml_dir.strip(),

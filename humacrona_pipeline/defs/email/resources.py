@@ -19,9 +19,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field, field_validator
 
+from ...connection.connections import Connection
 from ...report.times import DEFAULT_TIMEZONE, TIMEZONE_ENV, time_zone
 from ...state.files import write_private
 from ...state.home import dagster_home
+from ..partitions import PerConnection
 
 DEFAULT_SENDER = "humacrona@localhost"
 OUTBOX = "outbox"
@@ -37,7 +39,7 @@ ENV_VARIABLES = {
 NO_RECIPIENT = f"(no recipient configured: set {ENV_VARIABLES['admin_address']})"
 
 
-class EmailResource(dg.ConfigurableResource):
+class EmailResource(PerConnection, dg.ConfigurableResource):
     """Where sync reports are mailed: an SMTP server (STARTTLS, login) or, without a host, an outbox folder."""
 
     smtp_host: str | None = Field(default=None, description="SMTP server; unset: write .eml files to outbox_dir.")
@@ -53,6 +55,10 @@ class EmailResource(dg.ConfigurableResource):
     timezone: str = Field(default=DEFAULT_TIMEZONE,
                           description="The administrator's time zone (IANA name): the report's times are shown in it.")
     outbox_dir: str | None = Field(default=None, description="Folder for .eml files; unset: <DAGSTER_HOME>/outbox.")
+
+    def for_connection(self, connection: Connection) -> EmailResource:
+        """The same mail server; the connection's report goes to its `report_to`."""
+        return self.model_copy(update={"admin_address": connection.report_to})
 
     def __repr__(self) -> str:  # never the password, whatever pydantic or Dagster would print
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in (

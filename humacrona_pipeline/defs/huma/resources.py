@@ -1,22 +1,29 @@
-"""Huma connection as a Dagster resource: credentials arrive only through environment variables."""
+"""Huma connection as a Dagster resource: credentials arrive only through environment variables. A run of one
+connection of the connections file gets that connection's API key and Huma scope (`defs.partitions`)."""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
 
+from ...connection import scope
+from ...connection.connections import Connection, resolve
+from ...connection.scope import COMPANIES, ORGANISATION, SCOPE_KINDS
 from ...connection.variables import HUMA, HUMA_BASE_URL, HUMA_CLIENT_ID, HUMA_CLIENT_SECRET
 from ...connectors.problems import not_configured
+from ..partitions import PerConnection
 
 if TYPE_CHECKING:  # the client (httpx) is imported by the steps that connect, not when the code location loads
     from ...connectors.huma import HumaClient
 
 
-class HumaResource(dg.ConfigurableResource):
-    """Huma Open API client settings (client credentials from System settings → Open API)."""
+class HumaResource(PerConnection, dg.ConfigurableResource):
+    """Huma Open API client settings (client credentials from System settings → Open API), and the scope of Huma
+    users the connection syncs."""
 
     base_url: str = Field(default="", description=f"The Huma Open API's address ({HUMA_BASE_URL}).")
     client_id: str = Field(default="", description=f"The API key's client id ({HUMA_CLIENT_ID}).")
@@ -25,6 +32,34 @@ class HumaResource(dg.ConfigurableResource):
     timeout_s: float = 30.0
     group_id: str | None = Field(
         default=None, description="The Huma group new users join; unset: the organisation's one company group.")
+    scope_kind: str = Field(default=ORGANISATION,
+                            description=f"The users synced: {ORGANISATION}, or those of some {', '.join(SCOPE_KINDS)}.")
+    scope_ids: list[str] = Field(default=[], description="The Huma group ids (UUIDs) of the scope.")
+
+    def for_connection(self, connection: Connection) -> HumaResource:
+        settings = resolve(connection)
+        # A user created for a scope of one company joins that company; another scope creates nobody in Huma.
+        single_company = connection.scope_kind == COMPANIES and len(connection.scope_ids) == 1
+        return self.model_copy(update={
+            "base_url": settings.huma_base_url, "client_id": settings.huma_client_id,
+            "client_secret": settings.huma_client_secret, "scope_kind": connection.scope_kind,
+            "scope_ids": list(connection.scope_ids),
+            "group_id": connection.scope_ids[0] if single_company else self.group_id})
+
+    def scope_filter(self) -> dict[str, list[str]] | None:
+        return scope.scope_filter(self.scope_kind, self.scope_ids)
+
+    def in_scope(self, user: Mapping[str, Any]) -> bool:
+        """Whether a Huma user (a list item or `UserDetails`) is this connection's (`scope.in_scope`: fails closed)."""
+        return scope.in_scope(user, self.scope_kind, self.scope_ids)
+
+    def shown_outside(self, user: Mapping[str, Any]) -> bool:
+        """Whether Huma listed this user despite the scope's filter (`scope.shown_outside`)."""
+        return scope.shown_outside(user, self.scope_kind, self.scope_ids)
+
+    def creates_refused(self) -> str | None:
+        """Why this connection creates nobody in Huma, or None (`scope.creates_refused`)."""
+        return scope.creates_refused(self.scope_kind, self.scope_ids)
 
     def client(self) -> HumaClient:
         """A client; `ConnectionProblem` (one line naming the variables) when a setting is missing."""
@@ -40,6 +75,8 @@ class HumaResource(dg.ConfigurableResource):
             self.client_secret.strip(),
             concurrency=self.concurrency,
             timeout_s=self.timeout_s,
+            scope_filter=self.scope_filter(),
+            outside_scope=None if self.scope_kind == ORGANISATION else self.shown_outside,
         )
 
 

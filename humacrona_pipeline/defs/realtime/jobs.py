@@ -10,6 +10,12 @@ core (`core.canonical`, `core.reconcile`, `core.plan`: the push's planning is `c
 `defs.apply.recorded_writes`) and the same audit ledger; it writes no HTML report and sends no email (a push
 can come every few seconds; the ledger and the run's metadata say what it did).
 
+Per connection: the job is partitioned by connection (`defs.partitions.CONNECTION_PARTITIONS`), so a run
+pushes one connection's batch with that connection's resources (its Huma key and scope, its Crona company, its
+policy and ledger) under that connection's run limit. A user whose current Huma details put them outside the
+connection's Huma scope is never written by it: `huma_changes` reports them not pushed, naming the scope, and
+the rest of the batch is pushed.
+
 Pushes of the same employee never overlap: `huma_changes` first takes the batch's users in `state.push_locks`
 (waiting while another run pushes one of them, e.g. the create of a user its update follows a second later),
 and `push_report` gives them back (a run that fails before frees them by being over).
@@ -27,6 +33,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from ...connection.connections import DEFAULT_NAME
+from ...connection.scope import ORGANISATION
 from ...core.fields import CRONA
 from ..apply.interrupted_op import resolve_interrupted_writes
 from ..apply.recorded_writes import outcome_output, write_recorded
@@ -35,6 +43,7 @@ from ..connection import connection_failures, require_confirmed
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
 from ..metadata import list_md, markdown_table
+from ..partitions import CONNECTION_PARTITIONS
 from ..policy import SyncPolicy
 from ..reconcile.plan_metadata import plan_metadata
 from ..types import DataFrame, HumaChanges, PushPlan
@@ -46,9 +55,22 @@ JOB_NAME = "push_huma_changes"
 READ_OP = "huma_changes"
 
 
-def lock_subject(user_id: str) -> str:
-    """What a push locks for one user of its batch (`state.push_locks`)."""
-    return f"huma-user:{user_id}"
+def lock_subject(user_id: str, connection: str = DEFAULT_NAME) -> str:
+    """What a push locks for one user of its batch (`state.push_locks`): per connection, so that one connection's
+    push never waits for another's."""
+    return f"{connection}/huma-user:{user_id}"
+
+
+def run_connection(context: dg.OpExecutionContext) -> str:
+    """The connection this run pushes: its partition (`default` for a run launched without one)."""
+    return context.partition_key if context.has_partition_key else DEFAULT_NAME
+
+
+def outside_scope_reason(connection: str, huma: HumaResource) -> str:
+    """Why a user outside the connection's Huma scope is not pushed (shown per user in the push report)."""
+    return (f"outside connection {connection}'s Huma scope ({huma.scope_kind} {', '.join(huma.scope_ids)}): this"
+            " connection never writes an employee of another company, location or team; the connection whose"
+            " scope holds them pushes them")
 
 
 class ChangedUserConfig(dg.Config):
@@ -94,7 +116,8 @@ def _shown(frame: DataFrame) -> dg.MetadataValue:
     description="Waits while another push holds one of the batch's users, then reads the batch's users as Huma "
     "has them now (GET /users/{id} and positions; a webhook is only the signal) and their Crona employees (GET "
     "/anstallda/{employment ID} when it is the same person by work email, else the Crona listing searched by work "
-    "email). Deleted and no-longer-existing users are reported.",
+    "email). Deleted and no-longer-existing users, and users outside the connection's Huma scope, are reported, "
+    "not pushed.",
 )
 def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma: HumaResource,
                  crona: CronaResource, ledger: LedgerResource) -> dg.Output[HumaChanges]:
@@ -103,28 +126,36 @@ def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma
 
     users = _users(config)
     instance = context.instance
+    connection = run_connection(context)
 
     def is_over(run_id: str) -> bool:
         run = instance.get_run_by_id(run_id)
         return run is None or run.is_finished
 
     try:
-        waited_s, waited_for = PushLocks(ledger.url).take([lock_subject(u.id) for u in users], context.run_id, is_over)
+        waited_s, waited_for = PushLocks(ledger.url).take([lock_subject(u.id, connection) for u in users],
+                                                          context.run_id, is_over)
     except PushLocked as error:
         raise dg.Failure(description=f"{error}; the events stay in the inbox (re-execute this run, or sync_users"
                          " catches up)", allow_retries=False) from None
     if waited_for:
         context.log.info(f"waited {waited_s:.1f} s for run(s) {', '.join(waited_for)} pushing the same employee(s)")
+    scoped = huma.scope_kind != ORGANISATION  # the scope guard: read each user's groups with their details
+    outside_reason = outside_scope_reason(connection, huma)
     with connection_failures():  # a misconfiguration fails the step with one line (and is not retried)
-        changes = read_changes(huma.client(), crona.client(), users)
-    context.log.info(f"inbox events {config.first_event_id}-{config.last_event_id}: {len(users)} users; "
-                     f"{len(changes.huma_rows)} read from Huma, {len(changes.crona_rows)} Crona employees found, "
-                     f"{len(changes.not_pushed)} deleted or gone")
+        changes = read_changes(huma.client(), crona.client(), users, in_scope=huma.in_scope if scoped else None,
+                               outside_reason=outside_reason)
+    outside = int((changes.not_pushed["reason"] == outside_reason).sum()) if scoped else 0
+    context.log.info(f"connection {connection}, inbox events {config.first_event_id}-{config.last_event_id}: "
+                     f"{len(users)} users; {len(changes.huma_rows)} read from Huma, {len(changes.crona_rows)} Crona "
+                     f"employees found, {len(changes.not_pushed) - outside} deleted or gone, {outside} outside its "
+                     "Huma scope")
     return dg.Output(changes, metadata={
         "users": len(users),
         "read_from_huma": len(changes.huma_rows),
         "crona_employees_found": len(changes.crona_rows),
-        "deleted_or_gone": len(changes.not_pushed),
+        "deleted_or_gone": len(changes.not_pushed) - outside,
+        "outside_scope": outside,
         "first_event_id": config.first_event_id,
         "last_event_id": config.last_event_id,
         "not_pushed": _shown(changes.not_pushed),
@@ -260,6 +291,7 @@ def _report(context: dg.OpExecutionContext, push_plan: PushPlan, crona_push: Dat
     "with Huma winning every field, write and verify, record in the audit ledger. Never deletes; creates only "
     "with auto_create_in_crona. Changes made in Crona reach Huma through sync_users.",
     tags={"humacrona/trigger": "huma-webhook"},
+    partitions_def=CONNECTION_PARTITIONS,  # a run is one connection's: its resources, its run limit
     # Seconds matter here: four small steps in one process, not a process each (~4 s of start-up per step).
     executor_def=dg.in_process_executor,
 )

@@ -1,9 +1,11 @@
 """What a push worker of the webhook receiver does (`trigger.PushTrigger` forks it from a process that imported
-this module, and with it the code location, once): claim the oldest batch of the inbox events the receiver
-stored `PENDING`, create its `push_huma_changes` run(s) in the Dagster instance (``DAGSTER_HOME``) with the tags the
-sensor's runs carry, and execute them here. The run is the job of the code location itself
-(`humacrona_pipeline.definitions`, the same resources from the environment), so it is recorded, shown and
-re-executed like any other."""
+this module, and with it the code location, once): for each connection in turn, claim the oldest batch of the
+events the receiver stored `PENDING` in that connection's inbox, create its `push_huma_changes` run(s) in the
+Dagster instance (``DAGSTER_HOME``) with the tags the sensor's runs carry (among them the connection's partition,
+so the run gets that connection's resources), and execute them here, until no connection has any pending. The run
+is the job of the code location itself (`humacrona_pipeline.definitions`, the same resources from the
+environment), so it is recorded, shown and re-executed like any other. A connection whose runs cannot be created
+gives its claim back (the sensor pushes it) and is left alone by this worker; the others go on."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dagster._core.execution.api import execute_run
 
 from ... import definitions
 from ...state.inbox import PENDING, Inbox
+from ..partitions import CONNECTION_PARTITIONS
 from .jobs import JOB_NAME
 from .sensors import EVENTS_PER_TICK, RECEIVER, claim, claim_batches
 
@@ -82,19 +85,31 @@ def warm() -> None:
     """Nothing: forking it starts the fork server, which loads this module."""
 
 
-def push_pending(state_url: str | None = None) -> list[str]:
-    """Claim the oldest batch of the receiver's pending events and run it, until none is left; the ids of the
-    runs executed."""
-    inbox = Inbox(state_url)
+def push_pending(state_url: str | None = None, connections: list[str] | None = None) -> list[str]:
+    """Claim the oldest batch of each connection's pending events and run it, a batch per connection in turn (so
+    a busy connection does not hold up the others), until none is left; the ids of the runs executed.
+    ``connections``: those to look at (None: every connection of the code location)."""
+    known = CONNECTION_PARTITIONS.get_partition_keys()
+    inboxes = {name: Inbox(state_url, connection=name) for name in (known if connections is None else connections)
+               if name in known}
     executed: list[str] = []
     instance = dg.DagsterInstance.get()
-    while (run_ids := _push_one(inbox, instance)) is not None:
-        executed += run_ids
+    while inboxes:
+        for name, inbox in list(inboxes.items()):
+            try:
+                run_ids = _push_one(inbox, instance, name)
+            except Exception:  # noqa: BLE001 - one connection's failure never stops another's pushes
+                log.exception("connection %s: its push could not be run here; the huma_changes_sensor will", name)
+                run_ids = None
+            if run_ids is None:
+                del inboxes[name]
+            else:
+                executed += run_ids
     return executed
 
 
-def _push_one(inbox: Inbox, instance: dg.DagsterInstance) -> list[str] | None:
-    for group in claim_batches(inbox.unclaimed(limit=EVENTS_PER_TICK, held=PENDING)):
+def _push_one(inbox: Inbox, instance: dg.DagsterInstance, connection: str) -> list[str] | None:
+    for group in claim_batches(inbox.unclaimed(limit=EVENTS_PER_TICK, held=PENDING), connection=connection):
         key = claim(RECEIVER, group[0].claim_key)
         if inbox.claim(group[0].event_ids, key, held=PENDING):
             break

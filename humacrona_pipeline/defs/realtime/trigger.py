@@ -11,11 +11,15 @@ same job, in the instance's run list with its events and logs, that starts as so
 `MAX_PUSHES` workers at once; events arriving meanwhile wait in the inbox and go together in the next batch. Pushes of
 the same employee never overlap, whoever launched them (`state.push_locks`, taken by the job itself).
 
+Per connection: each connection's events are in its own inbox; `notify(connection)` names the connection whose
+event was stored, and a worker pushes the pending events of the connections named since the last fork (none
+named: all), each connection's batch its own run of that connection's partition (`push_worker`).
+
 Never lost: the event is stored before anyone is asked; a worker that cannot create the run gives its claim
 back (the sensor's next tick pushes it); events still pending, or claimed without a run, after
 `sensors.CLAIM_GRACE_S` (dead or stuck workers) are taken over by the sensor. Only enabled where a run could
 succeed: a Dagster instance (``DAGSTER_HOME``) and the Huma and Crona connection variables in the receiver's
-environment (`enabled`)."""
+environment, or a connections file whose connections and variables are all there (`missing_settings`)."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import os
 import threading
 from multiprocessing.connection import wait
 
+from ...connection.connections import CONNECTIONS_FILE_ENV, ConnectionsError, load_connections
 from ...connection.variables import VARIABLES
 from ...state.home import DAGSTER_HOME_ENV
 
@@ -36,8 +41,16 @@ WORKER_MODULE = "humacrona_pipeline.defs.realtime.push_worker"
 
 
 def missing_settings(environ=os.environ) -> list[str]:
-    """What the receiver's environment lacks to run pushes itself (empty: it can)."""
-    return [name for name in (DAGSTER_HOME_ENV, *CONNECTION_VARIABLES) if not (environ.get(name) or "").strip()]
+    """What the receiver's environment lacks to run pushes itself (empty: it can): with a connections file, a
+    file the code location can load (each connection's variables set), else the one connection's variables."""
+    if not (environ.get(CONNECTIONS_FILE_ENV) or "").strip():
+        return [name for name in (DAGSTER_HOME_ENV, *CONNECTION_VARIABLES) if not (environ.get(name) or "").strip()]
+    missing = [DAGSTER_HOME_ENV] if not (environ.get(DAGSTER_HOME_ENV) or "").strip() else []
+    try:
+        load_connections(environ=environ)
+    except ConnectionsError:
+        missing.append(f"a {CONNECTIONS_FILE_ENV} that `humacrona check` accepts")
+    return missing
 
 
 class PushTrigger:
@@ -49,6 +62,8 @@ class PushTrigger:
         self.state_url, self.max_pushes = state_url, max_pushes
         self._context = multiprocessing.get_context("forkserver")
         self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._named: set[str] | None = set()  # the connections notified since the last fork; None: all
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="humacrona-push-trigger", daemon=True)
         self.launched = 0
@@ -59,9 +74,20 @@ class PushTrigger:
         self._thread.start()
         return self
 
-    def notify(self) -> None:
-        """An event was stored: push what is unclaimed, now or as soon as a worker is free."""
+    def notify(self, connection: str | None = None) -> None:
+        """An event was stored in ``connection``'s inbox (None: any): push what is pending there, now or as soon
+        as a worker is free."""
+        with self._lock:
+            if connection is None or self._named is None:
+                self._named = None
+            else:
+                self._named.add(connection)
         self._wake.set()
+
+    def _take_named(self) -> list[str] | None:
+        with self._lock:
+            named, self._named = self._named, set()
+        return None if named is None else sorted(named)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop forking; workers already running finish their run (they are not killed)."""
@@ -84,8 +110,11 @@ class PushTrigger:
             if not self._wake.wait(timeout=1.0) or self._stop.is_set():
                 continue
             self._wake.clear()
+            named = self._take_named()
+            if named == []:  # woken again for connections an earlier fork already took
+                continue
             try:
-                running.append(self._fork("push_pending", self.state_url))
+                running.append(self._fork("push_pending", self.state_url, named))
                 self.launched += 1
             except Exception:
                 log.exception("could not start a push worker; the huma_changes_sensor will push the events")

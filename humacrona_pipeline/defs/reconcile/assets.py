@@ -13,6 +13,7 @@ from ..apply.resources import LedgerResource
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
 from ..metadata import counts, counts_md, frame_shape_metadata, markdown_table
+from ..partitions import CONNECTION_PARTITIONS, PARTITION_TAG
 from ..policy import SyncPolicy
 from ..review import SyncPlanConfig, review_key
 from ..types import CanonicalTable, DataFrame, SyncPlan
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # the state database (SQLAlchemy) is imported by the step tha
 
 
 @dg.asset(
+    partitions_def=CONNECTION_PARTITIONS,
     group_name="reconcile",
     kinds={"python", "pandas"},
     description="One row per employee: matched by work email, in Huma only or Crona only (with whether it "
@@ -46,6 +48,7 @@ def employee_matches(context: dg.AssetExecutionContext, huma_employees: Canonica
 
 
 @dg.asset(
+    partitions_def=CONNECTION_PARTITIONS,
     group_name="reconcile",
     kinds={"python", "pandas"},
     description="One row per matched employee and field whose values differ (conflict) or that one side "
@@ -90,6 +93,11 @@ def _reviewed(context: dg.AssetExecutionContext, run_id: str, huma_employees: Ca
     from ...core.review import rebuild
     from ...state.plans import KEPT_PLANS
 
+    planned = context.instance.get_run_by_id(run_id)
+    planned_for = planned.tags.get(PARTITION_TAG) if planned is not None else None
+    if planned_for is not None and planned_for != context.partition_key:
+        raise dg.Failure(description=f"the plan of run {visible(run_id)} is connection {planned_for}'s; this run syncs"
+                         f" connection {context.partition_key}: apply it to its own connection", allow_retries=False)
     try:
         reviewed = store.get(run_id)
     except ValueError as error:
@@ -111,6 +119,7 @@ def _reviewed(context: dg.AssetExecutionContext, run_id: str, huma_employees: Ca
 
 
 @dg.asset(
+    partitions_def=CONNECTION_PARTITIONS,
     group_name="reconcile",
     kinds={"python", "pandas"},
     deps=["interrupted_writes"],  # an interrupted run's pending writes are resolved first (defs.apply.interrupted)

@@ -4,12 +4,13 @@ before anything could write it, unless the policy approves a mass change (a firs
 import dagster as dg
 
 from ..metadata import list_md, share
+from ..partitions import CONNECTION_PARTITIONS
 from ..policy import SyncPolicy
 from ..types import SyncPlan
 from .assets import sync_plan
 
 
-@dg.asset_check(asset=sync_plan, blocking=True,
+@dg.asset_check(asset=sync_plan, blocking=True, partitions_def=CONNECTION_PARTITIONS,
                 description="The plan stays within max_update_share and max_creates, or approve_mass_change is on.")
 def plan_within_guards(sync_plan: SyncPlan, policy: SyncPolicy) -> dg.AssetCheckResult:
     options = policy.policy()
