@@ -90,7 +90,7 @@ def _sync_ready(args: argparse.Namespace):
     if problem is not None:
         raise ValueError(problem)
     ensure_dagster_home()
-    connection = connection_of(settings)
+    connection = connection_of(settings, chosen.name)
     try:
         confirmed = _confirmed(connection, "sync")
     except RuntimeError as error:
@@ -179,7 +179,7 @@ def _ask(report, connection, by: str) -> bool:
 def cmd_check(args: argparse.Namespace) -> int:
     """Check both connections with the configured credentials; record the administrator's confirmation."""
     try:
-        _, settings = connection_settings(args, "check")
+        chosen, settings = connection_settings(args, "check")
     except ValueError as error:
         return _fail(str(error))
     problem = settings.problem()
@@ -191,7 +191,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .connection.user import os_user
     from .state.confirmations import STATEMENT
 
-    connection = connection_of(settings)
+    connection = connection_of(settings, chosen.name)
     _say(f"Checking the connection: Huma {connection.huma_base_url} (client id {connection.huma_client_id}), "
          f"Crona Lön {connection.crona_base_url} ...")
     report = run_checks(settings)
@@ -214,7 +214,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.confirm and not _ask(report, connection, by):
         _say("Not confirmed; nothing recorded.")
         return 1
-    confirmation = record(report, settings, by)
+    confirmation = record(report, settings, by, name=chosen.name)
     _say(f"Confirmed by {confirmation.confirmed_by} at {confirmation.confirmed_at} UTC: \"{STATEMENT}\" "
          f"({connection.described()}).")
     return 0

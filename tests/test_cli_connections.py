@@ -14,9 +14,10 @@ from humacrona_sandbox.runner import SandboxOptions, start_sandboxes
 
 def _file(tmp_path, monkeypatch, env: dict, names=("default",)) -> None:
     (tmp_path / "policy.yaml").write_text("default_winner: huma\napprove_mass_change: true\n")
-    entries = [{"name": name, "policy": "policy.yaml", "report_to": "lon@nordljus.se",
-                "crona": {"base_url": env["CRONA_BASE_URL"], "activation_code_env": "CRONA_ACTIVATION_CODE"}}
-               for name in names]
+    entries = [{"name": name, "policy": "policy.yaml", "report_to": "lon@nordljus.se",  # each its own company
+                "crona": {"base_url": f"{env['CRONA_BASE_URL']}/{name}" if n else env["CRONA_BASE_URL"],
+                          "activation_code_env": "CRONA_ACTIVATION_CODE"}}
+               for n, name in enumerate(names)]
     (tmp_path / "connections.yaml").write_text(yaml.safe_dump({"connections": entries}))
     monkeypatch.setenv(CONNECTIONS_FILE_ENV, str(tmp_path / "connections.yaml"))
 

@@ -361,12 +361,36 @@ def test_the_scope_becomes_the_filter_parameters_huma_declares_on_get_users(tmp_
         schema = parameters[name]["schema"]
         assert (parameters[name]["in"], schema["type"], schema["items"]["format"], schema["maxItems"]) == (
             "query", "array", "uuid", MAX_SCOPE_IDS)
-    path = _write(tmp_path, _entry("c", huma={"companies": [COMPANY_A.upper(), COMPANY_B, COMPANY_A]}),
-                  _entry("l", huma={"locations": LOCATION}), _entry("t", huma={"teams": [f"{{{TEAM}}}"]}),
-                  _entry("o", huma={"organisation": True}), _entry("n", huma=DROP))
+    def own(name: str, **changes) -> dict:  # each connection its own Crona Lön company
+        return _entry(name, crona={**API_CRONA, "base_url": f"https://{name}.crona.example.se"}, **changes)
+
+    path = _write(tmp_path, own("c", huma={"companies": [COMPANY_A.upper(), COMPANY_B, COMPANY_A]}),
+                  own("l", huma={"locations": LOCATION}), own("t", huma={"teams": [f"{{{TEAM}}}"]}),
+                  own("o", huma={"organisation": True}), own("n", huma=DROP))
     filters = {c.name: c.scope_filter() for c in load_connections(str(path), ENV)}
     assert filters == {"c": {"company": [COMPANY_A, COMPANY_B]}, "l": {"location": [LOCATION]},
                        "t": {"team": [TEAM]}, "o": None, "n": None}
+
+
+def test_two_connections_of_one_crona_company_are_refused_without_showing_its_code(tmp_path):
+    """Two scopes synced with one Crona Lön company would each take the other's employees for ones missing in
+    Huma (and create them in their own scope): the same address and Aktiveringskod (compared, never shown), or the
+    same PAXml folder, is one line naming both connections. Another company on the same server is fine."""
+    same = {**ENV, "CRONA_CODE_CD": SECRETS["CRONA_CODE_AB"]}
+    path = _write(tmp_path, _entry("ab"), _entry("cd", crona={**API_CRONA, "base_url": "https://crona.example.se/",
+                                                              "activation_code_env": "CRONA_CODE_CD"}))
+    with pytest.raises(ConnectionsError) as refused:
+        load_connections(str(path), same)
+    (line,) = refused.value.problems
+    assert "connections 'ab', 'cd' sync the same Crona Lön company" in line
+    assert SECRETS["CRONA_CODE_AB"] not in str(refused.value)
+    other = {**ENV, "CRONA_CODE_CD": "AKTIV-another-company"}
+    assert [c.name for c in load_connections(str(path), other)] == ["ab", "cd"]
+
+    paxml = _write(tmp_path, _entry("ab", crona={"channel": "paxml", "dir": "files"}),
+                   _entry("cd", crona={"channel": "paxml", "export": "x.xml", "import_dir": "files/import"}))
+    with pytest.raises(ConnectionsError, match="'ab', 'cd' sync the same Crona Lön company"):
+        load_connections(str(paxml), ENV)
 
 
 def test_a_huma_user_carries_its_companies_locations_and_teams():

@@ -25,6 +25,7 @@ from ..connectors.huma import HumaClient
 from ..connectors.huma_wire import USER_ID
 from ..connectors.problems import UNAVAILABLE, ConnectionProblem, classify
 from ..state.confirmations import STATEMENT, Confirmation, Confirmations, ConnectionIdentity
+from .connections import DEFAULT_NAME
 from .variables import CRONA, DISPLAY_NAMES, HUMA, Settings
 
 OK = "ok"
@@ -64,8 +65,9 @@ class CheckReport:
         return "; ".join(p.line for p in self.problems)
 
 
-def connection_of(settings: Settings) -> ConnectionIdentity:
-    return ConnectionIdentity(settings.huma_base_url, settings.huma_client_id, settings.crona_identity)
+def connection_of(settings: Settings, name: str = DEFAULT_NAME) -> ConnectionIdentity:
+    """The identity a confirmation is kept under: the connection's name (the connections file's) and its systems."""
+    return ConnectionIdentity(settings.huma_base_url, settings.huma_client_id, settings.crona_identity, name)
 
 
 def _problem(system: str, error: BaseException) -> ConnectionProblem:
@@ -197,28 +199,32 @@ def format_rows(rows: list[CheckRow]) -> list[str]:
             for r in table]
 
 
-def record(report: CheckReport, settings: Settings, by: str, url: str | None = None) -> Confirmation:
+def record(report: CheckReport, settings: Settings, by: str, url: str | None = None,
+           name: str = DEFAULT_NAME) -> Confirmation:
     """Record the confirmation of a connection whose checks all passed (never one with a failed check)."""
     if not report.ok:
         raise ValueError("a connection whose checks failed cannot be confirmed: " + report.problem_line())
-    return Confirmations(url).record(connection_of(settings), by, huma_organisation=report.huma_organisation,
+    return Confirmations(url).record(connection_of(settings, name), by, huma_organisation=report.huma_organisation,
                                      crona_company=report.crona_company, statement=STATEMENT)
 
 
-def confirm(settings: Settings, by: str, url: str | None = None) -> tuple[CheckReport, Confirmation | None]:
+def confirm(settings: Settings, by: str, url: str | None = None,
+            name: str = DEFAULT_NAME) -> tuple[CheckReport, Confirmation | None]:
     """Check the connection and, when every check passed, record ``by``'s confirmation."""
     problem = settings.problem()
     if problem is not None:
         raise ValueError(problem)
     report = run_checks(settings)
-    return report, (record(report, settings, by, url) if report.ok else None)
+    return report, (record(report, settings, by, url, name) if report.ok else None)
 
 
-def confirm_connection(environ: Mapping[str, str], by: str, url: str | None = None) -> Confirmation:
-    """Check the connection the variables in ``environ`` configure and record ``by``'s confirmation: what
-    `humacrona check --confirm` does, for confirming programmatically, e.g. from scripts and tests (the tests and
-    benchmarks confirm the systems they started themselves this way); RuntimeError when a check failed."""
-    report, confirmation = confirm(Settings.from_env(environ), by, url)
+def confirm_connection(environ: Mapping[str, str], by: str, url: str | None = None,
+                       name: str = DEFAULT_NAME) -> Confirmation:
+    """Check the connection the variables in ``environ`` configure and record ``by``'s confirmation, under the
+    connection's ``name``: what `humacrona check --confirm` does, for confirming programmatically, e.g. from scripts
+    and tests (the tests and benchmarks confirm the systems they started themselves this way); RuntimeError when a
+    check failed."""
+    report, confirmation = confirm(Settings.from_env(environ), by, url, name)
     if confirmation is None:
         raise RuntimeError("the connection failed its check: " + report.problem_line())
     return confirmation

@@ -24,7 +24,7 @@ import yaml
 from ..core.policy import PolicyError, load_policy
 from ..webhook_options import SECRET_ENV as DEFAULT_WEBHOOK_SECRET_ENV
 from . import scope, variables
-from .crona_channel import API, CHANNELS, PAXML, CronaChannel
+from .crona_channel import API, CHANNELS, EXPORT_FOLDER, PAXML, CronaChannel
 from .scope import MAX_SCOPE_IDS, ORGANISATION, QUERY_PARAMETER, SCOPE_KINDS
 from .variables import Settings
 
@@ -168,6 +168,8 @@ class _Reader:
         parsed = [self._connection(i, raw) for i, raw in enumerate(entries)]
         self._duplicates(entries)
         self._environment()
+        if not self.problems:
+            self._same_crona([c for c in parsed if c is not None])
         if self.problems:
             raise ConnectionsError(self.problems)
         return tuple(c for c in parsed if c is not None)
@@ -244,6 +246,26 @@ class _Reader:
         for name in dict.fromkeys(n for n in names if isinstance(n, str) and names.count(n) > 1):
             places = ", ".join(f"connections[{i}]" for i, n in enumerate(names) if n == name)
             self.problem(f"connection name {name!r} is used more than once ({places}): each name is one partition")
+
+    def _same_crona(self, connections: list[Connection]) -> None:
+        """One line per Crona Lön company two connections would both sync (the same API address and Aktiveringskod,
+        compared without being shown, or the same PAXml export or import folder): each would take the other's
+        employees for Crona-only ones, and create them in its own Huma scope."""
+        by_company: dict[tuple, list[str]] = {}
+        for c in connections:
+            channel = c.crona_channel
+            if channel.paxml:
+                export = channel.export or os.path.join(channel.folder, EXPORT_FOLDER)
+                keys = [("paxml", os.path.realpath(path)) for path in (export, channel.import_folder())]
+            else:
+                code = (self.environ.get(c.crona_activation_code_env or "") or "").strip()
+                keys = [("api", c.crona_base_url.rstrip("/").lower(), code)]
+            for key in keys:
+                by_company.setdefault(key, []).append(c.name)
+        for names in dict.fromkeys(tuple(dict.fromkeys(n)) for n in by_company.values() if len(set(n)) > 1):
+            self.problem(f"connections {', '.join(repr(n) for n in names)} sync the same Crona Lön company (the same "
+                         "API address and Aktiveringskod, or the same PAXml files): each would take the other's "
+                         "employees for ones missing in Huma; give each connection its own company")
 
     def _variable(self, value: Any, where: str, option: str, url: bool = False) -> str | None:
         """A variable's name the file gives (never quoted when it looks like the secret itself); recorded as

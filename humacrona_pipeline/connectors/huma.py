@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from ..connection.scope import ORGANISATION, in_scope, scope_filter, shown_outside
 from ..core import normalise as norm
 from ..core.unreadable import reason_line
 from .http import (
@@ -80,12 +81,11 @@ class HumaClient(SessionClient):
         timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        scope_filter: Mapping[str, Sequence[str]] | None = None,
-        outside_scope: Callable[[Mapping], bool] | None = None,
+        scope: tuple[str, Sequence[str]] | None = None,
     ):
-        """``scope_filter``: `GET /users`'s `company`/`location`/`team` parameters listing one connection's users;
-        ``outside_scope``: whether a listed user's own record shows them outside that scope, so that a user Huma
-        lists despite the filter is still left out (counted in `out_of_scope`)."""
+        """``scope``: (kind, group ids) of the one connection this client reads and writes for
+        (`connection.scope`): `GET /users` is asked for its users only, a listed user whose own record shows them
+        outside it is left out (counted in `out_of_scope`), and `in_scope` is the writers' guard."""
         self._client_id = Secret(client_id)
         self._client_secret = Secret(client_secret)
         super().__init__(
@@ -93,8 +93,7 @@ class HumaClient(SessionClient):
             timeout_s=timeout_s, retry=retry, transport=transport,
         )
         self.organization_id: str | None = None  # `organizationId` from the token answer
-        self.scope_filter = {k: list(v) for k, v in (scope_filter or {}).items()}
-        self.outside_scope = outside_scope
+        self.scope = (scope[0], tuple(scope[1])) if scope is not None and scope[0] != ORGANISATION else None
         self.out_of_scope = 0  # users `list_users` left out: listed by Huma, outside the scope
 
     async def _obtain_token(self, previous: AccessToken | None) -> AccessToken:
@@ -121,17 +120,22 @@ class HumaClient(SessionClient):
         """Every user of the scope (list items: `User`), each exactly once, in Huma's order."""
 
         async def page(index: int, size: int) -> Page:
-            params = {**self.scope_filter, "limit": size, "offset": index * size}
+            params = {**(scope_filter(*self.scope) if self.scope else {}), "limit": size, "offset": index * size}
             body = await self._session.request("GET", "/users", params=params)
             return Page(list(body.get("items") or ()), body.get("total"))
 
         users = await collect_pages(page, page_size=USERS_PAGE_SIZE, key=lambda u: u.get(USER_ID),
                                     workers=self.concurrency, system=SYSTEM, path="/users")
-        if self.outside_scope is None:
+        if self.scope is None:
             return users
-        kept = [u for u in users if not self.outside_scope(u)]
+        kept = [u for u in users if not shown_outside(u, *self.scope)]
         self.out_of_scope = len(users) - len(kept)
         return kept
+
+    def in_scope(self, user: Mapping) -> bool:
+        """Whether a Huma user (a list item or `UserDetails`) is inside this client's scope (fails closed: a record
+        without its groups is outside a limited scope); always true without a scope."""
+        return self.scope is None or in_scope(user, *self.scope)
 
     async def users_page(self, limit: int = USERS_PAGE_SIZE) -> Page:
         """The first page of `GET /users` alone (`humacrona check`: can this key read the users?)."""
@@ -280,11 +284,11 @@ class HumaClient(SessionClient):
             employees.append({"user": details, "positions": positions})
         return employees
 
-    async def fetch_row(self, user_id: str, in_scope: Callable[[Mapping], bool] | None = None) -> dict | None:
-        """One user's current row (`HUMA_COLUMNS`): details and positions, read together, flattened; None when
-        ``in_scope`` is given and the user's details (`UserDetails`, with their groups) are outside it."""
+    async def fetch_row(self, user_id: str, scoped: bool = False) -> dict | None:
+        """One user's current row (`HUMA_COLUMNS`): details and positions, read together, flattened; with
+        ``scoped``, None when the user's details (`UserDetails`, with their groups) are outside the scope."""
         user, positions = await asyncio.gather(self.get_user(user_id), self.list_positions(user_id))
-        if in_scope is not None and not in_scope(user):
+        if scoped and not self.in_scope(user):
             return None
         return _flattened(user, positions, f"/users/{_segment(user_id)}")
 

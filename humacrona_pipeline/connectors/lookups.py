@@ -3,8 +3,9 @@ Crona employees, read for `core.push.plan_push` (as `core.push.HumaChanges`).
 
 Each user is read from the Huma API (`GET /users/{id}` and the positions, flattened as the extract does),
 whatever the webhook body said; a user whose latest event is `users-delete` is not read (`core.push`). For a
-connection limited to some of Huma's companies, locations or teams (``in_scope``), a user whose details put them
-outside it is not pushed, with the reason (``outside_reason``): a connection never writes anybody else's employee.
+connection limited to some of Huma's companies, locations or teams (the client's scope), a user whose details put
+them outside it is not pushed, with the reason (``outside_reason``): a connection never writes anybody else's
+employee.
 
 Crona employees are found the way the field table matches them, by work email: `GET /anstallda/{AnstNr}`
 with the Huma employment ID when that employee has the same work email; else (no employment ID, no such
@@ -16,7 +17,7 @@ and it gives the number of Crona employees the share guard counts against (`core
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -35,15 +36,14 @@ _CRONA_WORK_EMAIL = MATCH_KEY.crona_columns[0]
 _CRONA_KEY = RECORD_ID_COLUMN[CRONA]
 
 
-async def _current_huma_rows(huma: HumaClient, ids: Sequence[str], in_scope: Callable[[Mapping], bool] | None = None,
-                             outside_reason: str = "") -> list[dict | str | None]:
+async def _current_huma_rows(huma: HumaClient, ids: Sequence[str], outside_reason: str = "") -> list[dict | str | None]:
     """The current flattened row of every user (None for one Huma answers 404; for one that cannot be read after
     the retries, the reason "unreadable in Huma: …", so the rest of the batch is still pushed; for one whose
-    details are outside ``in_scope``, ``outside_reason``)."""
+    details are outside the client's scope, ``outside_reason``)."""
 
     async def one(user_id: str) -> dict | str | None:
         try:
-            row = await huma.fetch_row(user_id, in_scope)
+            row = await huma.fetch_row(user_id, scoped=huma.scope is not None)
             return outside_reason if row is None else row
         except NotFoundError:
             return None
@@ -86,14 +86,14 @@ async def _crona_counterparts(crona: CronaClient, rows: list[dict], *, list_all:
 
 
 def read_changes(huma: HumaClient, crona: CronaClient, users: Sequence[ChangedUser],
-                 in_scope: Callable[[Mapping], bool] | None = None, outside_reason: str = "") -> HumaChanges:
+                 outside_reason: str = "") -> HumaChanges:
     """Open both clients, read the batch's users from Huma and their employees from Crona (synchronous: ops).
-    With ``in_scope`` (a predicate on `UserDetails`), users outside it are not pushed, for ``outside_reason``."""
+    With a scoped Huma client, users whose details are outside its scope are not pushed, for ``outside_reason``."""
     wanted = users_to_read(users)
 
     async def run() -> tuple[list[dict | str | None], list[dict], int | None]:
         async with huma, crona:
-            current = await _current_huma_rows(huma, [u.id for u in wanted], in_scope, outside_reason)
+            current = await _current_huma_rows(huma, [u.id for u in wanted], outside_reason)
             present = [r for r in current if isinstance(r, dict)]
             counterparts, total = ([], None)
             if present:

@@ -13,6 +13,7 @@ import dagster as dg
 
 from ..connection.variables import DISPLAY_NAMES
 from ..connectors.problems import ConnectionProblem, classify
+from .apply.resources import LedgerResource
 from .crona.resources import CronaResource
 from .huma.resources import HumaResource
 
@@ -43,23 +44,24 @@ def connection_failures() -> Iterator[None]:
         raise failure(problem) from None
 
 
-def connection_of(huma: HumaResource, crona: CronaResource) -> ConnectionIdentity:
+def connection_of(huma: HumaResource, crona: CronaResource, ledger: LedgerResource) -> ConnectionIdentity:
+    """The run's connection as its confirmation is kept: its name (the ledger's, the run's partition) and systems."""
     from ..state.confirmations import ConnectionIdentity
 
-    return ConnectionIdentity(huma.base_url, huma.client_id, crona.identity)
+    return ConnectionIdentity(huma.base_url, huma.client_id, crona.identity, ledger.connection)
 
 
-def confirmation(huma: HumaResource, crona: CronaResource, state_url: str | None) -> Confirmation | None:
+def confirmation(huma: HumaResource, crona: CronaResource, ledger: LedgerResource) -> Confirmation | None:
     from ..state.confirmations import Confirmations
 
-    return Confirmations(state_url).latest(connection_of(huma, crona))
+    return Confirmations(ledger.url).latest(connection_of(huma, crona, ledger))
 
 
-def require_confirmed(huma: HumaResource, crona: CronaResource, state_url: str | None) -> Confirmation:
+def require_confirmed(huma: HumaResource, crona: CronaResource, ledger: LedgerResource) -> Confirmation:
     """The write gate: the connection's confirmation, or `dg.Failure` saying how to confirm it."""
     from ..state.confirmations import Confirmations, NotConfirmed
 
     try:
-        return Confirmations(state_url).require(connection_of(huma, crona))
+        return Confirmations(ledger.url).require(connection_of(huma, crona, ledger))
     except NotConfirmed as error:
         raise dg.Failure(description=str(error), allow_retries=False, metadata={PROBLEM_KEY: NOT_CONFIRMED}) from None

@@ -4,16 +4,20 @@ Huma's own integrations ask the administrator to tick "I am authorised to connec
 synced; `humacrona check --confirm` records that here, after every check of the connection passed, and
 every job that writes (`sync_users`, `push_huma_changes`) refuses a connection nobody confirmed.
 
-A connection is Huma base URL + Huma client id + Crona base URL (a new API key, or another Huma organisation
-or Crona Lön company, is a new connection). No secret is stored, nor anything derived from one."""
+A connection is its name (the connections file's; `default` for the one of today's variables) + Huma base URL +
+Huma client id + Crona base URL (a new API key, or another Huma organisation or Crona Lön company, is a new
+connection; two connections of one Crona Lön server are confirmed each on its own). No secret is stored, nor
+anything derived from one. A table from before connections gets the name column, its rows `default`'s."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from ..connection.connections import DEFAULT_NAME
 from . import db
 
 STATEMENT = "I am authorised to connect this Huma organisation and this Crona Lön company"
@@ -30,8 +34,11 @@ confirmations_table = sa.Table(
     sa.Column("statement", sa.Text, nullable=False),
     sa.Column("confirmed_by", sa.String(256), nullable=False),
     sa.Column("confirmed_at", sa.String(40), nullable=False),  # UTC ISO 8601
+    sa.Column("connection", sa.String(64), nullable=False, server_default=DEFAULT_NAME),
     sa.Index("ix_connection_confirmations_connection", "huma_base_url", "huma_client_id", "crona_base_url"),
 )
+ADDED_COLUMNS = ("connection",)  # for a table from before connections (`db.add_columns`)
+_migrated: set[tuple[int, str]] = set()
 
 
 def _url(value: str) -> str:
@@ -45,6 +52,7 @@ class ConnectionIdentity:
     huma_base_url: str
     huma_client_id: str
     crona_base_url: str
+    connection: str = DEFAULT_NAME  # the connections file's name for it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "huma_base_url", _url(self.huma_base_url))
@@ -52,11 +60,12 @@ class ConnectionIdentity:
         object.__setattr__(self, "crona_base_url", _url(self.crona_base_url))
 
     def described(self) -> str:
-        return f"Huma {self.huma_base_url}, Crona {self.crona_base_url}"
+        named = f"connection {self.connection}: " if self.connection != DEFAULT_NAME else ""
+        return f"{named}Huma {self.huma_base_url}, Crona {self.crona_base_url}"
 
     def not_confirmed_line(self) -> str:
-        return (f"this connection ({self.described()}) has not been confirmed: run `{CONFIRM_COMMAND}` as the"
-                " administrator")
+        command = CONFIRM_COMMAND + (f" --connection {self.connection}" if self.connection != DEFAULT_NAME else "")
+        return f"this connection ({self.described()}) has not been confirmed: run `{command}` as the administrator"
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,15 @@ class NotConfirmed(Exception):
 class Confirmations(db.StateStore):
     """The confirmations table in the state database."""
 
+    @property
+    def engine(self) -> sa.Engine:
+        eng = db.engine(self.url)
+        key = (os.getpid(), str(eng.url))
+        if key not in _migrated:
+            db.add_columns(eng, confirmations_table, ADDED_COLUMNS)
+            _migrated.add(key)
+        return eng
+
     def record(self, connection: ConnectionIdentity, confirmed_by: str, *, huma_organisation: str | None = None,
                crona_company: str | None = None, statement: str = STATEMENT,
                at: datetime | None = None) -> Confirmation:
@@ -89,7 +107,8 @@ class Confirmations(db.StateStore):
             raise ValueError("a confirmation needs the name of who confirms")
         moment = (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
         row = {"huma_base_url": connection.huma_base_url, "huma_client_id": connection.huma_client_id,
-               "crona_base_url": connection.crona_base_url, "huma_organisation": huma_organisation,
+               "crona_base_url": connection.crona_base_url, "connection": connection.connection,
+               "huma_organisation": huma_organisation,
                "crona_company": crona_company, "statement": statement, "confirmed_by": who, "confirmed_at": moment}
         with db.write_transaction(self.engine) as conn:
             conn.execute(confirmations_table.insert().values(**row))
@@ -100,7 +119,8 @@ class Confirmations(db.StateStore):
         t = confirmations_table
         query = (sa.select(t).where(t.c.huma_base_url == connection.huma_base_url,
                                     t.c.huma_client_id == connection.huma_client_id,
-                                    t.c.crona_base_url == connection.crona_base_url)
+                                    t.c.crona_base_url == connection.crona_base_url,
+                                    t.c.connection == connection.connection)
                  .order_by(t.c.id.desc()).limit(1))
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()

@@ -141,14 +141,16 @@ def test_a_user_huma_lists_despite_the_filter_is_left_out_and_counted():
     huma = HumaResource(base_url="https://huma.test", client_id="id", client_secret="s", scope_kind="companies",
                         scope_ids=[ours])
 
-    async def go():
-        client = HumaClient("https://huma.test", "id", "s", transport=httpx.MockTransport(answer),
-                            scope_filter=huma.scope_filter(), outside_scope=huma.shown_outside)
-        async with client:
-            return await client.list_users(), client.out_of_scope
+    scope = huma.client().scope  # what the resource gives its clients
 
-    listed, outside = asyncio.run(go())
+    async def go():
+        async with HumaClient("https://huma.test", "id", "s", transport=httpx.MockTransport(answer),
+                              scope=scope) as scoped:
+            return await scoped.list_users(), scoped.out_of_scope, scoped.in_scope(users[2])
+
+    listed, outside, unknown_inside = asyncio.run(go())
     assert [u["id"] for u in listed] == ["1", "3"] and outside == 1
+    assert not unknown_inside  # the writers' guard fails closed on a record without its companies
     assert asked and all(params.get_list("company") == [ours] for params in asked)
 
 
@@ -176,3 +178,31 @@ def test_a_run_without_a_connection_fails_first_saying_how_to_launch_one(dagster
     assert {"huma_users_raw", "crona_employees_raw", "interrupted_writes"} <= set(failures)
     assert all("this run has no connection: launch it for one partition" in failures[step] and "default" in
                failures[step] for step in ("huma_users_raw", "crona_employees_raw", "interrupted_writes"))
+
+
+def test_a_create_never_takes_over_a_huma_user_of_another_company(sandboxes, dagster_home, tmp_path, monkeypatch):
+    """An employee who moved to another company in Huma is, for the old company's connection, a Crona employee its
+    Huma list lacks: the create finds the moved user by work email and stops there, skipped with the reason; the
+    other company's user is untouched, and nobody is created twice."""
+    _add_group(sandboxes, COMPANY_B)
+    seeded = sandboxes.seeded
+    planted = {d.email for d in seeded.discrepancies}
+    crona_emails = {e[CRONA_EMAIL].lower() for e in seeded.crona_employees}
+    moved = next(u for u in seeded.huma_users if u[HUMA_EMAIL].lower() in crona_emails - planted)
+    sandboxes.huma.directory.update_user(moved["id"], {"groups": [COMPANY_B["id"]]})
+    before_huma, _ = read_both(sandboxes)
+    _connections_file(tmp_path, monkeypatch, sandboxes, {"companies": [sandboxes.huma.company_group_id()]},
+                      {"default_winner": "huma", "create_in_huma": ["all"], "approve_mass_change": True})
+
+    result = _sync(dagster_home, tmp_path)
+
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    outcomes = result.output_for_node("huma_writeback")
+    theirs = outcomes[outcomes["employee"] == moved[HUMA_EMAIL].lower()]
+    assert len(theirs) and set(theirs["status"]) == {SKIPPED}, theirs
+    assert theirs["error"].str.contains("outside this connection's scope").all()
+    after_huma, _ = read_both(sandboxes)
+    assert (after_huma[HUMA_EMAIL].str.lower() == moved[HUMA_EMAIL].lower()).sum() == 1  # not created twice
+    columns = [c for c in before_huma.columns if c != "unreadable"]
+    mine = lambda frame: frame[frame["id"] == moved["id"]][columns].to_dict("records")  # noqa: E731
+    assert mine(after_huma) == mine(before_huma)  # the moved user is as they were

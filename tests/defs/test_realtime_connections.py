@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from humacrona_pipeline.connection.check import confirm_connection
 from humacrona_pipeline.core.policy import Policy
 from humacrona_pipeline.definitions import build_defs, defs
 from humacrona_pipeline.defs.huma.resources import HumaResource
@@ -193,15 +194,19 @@ def test_a_push_of_one_connection_claims_its_events_only_and_uses_its_scope(sand
         sandboxes.huma.admin_update_user(person["id"], {"familyName": "Tvåbolag"})
     policy = tmp_path / "policy.yaml"
     policy.write_text("default_winner: huma\n")
-    crona = {"base_url": sandboxes.env["CRONA_BASE_URL"], "activation_code_env": "CRONA_ACTIVATION_CODE"}
+    # Each connection its own Crona Lön company: lo's is the sandbox; ab's is never reached (ab is not pushed).
+    cronas = {"lo": {"base_url": sandboxes.env["CRONA_BASE_URL"], "activation_code_env": "CRONA_ACTIVATION_CODE"},
+              "ab": {"base_url": "https://ab.crona.invalid", "activation_code_env": "CRONA_ACTIVATION_CODE_AB"}}
     (tmp_path / "connections.yaml").write_text(yaml.safe_dump({"connections": [
-        {"name": name, "huma": {"companies": [company]}, "crona": dict(crona), "policy": "policy.yaml",
+        {"name": name, "huma": {"companies": [company]}, "crona": cronas[name], "policy": "policy.yaml",
          "report_to": "lon@nordljus.se"} for name, company in (("ab", first), ("lo", second))]}))
+    confirm_connection(sandboxes.env, "pytest", url, name="lo")  # each connection is confirmed on its own
     ab_event = _add(Inbox(url, connection="ab"), (other["id"], other["email"].lower()), claimed_by=PENDING)
     lo = Inbox(url, connection="lo")
     lo_events = [_add(lo, (p["id"], p["email"].lower()), claimed_by=PENDING) for p in (moved, stayed)]
 
-    env = {**os.environ, **sandboxes.env, "HUMACRONA_CONNECTIONS_FILE": str(tmp_path / "connections.yaml"),
+    env = {**os.environ, **sandboxes.env, "CRONA_ACTIVATION_CODE_AB": "AKTIV-ab-elsewhere",
+           "HUMACRONA_CONNECTIONS_FILE": str(tmp_path / "connections.yaml"),
            "HUMACRONA_STATE_URL": url, "DAGSTER_HOME": str(dagster_home)}
     done = subprocess.run([sys.executable, "-c", _WORKER, url, "lo"], env=env, capture_output=True, text=True,
                           timeout=300, check=False)

@@ -150,7 +150,7 @@ def test_a_backfill_of_three_connections_through_the_daemon_on_postgres(postgres
         connections_file = write_connections_file(fleet.members, tmp_path / "connections.yaml", policy_file)
         env = fleet_environment(fleet.members, connections_file, {**os.environ, "PYTHONUNBUFFERED": "1"})
         for member in fleet.members:  # each connection is a connection of its own: each is confirmed
-            confirm_connection(member.single_env(), "pytest", postgres.url(STATE_DB))
+            confirm_connection(member.single_env(), "pytest", postgres.url(STATE_DB), name=member.name)
         names = [m.name for m in fleet.members]
         expected = {name: _writes(fleet.sandboxes[name], policy) for name in names}
         assert all(expected.values())  # every connection's sync has something to write

@@ -22,6 +22,10 @@ from .writer import CREATE_ATTEMPTS, EmployeeCheck, OutcomeCallback, Writer, bac
 log = logging.getLogger("humacrona.connectors")
 
 
+class OutsideScope(Exception):
+    """A create found its work email on a Huma user outside the connection's scope."""
+
+
 class HumaWriter(Writer):
     system = "Huma"
     target = HUMA
@@ -86,14 +90,25 @@ class HumaWriter(Writer):
         try:
             existing = await self.client.find_user_by_email(values["work_email"])
             if existing is not None:
+                self._inside_scope(existing)
                 log.info("Huma: %s already exists; continuing with user %s", employee.email, existing[USER_ID])
                 return existing[USER_ID], False
             body = huma_wire.user_create_body(values, await self.group_id())
             return await self._post(values["work_email"], body)
+        except OutsideScope as exc:
+            employee.skip(rows, str(exc))
+            return None, False
         except (ApiError, ValueError) as exc:
             employee.fail(carried, exc)
             employee.skip(others, f"{reason}: {employee.scrub(error_text(exc))}")
             return None, False
+
+    def _inside_scope(self, existing: dict) -> None:
+        """The guard before a create continues with a Huma user who already has the email: OutsideScope when that
+        user is outside the client's scope (another company, location or team): a connection never writes them."""
+        if not self.client.in_scope(existing):
+            raise OutsideScope("not written: a Huma user outside this connection's scope (another company, location "
+                               "or team) has this work email; the connection whose scope holds them syncs them")
 
     async def _post(self, email: str, body: dict) -> tuple[str, bool]:
         for attempt in range(1, CREATE_ATTEMPTS + 1):
@@ -105,6 +120,7 @@ class HumaWriter(Writer):
                     raise
                 existing = await self.client.find_user_by_email(email, full_scan=taken)
                 if existing is not None:
+                    self._inside_scope(existing)
                     why = "the email is taken" if taken else "the create was applied although its answer was lost"
                     log.info("Huma: %s; continuing with user %s", why, existing[USER_ID])
                     return existing[USER_ID], False

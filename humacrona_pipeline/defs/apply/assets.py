@@ -96,7 +96,7 @@ def _drifted_outcomes(sync_plan: SyncPlan, target: str) -> DataFrame:
 )
 def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, crona: CronaResource,
                     huma: HumaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[DataFrame]:
-    require_confirmed(huma, crona, ledger.url)  # the write gate: never rely on the check alone
+    require_confirmed(huma, crona, ledger)  # the write gate: never rely on the check alone
     with connection_failures():
         return _write(context, CRONA, None if crona.paxml else crona.client(), sync_plan, policy, ledger, huma, crona)
 
@@ -112,7 +112,7 @@ def crona_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, cron
 )
 def huma_writeback(context: dg.AssetExecutionContext, sync_plan: SyncPlan, huma: HumaResource,
                    crona: CronaResource, policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[DataFrame]:
-    require_confirmed(huma, crona, ledger.url)  # the write gate: never rely on the check alone
+    require_confirmed(huma, crona, ledger)  # the write gate: never rely on the check alone
     with connection_failures():
         return _write(context, HUMA, huma.client(), sync_plan, policy, ledger, huma, crona,
                       huma_group_id=huma.group_id)

@@ -65,15 +65,15 @@ def _run_writes(context: dg.AssetCheckExecutionContext) -> bool:
                 "a dry run (plan_sync) only warns.")
 def connection_confirmed(context: dg.AssetCheckExecutionContext, huma: HumaResource, crona: CronaResource,
                          ledger: LedgerResource) -> dg.AssetCheckResult:
-    connection = connection_of(huma, crona)
-    found = confirmation(huma, crona, ledger.url)
+    connection = connection_of(huma, crona, ledger)
+    found = confirmation(huma, crona, ledger)
     if found is not None:
         return dg.AssetCheckResult(passed=True, description=f"confirmed by {found.confirmed_by} at {found.confirmed_at}"
                                    " (UTC)", metadata={"confirmed_by": found.confirmed_by,
                                                        "confirmed_at": found.confirmed_at,
                                                        "connection": connection.described()})
     if _run_writes(context):  # fail the step with the how-to as its first line, so nothing downstream writes
-        require_confirmed(huma, crona, ledger.url)
+        require_confirmed(huma, crona, ledger)
     return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
                                description=connection.not_confirmed_line() + " (this run writes nothing; sync_users"
                                " refuses to write until then)", metadata={"connection": connection.described()})

@@ -33,7 +33,7 @@ class CronaResource(PerConnection, dg.ConfigurableResource):
     PAXml channel's folder or paths."""
 
     base_url: str = Field(default="", description=f"The Crona Lön API's address ({CRONA_BASE_URL}).")
-    activation_code: str = Field(default="",
+    activation_code: str = Field(default="", repr=False,
                                  description=f"The API-koppling's Aktiveringskod ({CRONA_ACTIVATION_CODE}).")
     channel: str = Field(default="api", description=f"'api' or 'paxml' ({CRONA_CHANNEL}).")
     paxml_dir: str = Field(default="", description=f"PAXml: a folder with export/ and import/ ({CRONA_PAXML_DIR}).")

@@ -4,8 +4,7 @@ connection of the connections file gets that connection's API key and Huma scope
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -27,7 +26,8 @@ class HumaResource(PerConnection, dg.ConfigurableResource):
 
     base_url: str = Field(default="", description=f"The Huma Open API's address ({HUMA_BASE_URL}).")
     client_id: str = Field(default="", description=f"The API key's client id ({HUMA_CLIENT_ID}).")
-    client_secret: str = Field(default="", description=f"The API key's client secret ({HUMA_CLIENT_SECRET}).")
+    client_secret: str = Field(default="", repr=False,
+                               description=f"The API key's client secret ({HUMA_CLIENT_SECRET}).")
     concurrency: int = 16
     timeout_s: float = 30.0
     group_id: str | None = Field(
@@ -38,24 +38,14 @@ class HumaResource(PerConnection, dg.ConfigurableResource):
 
     def for_connection(self, connection: Connection) -> HumaResource:
         settings = resolve(connection)
-        # A user created for a scope of one company joins that company; another scope creates nobody in Huma.
+        # A user created for a scope of one company joins that company; another scope creates nobody in Huma, and
+        # HUMA_GROUP_ID (one organisation's group) is never another connection's.
         single_company = connection.scope_kind == COMPANIES and len(connection.scope_ids) == 1
         return self.model_copy(update={
             "base_url": settings.huma_base_url, "client_id": settings.huma_client_id,
             "client_secret": settings.huma_client_secret, "scope_kind": connection.scope_kind,
             "scope_ids": list(connection.scope_ids),
-            "group_id": connection.scope_ids[0] if single_company else self.group_id})
-
-    def scope_filter(self) -> dict[str, list[str]] | None:
-        return scope.scope_filter(self.scope_kind, self.scope_ids)
-
-    def in_scope(self, user: Mapping[str, Any]) -> bool:
-        """Whether a Huma user (a list item or `UserDetails`) is this connection's (`scope.in_scope`: fails closed)."""
-        return scope.in_scope(user, self.scope_kind, self.scope_ids)
-
-    def shown_outside(self, user: Mapping[str, Any]) -> bool:
-        """Whether Huma listed this user despite the scope's filter (`scope.shown_outside`)."""
-        return scope.shown_outside(user, self.scope_kind, self.scope_ids)
+            "group_id": connection.scope_ids[0] if single_company else None})
 
     def creates_refused(self) -> str | None:
         """Why this connection creates nobody in Huma, or None (`scope.creates_refused`)."""
@@ -75,8 +65,7 @@ class HumaResource(PerConnection, dg.ConfigurableResource):
             self.client_secret.strip(),
             concurrency=self.concurrency,
             timeout_s=self.timeout_s,
-            scope_filter=self.scope_filter(),
-            outside_scope=None if self.scope_kind == ORGANISATION else self.shown_outside,
+            scope=(self.scope_kind, self.scope_ids),
         )
 
 

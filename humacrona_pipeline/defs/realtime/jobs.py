@@ -143,8 +143,7 @@ def huma_changes(context: dg.OpExecutionContext, config: HumaChangesConfig, huma
     scoped = huma.scope_kind != ORGANISATION  # the scope guard: read each user's groups with their details
     outside_reason = outside_scope_reason(connection, huma)
     with connection_failures():  # a misconfiguration fails the step with one line (and is not retried)
-        changes = read_changes(huma.client(), crona.client(), users, in_scope=huma.in_scope if scoped else None,
-                               outside_reason=outside_reason)
+        changes = read_changes(huma.client(), crona.client(), users, outside_reason=outside_reason)
     outside = int((changes.not_pushed["reason"] == outside_reason).sum()) if scoped else 0
     context.log.info(f"connection {connection}, inbox events {config.first_event_id}-{config.last_event_id}: "
                      f"{len(users)} users; {len(changes.huma_rows)} read from Huma, {len(changes.crona_rows)} Crona "
@@ -204,7 +203,7 @@ def crona_push(context: dg.OpExecutionContext, push_plan: PushPlan, crona: Crona
                policy: SyncPolicy, ledger: LedgerResource) -> dg.Output[DataFrame]:
     from ...core.push import push_guard_violations
 
-    require_confirmed(huma, crona, ledger.url)  # nothing is written on a connection nobody confirmed
+    require_confirmed(huma, crona, ledger)  # nothing is written on a connection nobody confirmed
     rules = policy.policy()
     violations = push_guard_violations(push_plan, rules)
     if violations and not rules.approve_mass_change:

@@ -13,7 +13,7 @@ from ..apply.resources import LedgerResource
 from ..crona.resources import CronaResource
 from ..huma.resources import HumaResource
 from ..metadata import counts, counts_md, frame_shape_metadata, markdown_table
-from ..partitions import CONNECTION_PARTITIONS, PARTITION_TAG
+from ..partitions import CONNECTION_PARTITIONS
 from ..policy import SyncPolicy
 from ..review import SyncPlanConfig, review_key
 from ..types import CanonicalTable, DataFrame, SyncPlan
@@ -91,15 +91,13 @@ def _reviewed(context: dg.AssetExecutionContext, run_id: str, huma_employees: Ca
     """The plan run ``run_id`` kept, against the values read now (`core.review.rebuild`)."""
     from ...core.display import visible
     from ...core.review import rebuild
-    from ...state.plans import KEPT_PLANS
+    from ...state.plans import KEPT_PLANS, AnotherConnectionsPlan
 
-    planned = context.instance.get_run_by_id(run_id)
-    planned_for = planned.tags.get(PARTITION_TAG) if planned is not None else None
-    if planned_for is not None and planned_for != context.partition_key:
-        raise dg.Failure(description=f"the plan of run {visible(run_id)} is connection {planned_for}'s; this run syncs"
-                         f" connection {context.partition_key}: apply it to its own connection", allow_retries=False)
     try:
         reviewed = store.get(run_id)
+    except AnotherConnectionsPlan as error:
+        raise dg.Failure(description=f"the plan of run {visible(run_id)} cannot be applied: {error}",
+                         allow_retries=False) from None
     except ValueError as error:
         raise dg.Failure(description=f"the plan of run {visible(run_id)} cannot be read: {error}",
                          allow_retries=False) from None
@@ -139,7 +137,7 @@ def sync_plan(context: dg.AssetExecutionContext, config: SyncPlanConfig, huma_em
 
     options = policy.policy()
     key = review_key(huma, crona)
-    store = ReviewedPlans(ledger.url)
+    store = ReviewedPlans(ledger.url, connection=ledger.connection)
     wanted = config.reviewed_plan.strip()
     if wanted:
         result = _reviewed(context, wanted, huma_employees, crona_employees, key, store)
