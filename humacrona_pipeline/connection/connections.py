@@ -25,6 +25,7 @@ from ..core.policy import PolicyError, load_policy
 from ..webhook_options import SECRET_ENV as DEFAULT_WEBHOOK_SECRET_ENV
 from . import scope, variables
 from .crona_channel import API, CHANNELS, EXPORT_FOLDER, PAXML, CronaChannel
+from .file_input import NoAliasLoader, looks_like_secret
 from .scope import MAX_SCOPE_IDS, ORGANISATION, QUERY_PARAMETER, SCOPE_KINDS
 from .variables import Settings
 
@@ -49,7 +50,6 @@ INLINE_SECRETS = {"activation_code": "activation_code_env", "aktiveringskod": "a
 
 NAME_RULE = "lowercase letters, digits, - and _, at most 64 characters"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_VARIABLE = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 _URL_SCHEMES = ("https://", "http://")
 
@@ -131,27 +131,6 @@ def webhook_secret(connection: Connection, environ: Mapping[str, str] | None = N
     return (environ.get(connection.webhook_secret_env) or "").strip() or None
 
 
-def _looks_like_secret(value: str) -> bool:
-    """An environment variable's name is capitals, digits and _, and reads as words; a code or key pasted in its
-    place has a dash, lower case, a leading digit, or letters and digits mixed (`K4M2Q9X7`)."""
-    if not _VARIABLE.fullmatch(value):
-        return True
-    switches = sum(a.isdigit() != b.isdigit() for a, b in zip(value, value[1:]) if a != "_" and b != "_")
-    one_word_with_digits = "_" not in value and any(ch.isdigit() for ch in value)  # `ABCD1234`: a code, not a name
-    return switches >= 4 or one_word_with_digits or ("_" not in value and len(value) >= 16)
-
-
-class _NoAliasLoader(yaml.SafeLoader):
-    """YAML without anchors and aliases: a connections file has no use for them, and a few nested aliases expand
-    into gigabytes once a value is shown in a problem line."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed here", event.start_mark)
-        return super().compose_node(parent, index)
-
-
 class _Reader:
     """Reads one connections file, collecting every problem before raising them together."""
 
@@ -176,7 +155,7 @@ class _Reader:
 
     def _entries(self) -> list:
         try:
-            data = yaml.load(self.path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)  # noqa: S506 - safe
+            data = yaml.load(self.path.read_text(encoding="utf-8"), Loader=NoAliasLoader)  # noqa: S506 - safe
         except FileNotFoundError:
             raise ConnectionsError([f"{self.path}: no such connections file ({CONNECTIONS_FILE_ENV})"]) from None
         except (OSError, UnicodeDecodeError) as error:
@@ -270,7 +249,7 @@ class _Reader:
     def _variable(self, value: Any, where: str, option: str, url: bool = False) -> str | None:
         """A variable's name the file gives (never quoted when it looks like the secret itself); recorded as
         needed, to be checked in the environment once the whole file is read."""
-        if not isinstance(value, str) or _looks_like_secret(value.strip()):
+        if not isinstance(value, str) or looks_like_secret(value.strip()):
             self.problem(f"{where}: {option}: give the NAME of an environment variable (capitals, digits and _, "
                          "e.g. CRONA_ACTIVATION_CODE_AB), never the secret itself")
             return None

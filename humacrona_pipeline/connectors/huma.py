@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..connection.scope import ORGANISATION, in_scope, scope_filter, shown_outside
+from ..connection.scope import ORGANISATION, QUERY_PARAMETER, in_scope, scope_filter, shown_outside
 from ..core import normalise as norm
 from ..core.unreadable import reason_line
 from .http import (
@@ -131,6 +131,16 @@ class HumaClient(SessionClient):
         kept = [u for u in users if not shown_outside(u, *self.scope)]
         self.out_of_scope = len(users) - len(kept)
         return kept
+
+    async def unknown_scope_groups(self) -> list[str]:
+        """The scope's group ids Huma has no group of that kind for (`GET /groups`): a mistyped id would otherwise
+        list nobody, and the sync would take the scope's employees for ones missing in Huma."""
+        if self.scope is None:
+            return []
+        kind, ids = self.scope
+        known = {str(g.get(USER_ID) or "").lower() for g in await self.list_groups()
+                 if g.get("type") == QUERY_PARAMETER[kind]}
+        return [i for i in ids if i.lower() not in known]
 
     def in_scope(self, user: Mapping) -> bool:
         """Whether a Huma user (a list item or `UserDetails`) is inside this client's scope (fails closed: a record

@@ -123,16 +123,6 @@ class Inbox(db.StateStore):
             _migrated.add(key)
         return eng
 
-    @staticmethod
-    def connections_with_unclaimed(url: str | None = None, held: str | None = None) -> list[str]:
-        """The connections that have events nobody claimed yet (with ``held``: claimed so, e.g. `PENDING`), the
-        one waiting longest first: whom a sensor tick or a push worker serves."""
-        c = inbox_events.c
-        waiting = c.claimed_by.is_(None) if held is None else c.claimed_by == held
-        query = sa.select(c.connection).where(waiting).group_by(c.connection).order_by(sa.func.min(c.id))
-        with Inbox(url).engine.connect() as conn:
-            return [name for (name,) in conn.execute(query)]
-
     def _mine(self):
         return inbox_events.c.connection == self.connection
 

@@ -206,3 +206,21 @@ def test_a_create_never_takes_over_a_huma_user_of_another_company(sandboxes, dag
     columns = [c for c in before_huma.columns if c != "unreadable"]
     mine = lambda frame: frame[frame["id"] == moved["id"]][columns].to_dict("records")  # noqa: E731
     assert mine(after_huma) == mine(before_huma)  # the moved user is as they were
+
+
+def test_a_scope_naming_a_group_huma_does_not_have_syncs_nothing(sandboxes, dagster_home, tmp_path, monkeypatch):
+    """A mistyped company id would list nobody, and every Crona employee would look missing in Huma: the run stops
+    at the extraction, naming the id, before anything is planned or written."""
+    mistyped = str(uuid.uuid4())
+    _connections_file(tmp_path, monkeypatch, sandboxes, {"companies": [mistyped]},
+                      {"default_winner": "huma", "create_in_huma": ["all"], "approve_mass_change": True})
+    _, crona_before = read_both(sandboxes)
+
+    result = _sync(dagster_home, tmp_path)
+
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "huma_users_raw"
+    assert f"names companies Huma does not have: {mistyped}" in failure.event_specific_data.error.message
+    _, crona_after = read_both(sandboxes)
+    assert crona_after.equals(crona_before)

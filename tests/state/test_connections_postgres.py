@@ -63,7 +63,7 @@ def test_tables_from_before_connections_are_migrated_on_postgresql(postgres):
     assert [e.user_ids for e in old.unclaimed()] == [("u1",)] and other.count() == 0
     assert old.add("users-update", USERS, BODY) is None  # stored before the upgrade: a redelivery
     assert other.add("users-update", USERS, BODY) is not None and other.add("users-update", USERS, BODY) is None
-    assert Inbox.connections_with_unclaimed(url) == ["default", "north"]
+    assert [len(old.unclaimed()), len(other.unclaimed())] == [1, 1]
 
     for table, index in (("ledger_operations", "ix_ledger_operations_connection_status"),
                          ("inbox_events", "ix_inbox_events_connection_claim")):

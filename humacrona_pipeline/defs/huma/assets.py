@@ -20,6 +20,10 @@ async def _extract(huma: HumaResource) -> tuple[list[dict], int]:
 
     unreadable: list[dict] = []
     async with huma.client() as client:
+        unknown = await client.unknown_scope_groups()
+        if unknown:
+            raise dg.Failure(description=f"the connection's Huma scope names {huma.scope_kind} Huma does not have: "
+                             f"{', '.join(unknown)} (GET /groups lists them); nothing is synced", allow_retries=False)
         rows = await client.fetch_rows(unreadable)
     return [{**row, UNREADABLE_COLUMN: None} for row in rows] + unreadable, client.out_of_scope
 
