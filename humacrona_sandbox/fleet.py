@@ -15,9 +15,9 @@ one JSON line describing the connections, then READY), so a benchmark's sandboxe
 
 Dagster itself runs in processes this module starts (it never imports humacrona_pipeline): `dagster-daemon run`
 (`Daemon`) and `dagster job backfill` (`launch_backfill`). `backfill_runs` (which needs dagster, the root
-project, installed) reads the runs of a backfill from the instance. Each connection is confirmed on its own (a
-connection is its Huma address and key and its Crona Lön address): `Member.single_env` is it as today's five
-variables, for `humacrona check --confirm` or `connection.check.confirm_connection`."""
+project, installed) reads the runs of a backfill from the instance. Each connection is confirmed on its own, under
+its name: `Member.single_env` is it as today's five variables, for `connection.check.confirm_connection(..., name=)`
+(or `humacrona check --confirm --connection <name>` with the connections file)."""
 
 from __future__ import annotations
 
@@ -99,9 +99,11 @@ class Member:
                 "policy": str(policy), "report_to": f"lon@{self.email_domain}"}
 
 
-def member_options(index: int, employees: int, seed: int) -> SandboxOptions:
+def member_options(index: int, employees: int, seed: int, latency_ms: float = 0.0) -> SandboxOptions:
+    """A connection's sandboxes; ``latency_ms`` added to each answer (the network and server time of a real API,
+    waited without using the CPU)."""
     name = connection_name(index)
-    return SandboxOptions(employees=employees, seed=seed + index, huma_port=0, crona_port=0,
+    return SandboxOptions(employees=employees, seed=seed + index, huma_port=0, crona_port=0, latency_ms=latency_ms,
                           crona_activation_code=f"CRONA-FLEET-{name.upper()}-{seed + index}",
                           email_domain=f"{name}.nordljus.se")
 
@@ -115,12 +117,12 @@ def _member(index: int, running: RunningSandboxes) -> Member:
 class Fleet:
     """N connections' sandboxes served by this process (threads), indexes ``first`` .. ``first + count - 1``."""
 
-    def __init__(self, count: int, employees: int, seed: int = 42, first: int = 0):
+    def __init__(self, count: int, employees: int, seed: int = 42, first: int = 0, latency_ms: float = 0.0):
         self.sandboxes: dict[str, RunningSandboxes] = {}
         self.members: list[Member] = []
         try:
             for index in range(first, first + count):
-                running = start_sandboxes(member_options(index, employees, seed))
+                running = start_sandboxes(member_options(index, employees, seed, latency_ms))
                 member = _member(index, running)
                 self.sandboxes[member.name] = running
                 self.members.append(member)
@@ -275,11 +277,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--employees", type=int, default=200, help="people seeded per connection")
     parser.add_argument("--seed", type=int, default=42, help="the first connection's seed (the next: +1, ...)")
     parser.add_argument("--first", type=int, default=0, help="index of the first connection served here")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every answer (default none)")
     args = parser.parse_args(argv)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with Fleet(args.connections, args.employees, args.seed, args.first) as fleet:
+    with Fleet(args.connections, args.employees, args.seed, args.first, args.latency_ms) as fleet:
         print(json.dumps([asdict(m) for m in fleet.members]), flush=True)
         print(READY, flush=True)
         stop.wait()

@@ -213,3 +213,18 @@ def test_the_export_command_help_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True).stdout
     assert "--policy" in out and "--out" in out and "--force" in out
     assert json.loads(out.splitlines()[-1]) == []
+
+
+def test_with_a_connections_file_it_says_to_run_without_it(tmp_path):
+    """The export plans for the HUMA_* variables' organisation against an empty Crona; a connections file's runs
+    would get a connection's Crona instead, so it refuses in one line."""
+    (tmp_path / "policy.yaml").write_text("create_in_crona: [all]\n")
+    (tmp_path / "connections.yaml").write_text(
+        "connections:\n  - name: ab\n    crona: {base_url: 'https://crona.example.se', activation_code_env: CODE_AB}\n"
+        "    policy: policy.yaml\n    report_to: lon@nordljus.se\n")
+    env = {"HUMA_BASE_URL": "https://huma.example", "HUMA_CLIENT_ID": "id", "HUMA_CLIENT_SECRET": "s3cret-value",
+           "CODE_AB": "AKTIV-1234", "HUMACRONA_CONNECTIONS_FILE": str(tmp_path / "connections.yaml")}
+    result = run_humacrona(["paxml", "export", "--policy", str(tmp_path / "policy.yaml"), "--out",
+                            str(tmp_path / "new.xml")], env, tmp_path / "home")
+    assert_one_line(result, "run it without HUMACRONA_CONNECTIONS_FILE", secrets=("s3cret-value", "AKTIV-1234"))
+    assert not (tmp_path / "new.xml").exists()
