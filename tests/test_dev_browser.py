@@ -207,9 +207,11 @@ def test_plan_sync_from_the_launchpad_shows_the_planned_salary_account_masked(ch
 
             # plan_sync from its Launchpad, followed to its run page until it succeeds.
             page.goto(f"{dev_ui}/locations/humacrona/jobs/plan_sync/playground")
-            page.get_by_placeholder("Partition").click()  # the job is partitioned by connection: the one there is
-            page.get_by_text(DEFAULT_NAME, exact=True).last.click()
-            expect(page.get_by_placeholder("Partition")).to_have_value(DEFAULT_NAME)
+            partition = page.get_by_placeholder("Partition")  # the job is partitioned by connection: the one there is
+            partition.click()
+            partition.fill(DEFAULT_NAME)
+            partition.press("Enter")
+            expect(partition).to_have_value(DEFAULT_NAME)
             launch = page.get_by_role("button", name="Launch Run")
             expect(launch).to_be_enabled()
             steps.shot("launchpad")
