@@ -11,7 +11,6 @@ anything derived from one. A table from before connections gets the name column,
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -37,8 +36,6 @@ confirmations_table = sa.Table(
     sa.Column("connection", sa.String(64), nullable=False, server_default=DEFAULT_NAME),
     sa.Index("ix_connection_confirmations_connection", "huma_base_url", "huma_client_id", "crona_base_url"),
 )
-ADDED_COLUMNS = ("connection",)  # for a table from before connections (`db.add_columns`)
-_migrated: set[tuple[int, str]] = set()
 
 
 def _url(value: str) -> str:
@@ -89,14 +86,7 @@ class NotConfirmed(Exception):
 class Confirmations(db.StateStore):
     """The confirmations table in the state database."""
 
-    @property
-    def engine(self) -> sa.Engine:
-        eng = db.engine(self.url)
-        key = (os.getpid(), str(eng.url))
-        if key not in _migrated:
-            db.add_columns(eng, confirmations_table, ADDED_COLUMNS)
-            _migrated.add(key)
-        return eng
+    added_columns = (confirmations_table, ("connection",))  # a table from before connections
 
     def record(self, connection: ConnectionIdentity, confirmed_by: str, *, huma_organisation: str | None = None,
                crona_company: str | None = None, statement: str = STATEMENT,

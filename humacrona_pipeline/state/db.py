@@ -182,9 +182,15 @@ def dispose_all() -> None:
         _created.clear()
 
 
+_columns_added: set[tuple[int, str, str]] = set()  # (process, URL, table) whose `added_columns` were checked
+
+
 class StateStore:
     """A table of the state database (`state_url()` unless ``url`` is given); instances in several processes
-    share it. The repr never shows the URL, which may hold a database password."""
+    share it. The repr never shows the URL, which may hold a database password. ``added_columns``: the table and
+    the columns newer versions added to it, added to an older table once per process and database."""
+
+    added_columns: tuple[sa.Table, tuple[str, ...]] | None = None
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url
@@ -194,4 +200,11 @@ class StateStore:
 
     @property
     def engine(self) -> sa.Engine:
-        return engine(self.url)
+        eng = engine(self.url)
+        if self.added_columns is not None:
+            table, names = self.added_columns
+            key = (os.getpid(), str(eng.url), table.name)
+            if key not in _columns_added:
+                add_columns(eng, table, names)
+                _columns_added.add(key)
+        return eng

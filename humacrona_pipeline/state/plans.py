@@ -8,8 +8,6 @@ table from before connections gets the column, its plans `default`'s."""
 
 from __future__ import annotations
 
-import os
-
 import sqlalchemy as sa
 
 from ..connection.connections import DEFAULT_NAME
@@ -24,8 +22,6 @@ plans_table = sa.Table(
     sa.Column("plan", sa.Text, nullable=False),  # `ReviewedPlan.to_json`
     sa.Column("connection", sa.String(64), nullable=False, server_default=DEFAULT_NAME),
 )
-ADDED_COLUMNS = ("connection",)  # for a table from before connections (`db.add_columns`)
-_migrated: set[tuple[int, str]] = set()
 
 
 KEPT_PLANS = 20  # the most recent plans kept per connection; an older one is planned again rather than applied
@@ -38,18 +34,12 @@ class AnotherConnectionsPlan(ValueError):
 class ReviewedPlans(db.StateStore):
     """One connection's kept plans, one per planning run (its `KEPT_PLANS` most recent)."""
 
+    added_columns = (plans_table, ("connection",))  # a table from before connections
+
     def __init__(self, url: str | None = None, connection: str = DEFAULT_NAME) -> None:
         super().__init__(url)
         self.connection = connection
 
-    @property
-    def engine(self) -> sa.Engine:
-        eng = db.engine(self.url)
-        key = (os.getpid(), str(eng.url))
-        if key not in _migrated:
-            db.add_columns(eng, plans_table, ADDED_COLUMNS)
-            _migrated.add(key)
-        return eng
 
     def keep(self, plan: ReviewedPlan) -> None:
         """Store (or replace, for a re-executed step) the plan of its run."""
